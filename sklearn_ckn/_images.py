@@ -1,0 +1,197 @@
+"""Image input conventions shared by every estimator of the package.
+
+Estimators accept
+
+* ``(n, H, W)`` grey images,
+* ``(n, H, W, C)`` channels-last images,
+* 2-D ``(n, H * W * C)`` arrays or DataFrames, rows being flattened channels-last
+  images whose shape is given by ``image_shape`` (or, when it is ``None``, inferred:
+  square grey images when ``H * W`` is a perfect square, else 1-pixel-high images),
+
+with ``uint8`` (scaled to [0, 1]), integer, boolean or floating dtypes. Validation
+keeps the caller's dtype and memory (no float copy of a whole data set): batches are
+converted to float tensors only when they are processed (:func:`images_to_tensor`).
+"""
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_array, validate_data
+
+__all__ = ["check_image_shape", "validate_images", "images_to_tensor", "iter_batches"]
+
+
+def check_image_shape(image_shape):
+    """Validate an ``image_shape`` parameter; return ``(H, W, C)`` or ``None``."""
+    if image_shape is None:
+        return None
+    shape = tuple(image_shape)
+    if len(shape) == 2:
+        shape = shape + (1,)
+    if len(shape) != 3 or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            "image_shape must be (height, width) or (height, width, channels) with "
+            f"positive integers, got {image_shape!r}."
+        )
+    return tuple(int(s) for s in shape)
+
+
+def _infer_shape_2d(n_features):
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return (side, side, 1)
+    return (1, n_features, 1)
+
+
+def _check_numeric_dtype(X):
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            "Images must have a numeric dtype (uint8, integer, bool or float); got "
+            f"dtype {X.dtype}."
+        )
+
+
+def _check_finite(X, batch=8192):
+    if X.dtype.kind != "f":
+        return
+    # Chunked so that checking a large data set does not allocate a full boolean copy.
+    for start in range(0, X.shape[0], batch):
+        if not np.isfinite(X[start : start + batch]).all():
+            raise ValueError(
+                "Input images contain NaN or infinity; expected finite pixel values."
+            )
+
+
+def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):
+    """Check image input and keep the estimator's feature bookkeeping.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Estimator whose ``n_features_in_``, ``feature_names_in_`` and
+        ``image_shape_`` are set (``reset=True``) or checked (``reset=False``).
+    X : array-like or DataFrame
+        Images in one of the layouts of the module docstring.
+    reset : bool
+        True in ``fit``, False in ``transform``/``predict``.
+    image_shape : tuple or None
+        The estimator's ``image_shape`` parameter, for 2-D input.
+    min_size : tuple of int or None
+        ``(min_height, min_width)``; smaller images raise a ``ValueError``.
+
+    Returns
+    -------
+    images : ndarray of shape (n, H, W, C)
+        A view of the data where possible, in its original numeric dtype.
+    """
+    shape_param = check_image_shape(image_shape)
+    ndim = getattr(X, "ndim", None)
+    if ndim is None:
+        X = np.asarray(X)
+        ndim = X.ndim
+    if ndim == 2 or hasattr(X, "columns"):
+        X2 = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype="numeric",
+            ensure_all_finite=False,
+            accept_sparse=False,
+            ensure_min_samples=1,
+        )
+        _check_numeric_dtype(X2)
+        n, d = X2.shape
+        if shape_param is not None:
+            if int(np.prod(shape_param)) != d:
+                raise ValueError(
+                    f"image_shape={shape_param} means {int(np.prod(shape_param))} "
+                    f"features per row, but X has {d} features."
+                )
+            shape = shape_param
+        elif not reset and hasattr(estimator, "image_shape_"):
+            shape = estimator.image_shape_
+        else:
+            shape = _infer_shape_2d(d)
+        images = X2.reshape((n,) + shape)
+    elif ndim in (3, 4):
+        images = check_array(
+            X,
+            dtype="numeric",
+            allow_nd=True,
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+            ensure_min_features=1,
+        )
+        _check_numeric_dtype(images)
+        if images.ndim == 3:
+            images = images[..., np.newaxis]
+        if shape_param is not None and images.shape[1:] != shape_param:
+            raise ValueError(
+                f"image_shape={shape_param} does not match images of shape "
+                f"{images.shape[1:]}."
+            )
+        n_features = int(np.prod(images.shape[1:]))
+        if reset:
+            estimator.n_features_in_ = n_features
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+        elif hasattr(estimator, "image_shape_") and images.shape[1:] != estimator.image_shape_:
+            raise ValueError(
+                f"X has images of shape {images.shape[1:]} (H, W, C), but "
+                f"{type(estimator).__name__} was fitted on images of shape "
+                f"{estimator.image_shape_}."
+            )
+    else:
+        hint = (
+            " Reshape your data with X.reshape(1, -1) if it is a single flattened image."
+            if ndim == 1
+            else ""
+        )
+        raise ValueError(
+            "Expected images as an array of shape (n, H, W), (n, H, W, C) or "
+            f"(n, H*W*C) with image_shape; got an array with {ndim} dimension(s).{hint}"
+        )
+    _check_finite(images)
+    if not reset and hasattr(estimator, "image_shape_") and images.shape[1:] != estimator.image_shape_:
+        raise ValueError(
+            f"X has images of shape {images.shape[1:]} (H, W, C), but "
+            f"{type(estimator).__name__} was fitted on images of shape {estimator.image_shape_}."
+        )
+    if min_size is not None:
+        h, w = images.shape[1:3]
+        if h < min_size[0] or w < min_size[1]:
+            raise ValueError(
+                f"Images of size {h}x{w} ({h * w * images.shape[3]} feature(s)) are "
+                f"smaller than the required {min_size[0]}x{min_size[1]}."
+            )
+    if reset:
+        estimator.image_shape_ = tuple(int(s) for s in images.shape[1:])
+    return images
+
+
+def images_to_tensor(images, device=None, dtype=torch.float32):
+    """Convert a batch of ``(b, H, W, C)`` images to a ``(b, C, H, W)`` float tensor.
+
+    ``uint8`` images are scaled to [0, 1]; other dtypes are cast unchanged.
+    """
+    arr = np.ascontiguousarray(images)
+    if not arr.flags.writeable:  # e.g. a read-only memmap: torch needs its own copy
+        arr = arr.copy()
+    t = torch.from_numpy(arr)
+    if device is not None:
+        t = t.to(device, non_blocking=True)
+    scale = t.dtype == torch.uint8
+    t = t.to(dtype)
+    if scale:
+        t = t / 255.0
+    return t.permute(0, 3, 1, 2).contiguous()
+
+
+def iter_batches(n, batch_size):
+    """Yield ``slice`` objects covering ``range(n)`` in batches."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))

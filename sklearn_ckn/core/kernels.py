@@ -1,0 +1,56 @@
+"""Dot-product kernels on the sphere, ``k(x, z) = kappa(<x, z>)`` for unit vectors.
+
+Each ``kappa`` maps cosines ``u`` in [-1, 1] to kernel values, is positive definite on
+the sphere and has ``kappa(1) = 1``, so that ``k(x, x) = 1`` for unit vectors and the
+homogeneous extension ``||x|| ||z|| kappa(<x, z> / (||x|| ||z||))`` scales linearly.
+"""
+
+import functools
+import math
+
+import torch
+
+__all__ = ["KERNELS", "get_kernel"]
+
+
+def _exp(u, sigma):
+    # Gaussian kernel restricted to the sphere: exp(-||x - z||^2 / (2 sigma^2)).
+    return torch.exp((u - 1.0) / (sigma * sigma))
+
+
+def _arccos0(u, sigma):
+    # Arc-cosine kernel of order 0 (Cho & Saul), normalised so that kappa(1) = 1.
+    return 1.0 - torch.arccos(u.clamp(-1.0, 1.0)) / math.pi
+
+
+def _arccos1(u, sigma):
+    # Arc-cosine kernel of order 1: the kernel of an infinitely wide ReLU layer.
+    u = u.clamp(-1.0, 1.0)
+    return (torch.sqrt(1.0 - u * u) + (math.pi - torch.arccos(u)) * u) / math.pi
+
+
+def _poly2(u, sigma):
+    # Inhomogeneous polynomial kernel of degree 2, normalised: ((1 + u) / 2)^2.
+    return (0.5 * (1.0 + u)) ** 2
+
+
+def _linear(u, sigma):
+    return u
+
+
+KERNELS = {
+    "exp": _exp,
+    "arccos0": _arccos0,
+    "arccos1": _arccos1,
+    "poly2": _poly2,
+    "linear": _linear,
+}
+
+
+def get_kernel(name, sigma=0.6):
+    """Return ``kappa(u)`` for the kernel called ``name`` (``sigma`` is used by ``"exp"``)."""
+    try:
+        fn = KERNELS[name]
+    except KeyError:
+        raise ValueError(f"Unknown kernel {name!r}; expected one of {sorted(KERNELS)}.") from None
+    return functools.partial(fn, sigma=float(sigma))

@@ -1,0 +1,186 @@
+"""The CKN layer and the stacked network as plain :class:`torch.nn.Module` objects.
+
+A layer maps an input map ``x`` of shape ``(B, C, H, W)`` as follows (Mairal, 2016):
+
+1. every ``p x p`` patch (zero padding, same size output) is optionally centred and
+   whitened (first layer), giving vectors ``x_ij``;
+2. each patch is embedded as ``||x_ij|| kappa(Z x_ij / ||x_ij||)`` with ``F`` unit-norm
+   anchors ``Z`` (the rows of ``anchors``);
+3. the map is Gaussian-pooled with subsampling factor ``s``;
+4. the Nystrom matrix ``kappa(Z Z^T)^(-1/2)`` is applied to every position.
+
+Steps 3 and 4 commute (one acts on space, the other on channels), so pooling comes
+first: the ``F x F`` product then runs on ``s^2`` times fewer positions.
+The modules hold their fitted state in buffers and contain no scikit-learn code, so
+they can be differentiated through (Grad-CAM) and moved between devices.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .kernels import get_kernel
+from .nystrom import kernel_inverse_sqrt
+from .patches import patch_norms
+from .pooling import gaussian_pool, pooled_size, pooling_matrix
+
+__all__ = ["CKNLayer", "CKNSequential"]
+
+
+def _same_pad(x, p):
+    pad = p // 2
+    return F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
+
+
+class CKNLayer(nn.Module):
+    """One convolutional kernel layer (see the module docstring).
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the input map.
+    n_filters : int
+        Number of anchor points ``F`` (output channels).
+    patch_size : int
+        Side ``p`` of the square patches.
+    subsampling : int
+        Pooling factor ``s`` (1: no pooling).
+    kernel : str
+        Name of the dot-product kernel (:data:`sklearn_ckn.core.kernels.KERNELS`).
+    sigma : float
+        Bandwidth of the ``"exp"`` kernel.
+    whitening : bool
+        Whether patches go through a fitted centring + ZCA map first.
+    nystrom_reg : float
+        Regulariser of the Nystrom inverse square root.
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        n_filters,
+        patch_size=3,
+        subsampling=1,
+        kernel="exp",
+        sigma=0.6,
+        whitening=False,
+        nystrom_reg=1e-3,
+    ):
+        super().__init__()
+        self.in_channels = int(in_channels)
+        self.n_filters = int(n_filters)
+        self.patch_size = int(patch_size)
+        self.subsampling = int(subsampling)
+        self.kernel = kernel
+        self.sigma = float(sigma)
+        self.whitening = bool(whitening)
+        self.nystrom_reg = float(nystrom_reg)
+        self.kappa = get_kernel(kernel, self.sigma)
+        self.patch_dim = self.in_channels * self.patch_size**2
+        self.register_buffer("anchors", torch.zeros(self.n_filters, self.patch_dim))
+        self.register_buffer("lintrans", torch.eye(self.n_filters))
+        if self.whitening:
+            p = self.patch_size
+            self.register_buffer("white_weight", torch.zeros(self.patch_dim, self.in_channels, p, p))
+            self.register_buffer("white_bias", torch.zeros(self.patch_dim))
+        self._pool_cache = {}
+
+    def extra_repr(self):
+        return (
+            f"in_channels={self.in_channels}, n_filters={self.n_filters}, "
+            f"patch_size={self.patch_size}, subsampling={self.subsampling}, "
+            f"kernel={self.kernel!r}, sigma={self.sigma}, whitening={self.whitening}"
+        )
+
+    def output_size(self, height, width):
+        """Spatial size of this layer's output for an input of ``height x width``."""
+        return pooled_size(height, self.subsampling), pooled_size(width, self.subsampling)
+
+    # -- fitting ---------------------------------------------------------------------
+    def set_whitening(self, weight, bias):
+        """Install a fitted centring + ZCA map (see :mod:`.whitening`)."""
+        self.white_weight.copy_(weight)
+        self.white_bias.copy_(bias)
+
+    def set_anchors(self, anchors):
+        """Install unit-norm anchors and recompute the Nystrom matrix."""
+        anchors = anchors.to(self.anchors)
+        self.anchors.copy_(anchors)
+        self.lintrans.copy_(kernel_inverse_sqrt(anchors, self.kappa, reg=self.nystrom_reg))
+
+    def whiten_patches(self, patches):
+        """Map raw ``(K, C*p*p)`` patches to the space the anchors live in."""
+        if not self.whitening:
+            return patches
+        w = self.white_weight.reshape(self.patch_dim, -1)
+        return patches @ w.T + self.white_bias
+
+    # -- forward ---------------------------------------------------------------------
+    def embed(self, x):
+        """Kernel embedding of every patch before pooling: ``(B, F, H, W)``."""
+        if self.whitening:
+            y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
+            norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
+            dots = F.conv2d(y, self.anchors[:, :, None, None])
+        else:
+            p = self.patch_size
+            weight = self.anchors.reshape(self.n_filters, self.in_channels, p, p)
+            dots = F.conv2d(_same_pad(x, p), weight)
+            norms = patch_norms(x, p, eps=1e-12)
+        cos = (dots / norms).clamp(-1.0, 1.0)
+        return norms * self.kappa(cos)
+
+    def pool(self, x):
+        """Gaussian pooling of an embedded map, with cached pooling matrices."""
+        if self.subsampling == 1:
+            return x
+        h, w = x.shape[-2:]
+        key = (h, w, x.dtype, x.device)
+        mats = self._pool_cache.get(key)
+        if mats is None:
+            mats = (
+                pooling_matrix(h, self.subsampling, dtype=x.dtype, device=x.device),
+                pooling_matrix(w, self.subsampling, dtype=x.dtype, device=x.device),
+            )
+            self._pool_cache = {key: mats}
+        return gaussian_pool(x, self.subsampling, mats)
+
+    def project(self, x):
+        """Apply the Nystrom matrix to every position of ``x``."""
+        return torch.einsum("gf,bfhw->bghw", self.lintrans, x)
+
+    def forward(self, x):
+        return self.project(self.pool(self.embed(x)))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pool_cache"] = {}  # device tensors: rebuilt on first use
+        return state
+
+
+class CKNSequential(nn.Module):
+    """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def forward(self, x, n_layers=None):
+        for layer in self.layers[: len(self.layers) if n_layers is None else n_layers]:
+            x = layer(x)
+        return x
+
+    def map_sizes(self, height, width):
+        """Input spatial size of each layer, then the output size: ``L + 1`` pairs."""
+        sizes = [(height, width)]
+        for layer in self.layers:
+            sizes.append(layer.output_size(*sizes[-1]))
+        return sizes
+
+    def output_shape(self, height, width):
+        """``(channels, height, width)`` of the output for a given input size."""
+        h, w = self.map_sizes(height, width)[-1]
+        return self.layers[-1].n_filters, h, w

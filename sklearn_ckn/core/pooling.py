@@ -1,0 +1,52 @@
+"""Gaussian linear pooling with subsampling, written as two small matrix products.
+
+Pooling with factor ``s`` convolves each channel with a Gaussian of standard deviation
+``s / sqrt(2)`` truncated to ``2 s + 1`` taps (zero padding) and keeps every ``s``-th
+position, as in Mairal (2016). Written as ``P_h @ X @ P_w^T`` it is separable, costs
+far less than a depthwise convolution on the CPU, and its output size ``ceil(H / s)``
+never drops below 1.
+"""
+
+import math
+
+import torch
+
+__all__ = ["pooling_matrix", "pooled_size", "gaussian_pool"]
+
+
+def pooled_size(size, subsampling):
+    """Spatial size after pooling: ``ceil(size / subsampling)``, at least 1."""
+    return max(1, -(-size // subsampling))
+
+
+def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
+    """The ``(pooled_size, size)`` matrix of 1-D Gaussian pooling with stride ``subsampling``."""
+    s = int(subsampling)
+    n_out = pooled_size(size, s)
+    if s == 1:
+        return torch.eye(size, dtype=dtype, device=device)
+    sigma = s / math.sqrt(2.0)
+    taps = torch.arange(-s, s + 1, dtype=torch.float64)
+    g = torch.exp(-0.5 * (taps / sigma) ** 2)
+    g = g / g.sum()
+    centers = torch.arange(n_out, dtype=torch.float64) * s
+    offset = torch.arange(size, dtype=torch.float64)[None, :] - centers[:, None]
+    idx = (offset + s).long()
+    inside = offset.abs() <= s
+    mat = torch.where(inside, g[idx.clamp(0, 2 * s)], torch.zeros((), dtype=torch.float64))
+    return mat.to(dtype=dtype, device=device)
+
+
+def gaussian_pool(x, subsampling, matrices=None):
+    """Pool a ``(B, C, H, W)`` map; ``matrices`` may pass cached ``(P_h, P_w)``."""
+    if subsampling == 1:
+        return x
+    h, w = x.shape[-2:]
+    if matrices is None:
+        matrices = (
+            pooling_matrix(h, subsampling, dtype=x.dtype, device=x.device),
+            pooling_matrix(w, subsampling, dtype=x.dtype, device=x.device),
+        )
+    p_h, p_w = matrices
+    # (B, C, H, W) @ (W, W') -> (B, C, H, W'), then (H', H) @ ... -> (B, C, H', W')
+    return torch.matmul(p_h, torch.matmul(x, p_w.T))

@@ -1,0 +1,133 @@
+"""Unsupervised training of a :class:`CKNSequential`, layer by layer (Mairal, 2016).
+
+For each layer in turn: draw patch centres uniformly over images and positions, push
+the images that hold them through the layers already trained, gather the patches,
+(first layer) fit the centring + ZCA map, drop near-zero patches, normalise the rest
+and learn the anchors by spherical k-means.
+"""
+
+import numpy as np
+import torch
+
+from .patches import gather_patches
+from .spherical_kmeans import spherical_kmeans
+from .whitening import fit_patch_whitening
+
+__all__ = ["fit_ckn_unsupervised", "sample_layer_patches"]
+
+
+def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, rng, *, batch_size):
+    """Raw patches of layer ``layer_index``'s input map, drawn uniformly.
+
+    Parameters
+    ----------
+    network : CKNSequential
+        Layers before ``layer_index`` must be trained.
+    layer_index : int
+        The layer whose input patches are drawn.
+    load_batch : callable
+        ``load_batch(indices) -> (b, C, H, W)`` float tensor on the network's device.
+    n_images : int
+        Number of images ``load_batch`` can index.
+    n_patches : int
+        Number of patch centres to draw uniformly over images and positions (all of
+        them when there are fewer; without replacement unless they are plentiful).
+    rng : numpy.random.Generator
+        Source of randomness (drawn on the host, so CPU and GPU runs agree).
+    batch_size : int
+        Images pushed through the trained layers at once.
+
+    Returns
+    -------
+    patches : torch.Tensor of shape (min(n_patches, n_positions), C_l * p * p)
+        In the layer's raw input space (before any whitening).
+    """
+    layer = network.layers[layer_index]
+    height, width = network.map_sizes(*load_batch(np.arange(1)).shape[-2:])[layer_index]
+    total = n_images * height * width
+    if total <= n_patches:
+        flat = np.arange(total)  # small data: every patch once
+    elif total <= 10 * n_patches:
+        flat = np.sort(rng.permutation(total)[:n_patches])  # without replacement
+    else:
+        flat = np.sort(rng.integers(0, total, size=n_patches))  # duplicates are rare
+    n_patches = len(flat)
+    image_ids, pos = np.divmod(flat, height * width)
+    rows, cols = np.divmod(pos, width)
+    unique, first = np.unique(image_ids, return_index=True)
+    bounds = np.append(first, n_patches)
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(unique), batch_size):
+            ids = unique[start : start + batch_size]
+            x = network(load_batch(ids), n_layers=layer_index)
+            lo, hi = bounds[start], bounds[start + len(ids)]
+
+            def as_t(a):
+                return torch.as_tensor(a, dtype=torch.long, device=x.device)
+
+            local = np.searchsorted(ids, image_ids[lo:hi])
+            chunks.append(
+                gather_patches(x, as_t(local), as_t(rows[lo:hi]), as_t(cols[lo:hi]), layer.patch_size)
+            )
+    return torch.cat(chunks)
+
+
+def fit_ckn_unsupervised(
+    network,
+    load_batch,
+    n_images,
+    *,
+    n_patches=100_000,
+    kmeans_max_iter=20,
+    batch_size=256,
+    seed=0,
+    verbose=0,
+    min_norm=1e-4,
+):
+    """Train every layer of ``network`` in place; return per-layer fit statistics.
+
+    Patches whose norm is below ``min_norm`` times the largest sampled norm are
+    treated as empty (e.g. the black background of digits) and skipped.
+
+    Raises
+    ------
+    ValueError
+        If a layer has fewer usable (non-zero) patches than filters.
+    """
+    rng = np.random.default_rng(seed)
+    stats = []
+    for index, layer in enumerate(network.layers):
+        patches = sample_layer_patches(
+            network, index, load_batch, n_images, n_patches, rng, batch_size=batch_size
+        )
+        if layer.whitening:
+            layer.set_whitening(*fit_patch_whitening(patches, layer.in_channels, layer.patch_size))
+            patches = layer.whiten_patches(patches)
+        norms = patches.norm(dim=1)
+        keep = norms > min_norm * norms.max().clamp_min(1e-30)
+        n_usable = int(keep.sum())
+        if n_usable < layer.n_filters:
+            raise ValueError(
+                f"Layer {index + 1} has only {n_usable} usable (non-zero) patches out of "
+                f"{len(norms)} drawn from n_samples={n_images} images, fewer than its "
+                f"{layer.n_filters} filters. Use fewer filters, more images or a larger "
+                "n_patches."
+            )
+        patches = patches[keep] / norms[keep, None]
+        if verbose:
+            print(
+                f"[CKN] layer {index + 1}/{len(network)}: {n_usable} patches of dim "
+                f"{patches.shape[1]} -> {layer.n_filters} anchors"
+            )
+        anchors, objectives = spherical_kmeans(
+            patches,
+            layer.n_filters,
+            max_iter=kmeans_max_iter,
+            seed=int(rng.integers(2**31)),
+            verbose=verbose,
+        )
+        layer.set_anchors(anchors)
+        stats.append({"n_patches": n_usable, "kmeans_objective": objectives})
+        del patches
+    return stats

@@ -1,0 +1,48 @@
+"""Patch centring and ZCA whitening of the first layer, folded into one linear map.
+
+Centring each patch per channel (subtracting its mean) and ZCA whitening are both
+linear, so ``y = W (C x - m)`` is one affine map ``A x + b`` of the raw patch. Applied
+as a convolution it whitens every patch of an image at once.
+"""
+
+import torch
+
+__all__ = ["centering_matrix", "fit_patch_whitening"]
+
+
+def centering_matrix(n_channels, patch_size, dtype=torch.float64):
+    """``(d, d)`` matrix subtracting each channel's mean over a ``p x p`` patch."""
+    q = patch_size * patch_size
+    block = torch.eye(q, dtype=dtype) - torch.full((q, q), 1.0 / q, dtype=dtype)
+    return torch.block_diag(*([block] * n_channels))
+
+
+def fit_patch_whitening(patches, n_channels, patch_size, *, reg=0.1):
+    """Fit centring + ZCA on raw ``(K, C*p*p)`` patches.
+
+    ``reg`` is added to the covariance eigenvalues relative to their mean, which keeps
+    the near-null directions (e.g. the constant direction removed by centring) from
+    being amplified into noise.
+
+    Returns
+    -------
+    weight : torch.Tensor of shape (d, C, p, p)
+        The linear part ``A = W C`` as a convolution weight.
+    bias : torch.Tensor of shape (d,)
+        ``b = -W m``.
+    """
+    dev, dtype = patches.device, patches.dtype
+    x = patches.to(torch.float64)
+    cen = centering_matrix(n_channels, patch_size).to(x.device)
+    xc = x @ cen.T
+    mean = xc.mean(dim=0)
+    xc = xc - mean
+    cov = xc.T @ xc / max(1, xc.shape[0] - 1)
+    evals, evecs = torch.linalg.eigh(cov)
+    evals = evals.clamp_min(0.0) + reg * evals.clamp_min(0.0).mean().clamp_min(1e-12)
+    zca = (evecs * evals.rsqrt()) @ evecs.T
+    linear = zca @ cen
+    bias = -(zca @ mean)
+    d = linear.shape[0]
+    weight = linear.reshape(d, n_channels, patch_size, patch_size)
+    return weight.to(device=dev, dtype=dtype), bias.to(device=dev, dtype=dtype)

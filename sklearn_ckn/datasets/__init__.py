@@ -1,0 +1,31 @@
+"""Loaders for the benchmark image data sets, in scikit-learn's style.
+
+Every loader returns a :class:`~sklearn.utils.Bunch` with ``images``
+((n, H, W) or (n, H, W, C) uint8, channels-last), ``target`` (int64),
+``target_names`` (list of str) and ``DESCR``, or ``(images, target)`` with
+``return_X_y=True``.
+
+``data_home`` (default ``~/sklearn_ckn_data``, or the environment variable
+``SKLEARN_CKN_DATA``) is the folder that *contains* the data set folders, exactly
+as the official downloads unpack: ``mnist/``, ``cifar-10-batches-py/`` (or
+``cifar-10-python.tar.gz``), ``svhn/`` and ``fruits-360/``. Missing MNIST,
+CIFAR-10 and SVHN files are downloaded from their official addresses and
+MD5-verified; :func:`load_digits_images` needs no file at all.
+"""
+
+from ._base import DownloadError, get_data_home
+from .cifar10 import load_cifar10
+from .digits import load_digits_images
+from .fruits360 import load_fruits360
+from .mnist import load_mnist
+from .svhn import load_svhn
+
+__all__ = [
+    "DownloadError",
+    "get_data_home",
+    "load_cifar10",
+    "load_digits_images",
+    "load_fruits360",
+    "load_mnist",
+    "load_svhn",
+]

@@ -1,0 +1,191 @@
+"""Helpers shared by the dataset loaders: data home, verified downloads, checks.
+
+Layout rule shared by every loader: ``data_home`` is the folder that *contains*
+the dataset folders, exactly as the official downloads unpack::
+
+    data_home/
+        mnist/                    train-images-idx3-ubyte.gz, ...
+        cifar-10-batches-py/      data_batch_1..5, test_batch, batches.meta
+        cifar-10-python.tar.gz    (alternative to the folder above)
+        svhn/                     train_32x32.mat, test_32x32.mat, extra_32x32.mat
+        fruits-360/               Training/<class>/*.jpg, Test/<class>/*.jpg
+"""
+
+import hashlib
+import logging
+import numbers
+import os
+import tempfile
+import urllib.request
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["get_data_home", "DownloadError"]
+
+logger = logging.getLogger(__name__)
+
+_ENV_VAR = "SKLEARN_CKN_DATA"
+_DEFAULT_HOME = os.path.join("~", "sklearn_ckn_data")
+_CHUNK = 1 << 20
+
+
+class DownloadError(OSError):
+    """Raised when a dataset file could not be downloaded from any of its addresses."""
+
+
+def get_data_home(data_home=None):
+    """Return the folder where the dataset loaders look for (and put) their files.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder to use. When ``None``, the environment variable
+        ``SKLEARN_CKN_DATA`` is used if set, else ``~/sklearn_ckn_data``. A
+        leading ``~`` is expanded.
+
+    Returns
+    -------
+    data_home : str
+        The folder, as given or resolved. It is not created here: loaders create
+        it only when they download a file, so read-only folders work.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.datasets import get_data_home
+    >>> get_data_home("/tmp/my_data")
+    '/tmp/my_data'
+    """
+    if data_home is None:
+        data_home = os.environ.get(_ENV_VAR) or _DEFAULT_HOME
+    return os.path.expanduser(os.fspath(data_home))
+
+
+def check_subset(subset, allowed=("train", "test")):
+    """Raise a clear ValueError unless ``subset`` is one of ``allowed``."""
+    if not isinstance(subset, str) or subset not in allowed:
+        raise ValueError(f"subset must be one of {list(allowed)}, got {subset!r}.")
+    return subset
+
+
+def check_n_samples(n_samples):
+    """Validate ``n_samples``: ``None`` or a positive integer."""
+    if n_samples is None:
+        return None
+    if (
+        not isinstance(n_samples, numbers.Integral)
+        or isinstance(n_samples, bool)
+        or n_samples < 1
+    ):
+        raise ValueError(f"n_samples must be None or a positive integer, got {n_samples!r}.")
+    return int(n_samples)
+
+
+def select_indices(n_total, n_samples=None, shuffle=False, random_state=None):
+    """Samples to keep: all or the first ``n_samples``, after an optional shuffle
+    with ``random_state``; a slice (a view, no copy) when not shuffling."""
+    n_samples = check_n_samples(n_samples)
+    if n_samples is not None and n_samples > n_total:
+        raise ValueError(f"n_samples={n_samples} is larger than the {n_total} samples available.")
+    if not shuffle:
+        return slice(0, n_samples)
+    return check_random_state(random_state).permutation(n_total)[:n_samples]
+
+
+def make_bunch(images, target, target_names, descr, return_X_y, **extra):
+    """Build the loaders' return value: a Bunch, or ``(images, target)``."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    if not images.flags.writeable:  # e.g. np.frombuffer on bytes
+        images = images.copy()
+    target = np.asarray(target, dtype=np.int64)
+    if return_X_y:
+        return images, target
+    return Bunch(
+        images=images, target=target, target_names=list(target_names), DESCR=descr, **extra
+    )
+
+
+def missing_files_message(dataset, files, folder, how=None):
+    """Message telling which files to place in which folder."""
+    names = ", ".join(files)
+    msg = f"{dataset} files not found: place {names} in the folder {folder!r}."
+    if how:
+        msg += " " + how
+    return msg
+
+
+def md5sum(path):
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url, path, md5=None, timeout=60):
+    """Download ``url`` to ``path`` atomically, checking its MD5 if given.
+
+    The bytes go to a temporary file in the destination folder (same file
+    system, so the final ``os.replace`` is atomic); it is removed on any error,
+    so ``path`` is either absent or complete and verified.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    prefix = "." + os.path.basename(path) + "."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
+    try:
+        digest = hashlib.md5()
+        # Some servers refuse Python's default User-Agent.
+        request = urllib.request.Request(url, headers={"User-Agent": "sklearn-ckn"})
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+            for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if md5 is not None and digest.hexdigest() != md5:
+            raise OSError(
+                f"checksum mismatch for {os.path.basename(path)} downloaded from {url}: "
+                f"md5 {digest.hexdigest()}, expected {md5}."
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        # Never leave a half or unverified file behind (KeyboardInterrupt included).
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None):
+    """Return ``path``, downloading it first from the first working of ``urls``.
+
+    Raises ``FileNotFoundError`` when the file is missing and downloading is not
+    allowed, and :class:`DownloadError` (an ``OSError``) when every address
+    failed; both messages name the file and the folder to put it in.
+    """
+    if os.path.isfile(path):
+        return path
+    folder, name = os.path.split(path)
+    if not download_if_missing:
+        raise FileNotFoundError(
+            missing_files_message(dataset, [name], folder, how)
+            + " (download_if_missing=False, so nothing was downloaded.)"
+        )
+    errors = []
+    for url in urls:
+        logger.info("Downloading %s to %s", url, path)
+        try:
+            return download(url, path, md5)
+        except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+            errors.append(f"{url}: {exc}")
+    raise DownloadError(
+        f"could not download {name}; tried:\n  "
+        + "\n  ".join(errors)
+        + "\n"
+        + missing_files_message(dataset, [name], folder, how)
+    )
+
+
+def corrupt(path, what):
+    """A ValueError naming the corrupt file."""
+    return ValueError(f"corrupt or truncated file {path!r}: {what}")

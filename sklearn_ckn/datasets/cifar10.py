@@ -1,0 +1,200 @@
+"""CIFAR-10, read from the official "python version" batches."""
+
+import os
+import pickle
+import tarfile
+import zlib
+
+import numpy as np
+
+from ._base import (
+    check_subset,
+    corrupt,
+    fetch_file,
+    get_data_home,
+    make_bunch,
+    missing_files_message,
+    select_indices,
+)
+
+__all__ = ["load_cifar10"]
+
+FOLDER = "cifar-10-batches-py"
+ARCHIVE = "cifar-10-python.tar.gz"
+URL = "https://www.cs.toronto.edu/~kriz/" + ARCHIVE
+MD5 = "c58f30108f718f92721af3b95e74349a"
+BATCHES = {
+    "train": [f"data_batch_{i}" for i in range(1, 6)],
+    "test": ["test_batch"],
+}
+# Fixed by the data set; batches.meta, when present, is read instead.
+CLASS_NAMES = [
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+]  # fmt: skip
+
+DESCR = """\
+CIFAR-10
+--------
+32x32 RGB images (uint8, channels-last) in 10 classes (airplane, automobile, bird,
+cat, deer, dog, frog, horse, ship, truck): 50,000 training images (data_batch_1..5)
+and 10,000 test images (test_batch), 6,000 per class, read from the "python version"
+(cifar-10-batches-py/ or cifar-10-python.tar.gz) of
+https://www.cs.toronto.edu/~kriz/cifar.html.
+
+A. Krizhevsky. Learning multiple layers of features from tiny images.
+Technical report, University of Toronto, 2009.
+"""
+
+
+def _unpickle(fileobj, name):
+    """Unpickle one batch (written by Python 2: keys are bytes)."""
+    try:
+        return pickle.load(fileobj, encoding="bytes")
+    except Exception as exc:  # any unpickling failure means a bad file
+        raise corrupt(name, f"cannot unpickle ({type(exc).__name__}: {exc}).") from exc
+
+
+def _batch_arrays(batch, name):
+    """Images (n, 32, 32, 3) and labels of one batch dict, checking its layout."""
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise corrupt(name, "not a CIFAR-10 batch (a dict with b'data' and b'labels').")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise corrupt(name, f"b'data' is {data.dtype} {data.shape}, expected uint8 (n, 3072).")
+    if labels.shape != (len(data),):
+        raise corrupt(name, f"{labels.size} labels for {len(data)} images.")
+    # Rows are the R, G and B 32x32 planes one after the other: go channels-last.
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def _label_names(meta, name):
+    if not isinstance(meta, dict) or b"label_names" not in meta:
+        raise corrupt(name, "not a CIFAR-10 batches.meta (a dict with b'label_names').")
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+
+
+def _read_folder(folder, names):
+    batches = []
+    for name in names:
+        path = os.path.join(folder, name)
+        with open(path, "rb") as f:
+            batches.append(_batch_arrays(_unpickle(f, path), path))
+    meta = os.path.join(folder, "batches.meta")
+    if os.path.isfile(meta):
+        with open(meta, "rb") as f:
+            return batches, _label_names(_unpickle(f, meta), meta)
+    return batches, CLASS_NAMES
+
+
+def _read_archive(archive, names):
+    """Read the batches straight from the .tar.gz, in one pass (no extraction)."""
+    wanted = {f"{FOLDER}/{name}": name for name in names}
+    found, target_names = {}, CLASS_NAMES
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                if member.name in wanted and member.isfile():
+                    where = f"{archive}:{member.name}"
+                    found[wanted[member.name]] = _batch_arrays(
+                        _unpickle(tar.extractfile(member), where), where
+                    )
+                elif member.name == f"{FOLDER}/batches.meta" and member.isfile():
+                    where = f"{archive}:{member.name}"
+                    target_names = _label_names(_unpickle(tar.extractfile(member), where), where)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise corrupt(archive, f"cannot read the archive ({exc}).") from exc
+    missing = [f"{FOLDER}/{n}" for n in names if n not in found]
+    if missing:
+        raise corrupt(archive, f"members {missing} are missing.")
+    return [found[n] for n in names], target_names
+
+
+def load_cifar10(
+    data_home=None,
+    *,
+    subset="train",
+    return_X_y=False,
+    download_if_missing=True,
+    n_samples=None,
+    shuffle=False,
+    random_state=None,
+):
+    """Load CIFAR-10 (32x32 RGB, 10 classes).
+
+    Reads, in this order of preference, the extracted folder
+    ``data_home/cifar-10-batches-py/`` or the archive
+    ``data_home/cifar-10-python.tar.gz`` (read in place, without extracting it).
+    When neither exists, the archive is downloaded (MD5-verified) and kept.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder containing ``cifar-10-batches-py/`` or the archive; see
+        :func:`get_data_home`.
+    subset : {"train", "test"}, default="train"
+        50,000 training images (``data_batch_1..5``, in order) or the 10,000
+        test images (``test_batch``).
+    return_X_y : bool, default=False
+        If True, return ``(images, target)`` instead of a Bunch.
+    download_if_missing : bool, default=True
+        If False, raise ``FileNotFoundError`` instead of downloading the archive.
+    n_samples : int, default=None
+        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
+        ``None`` keeps them all.
+    shuffle : bool, default=False
+        Shuffle the images (with ``random_state``) before taking ``n_samples``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle; unused when ``shuffle`` is False.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``images`` (n, 32, 32, 3) uint8 RGB channels-last, ``target`` (n,) int64
+        in 0..9, ``target_names`` (``"airplane"``, ..., ``"truck"``) and ``DESCR``.
+    (images, target) : tuple
+        If ``return_X_y`` is True.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the data are missing and ``download_if_missing`` is False.
+    ValueError
+        When a batch or the archive is corrupt.
+
+    Notes
+    -----
+    The official format is Python pickles: only load files you trust.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.datasets import load_cifar10
+    >>> X, y = load_cifar10("../shared/datasets", subset="test",
+    ...                     return_X_y=True)  # doctest: +SKIP
+    >>> X.shape, X.dtype  # doctest: +SKIP
+    ((10000, 32, 32, 3), dtype('uint8'))
+    """
+    check_subset(subset)
+    home = get_data_home(data_home)
+    folder = os.path.join(home, FOLDER)
+    names = BATCHES[subset]
+    if all(os.path.isfile(os.path.join(folder, n)) for n in names):
+        batches, target_names = _read_folder(folder, names)
+    else:
+        how = (
+            f"or put {ARCHIVE} (from {URL}) in {home!r}; "
+            f"{FOLDER}/ must hold {', '.join(names)}."
+        )
+        archive = os.path.join(home, ARCHIVE)
+        if not os.path.isfile(archive) and not download_if_missing:
+            raise FileNotFoundError(
+                missing_files_message("CIFAR-10", names, folder, how)
+                + " (download_if_missing=False, so nothing was downloaded.)"
+            )
+        fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True)
+        batches, target_names = _read_archive(archive, names)
+    images = np.concatenate([b[0] for b in batches])
+    target = np.concatenate([b[1] for b in batches])
+    keep = select_indices(len(images), n_samples, shuffle, random_state)
+    return make_bunch(images[keep], target[keep], target_names, DESCR, return_X_y)

@@ -1,0 +1,140 @@
+"""MNIST handwritten digits, read from the official idx ``.gz`` files."""
+
+import gzip
+import os
+import struct
+import zlib
+
+import numpy as np
+
+from ._base import check_subset, corrupt, fetch_file, get_data_home, make_bunch, select_indices
+
+__all__ = ["load_mnist"]
+
+FOLDER = "mnist"
+# Mirrors tried in order: the S3 copy is reliable; the original site often is not.
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+FILES = {
+    "train": (
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    ),
+    "test": (
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ),
+}
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+
+DESCR = """\
+MNIST handwritten digits
+------------------------
+28x28 grey images (uint8, 0 = background) of the digits 0-9:
+60,000 training and 10,000 test images, read from the four official idx files
+(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
+t10k-labels-idx1-ubyte.gz) from http://yann.lecun.com/exdb/mnist/.
+
+Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to
+document recognition. Proceedings of the IEEE, 86(11):2278-2324, 1998.
+"""
+
+
+def _read_idx(path, magic):
+    """Read one idx file (big-endian header) into an array, checking its layout."""
+    ndim = 3 if magic == IMAGES_MAGIC else 1
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as exc:  # bad or truncated gzip stream
+        raise corrupt(path, f"cannot decompress ({exc}).") from exc
+    header_size = 4 * (1 + ndim)
+    if len(raw) < header_size:
+        raise corrupt(path, f"only {len(raw)} bytes, shorter than the idx header.")
+    found, *dims = struct.unpack(f">{1 + ndim}i", raw[:header_size])
+    if found != magic:
+        raise corrupt(path, f"magic number {found}, expected {magic}.")
+    expected = int(np.prod(dims))
+    if len(raw) - header_size != expected:
+        found = len(raw) - header_size
+        raise corrupt(path, f"{found} data bytes, expected {expected} for shape {tuple(dims)}.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+def load_mnist(
+    data_home=None,
+    *,
+    subset="train",
+    return_X_y=False,
+    download_if_missing=True,
+    n_samples=None,
+    shuffle=False,
+    random_state=None,
+):
+    """Load the MNIST handwritten digits (28x28 grey, 10 classes).
+
+    Reads ``data_home/mnist/`` holding the official gzipped idx files, downloading
+    the two files of ``subset`` (MD5-verified) when they are missing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder containing ``mnist/``; see :func:`get_data_home`.
+    subset : {"train", "test"}, default="train"
+        60,000 training or 10,000 test images.
+    return_X_y : bool, default=False
+        If True, return ``(images, target)`` instead of a Bunch.
+    download_if_missing : bool, default=True
+        If False, raise ``FileNotFoundError`` instead of downloading missing files.
+    n_samples : int, default=None
+        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
+        ``None`` keeps them all.
+    shuffle : bool, default=False
+        Shuffle the images (with ``random_state``) before taking ``n_samples``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle; unused when ``shuffle`` is False.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``images`` (n, 28, 28) uint8, ``target`` (n,) int64 digits,
+        ``target_names`` ``["0", ..., "9"]`` and ``DESCR``.
+    (images, target) : tuple
+        If ``return_X_y`` is True.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a file is missing and ``download_if_missing`` is False.
+    ValueError
+        When a file is corrupt (bad magic number, wrong length).
+
+    Examples
+    --------
+    >>> from sklearn_ckn.datasets import load_mnist
+    >>> mnist = load_mnist("../shared/datasets", subset="test")  # doctest: +SKIP
+    >>> mnist.images.shape, mnist.target[:5]  # doctest: +SKIP
+    ((10000, 28, 28), array([7, 2, 1, 0, 4]))
+    """
+    check_subset(subset)
+    folder = os.path.join(get_data_home(data_home), FOLDER)
+    paths = [
+        fetch_file(
+            os.path.join(folder, name),
+            [mirror + name for mirror in MIRRORS],
+            md5,
+            dataset="MNIST",
+            download_if_missing=download_if_missing,
+        )
+        for name, md5 in FILES[subset]
+    ]
+    images = _read_idx(paths[0], IMAGES_MAGIC)
+    target = _read_idx(paths[1], LABELS_MAGIC)
+    if len(images) != len(target):
+        raise corrupt(paths[1], f"{len(target)} labels for {len(images)} images in {paths[0]!r}.")
+    keep = select_indices(len(images), n_samples, shuffle, random_state)
+    return make_bunch(
+        images[keep], target[keep], [str(d) for d in range(10)], DESCR, return_X_y
+    )

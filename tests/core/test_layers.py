@@ -1,0 +1,115 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sklearn_ckn.core.kernels import get_kernel
+from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+from sklearn_ckn.core.unsupervised import fit_ckn_unsupervised
+from sklearn_ckn.core.whitening import fit_patch_whitening
+
+
+def _patches(x, p):
+    pad = p // 2
+    unf = F.unfold(F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad)), p)
+    return unf.transpose(1, 2).reshape(-1, unf.shape[1])  # (B*H*W, C*p*p)
+
+
+def _exact_kernel(P, kappa):
+    n = P.norm(dim=1)
+    cos = (P @ P.T) / (n[:, None] * n[None, :])
+    return n[:, None] * n[None, :] * kappa(cos.clamp(-1, 1))
+
+
+def _layer_with_anchors(anchors, in_channels, p, sigma=0.6, reg=0.0):
+    layer = CKNLayer(in_channels, anchors.shape[0], p, 1, sigma=sigma, nystrom_reg=reg).double()
+    layer.set_anchors(F.normalize(anchors, dim=1))
+    return layer
+
+
+def _features(layer, x):
+    out = layer(x)  # (B, F, H, W)
+    return out.permute(0, 2, 3, 1).reshape(-1, out.shape[1])
+
+
+def test_nystrom_is_exact_when_anchors_are_the_patches():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 2, 3, 3, generator=g, dtype=torch.float64) + 0.1
+    P = _patches(x, 3)  # 9 patches of dimension 18
+    layer = _layer_with_anchors(P, 2, 3, reg=0.0)
+    phi = _features(layer, x)
+    exact = _exact_kernel(P, layer.kappa)
+    assert torch.allclose(phi @ phi.T, exact, atol=1e-8)
+
+
+def test_nystrom_error_decreases_as_filters_grow():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 1, 8, 8, generator=g, dtype=torch.float64)
+    P = _patches(x, 3)
+    P = P[P.norm(dim=1) > 0]
+    exact = _exact_kernel(P, get_kernel("exp", 0.6))
+    errors = []
+    for n_filters in (4, 16, 64):
+        idx = torch.randperm(len(P), generator=g)[:n_filters]
+        layer = _layer_with_anchors(P[idx], 1, 3, reg=1e-10)
+        phi = _features(layer, x)
+        phi = phi[(_patches(x, 3).norm(dim=1) > 0)]
+        errors.append(((phi @ phi.T - exact).norm() / exact.norm()).item())
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.05
+
+
+def test_layer_output_is_positively_homogeneous():
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(2, 3, 10, 10, generator=g, dtype=torch.float64)
+    net = CKNSequential([CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)]).double()
+    for layer in net.layers:
+        layer.set_anchors(torch.randn(layer.n_filters, layer.patch_dim, generator=g, dtype=torch.float64))
+    out = net(x)
+    for scale in (0.01, 3.0, 250.0):
+        assert torch.allclose(net(scale * x), scale * out, rtol=1e-9, atol=1e-12)
+
+
+def test_pooling_before_the_linear_map_equals_pooling_after():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 2, 9, 9, generator=g, dtype=torch.float64)
+    layer = CKNLayer(2, 6, 3, 3).double()
+    layer.set_anchors(torch.randn(6, 18, generator=g, dtype=torch.float64))
+    after = layer.pool(layer.project(layer.embed(x)))
+    assert torch.allclose(layer(x), after, atol=1e-12)
+
+
+def test_whitened_layer_convolution_matches_whitened_patches():
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 3, 6, 6, generator=g, dtype=torch.float64)
+    raw = _patches(x, 3)
+    layer = CKNLayer(3, 5, 3, 1, whitening=True, nystrom_reg=0.0).double()
+    layer.set_whitening(*fit_patch_whitening(raw, 3, 3))
+    white = layer.whiten_patches(raw)
+    anchors = F.normalize(torch.randn(5, 27, generator=g, dtype=torch.float64), dim=1)
+    layer.set_anchors(anchors)
+    emb = layer.embed(x).permute(0, 2, 3, 1).reshape(-1, 5)
+    n = white.norm(dim=1, keepdim=True)
+    expected = n * layer.kappa((white @ anchors.T / n).clamp(-1, 1))
+    assert torch.allclose(emb, expected, atol=1e-10)
+
+
+def test_whitening_centres_patches_and_decorrelates_them():
+    g = torch.Generator().manual_seed(5)
+    mix = torch.randn(12, 12, generator=g, dtype=torch.float64)
+    raw = torch.randn(20000, 12, generator=g, dtype=torch.float64) @ mix + 3.0
+    weight, bias = fit_patch_whitening(raw, 3, 2, reg=1e-6)
+    white = raw @ weight.reshape(12, -1).T + bias
+    # Centring removes one direction per channel (3 of 12); the covariance is the
+    # identity on the 9 others.
+    cov = torch.cov(white.T)
+    evals = torch.linalg.eigvalsh(cov)
+    assert torch.allclose(evals[-9:], torch.ones(9, dtype=torch.float64), atol=1e-3)
+    assert evals[:3].abs().max() < 1e-6
+
+
+def test_unsupervised_fit_rejects_too_few_usable_patches():
+    x = torch.zeros(5, 1, 4, 4)
+    x[:, :, 1, 1] = 1.0  # only patches touching one pixel are non-zero: 9 per image
+    net = CKNSequential([CKNLayer(1, 64, 3, 1)])
+    with pytest.raises(ValueError, match="usable.*fewer than its 64 filters"):
+        fit_ckn_unsupervised(net, lambda ids: x[ids], 5, n_patches=40)

@@ -1,0 +1,165 @@
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from sklearn_ckn.datasets import load_cifar10
+from sklearn_ckn.datasets import cifar10 as cifar_module
+
+BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer",
+         b"dog", b"frog", b"horse", b"ship", b"truck"]  # fmt: skip
+
+
+def make_batches(n=3, seed=0, label_names=NAMES):
+    """{file name: pickled bytes} of a tiny CIFAR-10 in the official layout."""
+    rng = np.random.default_rng(seed)
+    files = {}
+    for name in BATCHES:
+        batch = {
+            b"batch_label": name.encode(),
+            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            b"labels": rng.integers(0, 10, size=n).tolist(),
+            b"filenames": [f"img_{i}.png".encode() for i in range(n)],
+        }
+        files[name] = pickle.dumps(batch, protocol=2)
+    files["batches.meta"] = pickle.dumps(
+        {b"num_cases_per_batch": n, b"label_names": list(label_names), b"num_vis": 3072}
+    )
+    return files
+
+
+def write_folder(data_home, files):
+    folder = data_home / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name, payload in files.items():
+        (folder / name).write_bytes(payload)
+
+
+def write_archive(path, files, skip=()):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload in files.items():
+            if name in skip:
+                continue
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+def expected(files, names):
+    batches = [pickle.loads(files[n], encoding="bytes") for n in names]
+    return (np.concatenate([b[b"data"] for b in batches]),
+            np.concatenate([b[b"labels"] for b in batches]))
+
+
+@pytest.fixture
+def files():
+    return make_batches()
+
+
+@pytest.mark.parametrize("subset", ["train", "test"])
+def test_folder_round_trip_channels_last(tmp_path, files, subset):
+    write_folder(tmp_path, files)
+    bunch = load_cifar10(tmp_path, subset=subset, download_if_missing=False)
+    data, labels = expected(files, BATCHES[:5] if subset == "train" else ["test_batch"])
+    assert bunch.images.shape == (len(data), 32, 32, 3) and bunch.images.dtype == np.uint8
+    assert bunch.target.dtype == np.int64
+    for i in range(len(data)):  # R, G, B planes of each row become the last axis
+        for c in range(3):
+            np.testing.assert_array_equal(
+                bunch.images[i, :, :, c], data[i, 1024 * c:1024 * (c + 1)].reshape(32, 32)
+            )
+    np.testing.assert_array_equal(bunch.target, labels)
+    assert bunch.target_names[:2] == ["airplane", "automobile"] and len(bunch.target_names) == 10
+    assert "Krizhevsky" in bunch.DESCR
+
+
+def test_target_names_from_meta_and_fallback(tmp_path):
+    files = make_batches(label_names=[f"c{i}".encode() for i in range(10)])
+    write_folder(tmp_path, files)
+    assert load_cifar10(tmp_path, subset="test").target_names[0] == "c0"
+    os.remove(tmp_path / "cifar-10-batches-py" / "batches.meta")
+    assert load_cifar10(tmp_path, subset="test").target_names[0] == "airplane"
+
+
+def test_archive_read_in_place(tmp_path, files):
+    write_archive(tmp_path / "cifar-10-python.tar.gz", files)
+    X, y = load_cifar10(tmp_path, return_X_y=True, download_if_missing=False)
+    data, labels = expected(files, BATCHES[:5])
+    np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(len(X), -1), data)
+    np.testing.assert_array_equal(y, labels)
+    assert sorted(os.listdir(tmp_path)) == ["cifar-10-python.tar.gz"]  # nothing extracted
+
+
+def test_n_samples_and_shuffle(tmp_path, files):
+    write_folder(tmp_path, files)
+    full = load_cifar10(tmp_path)
+    first = load_cifar10(tmp_path, n_samples=4)
+    np.testing.assert_array_equal(first.images, full.images[:4])
+    a = load_cifar10(tmp_path, n_samples=4, shuffle=True, random_state=0)
+    b = load_cifar10(tmp_path, n_samples=4, shuffle=True, random_state=0)
+    np.testing.assert_array_equal(a.target, b.target)
+
+
+def test_invalid_subset(tmp_path):
+    with pytest.raises(ValueError, match="subset"):
+        load_cifar10(tmp_path, subset="all")
+
+
+def test_missing_message(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_cifar10(tmp_path, download_if_missing=False)
+    msg = str(info.value)
+    assert "data_batch_1" in msg and "cifar-10-python.tar.gz" in msg
+    assert str(tmp_path / "cifar-10-batches-py") in msg
+
+
+def test_download(tmp_path, files, monkeypatch):
+    server = tmp_path / "server"
+    server.mkdir()
+    write_archive(server / "cifar-10-python.tar.gz", files)
+    payload = (server / "cifar-10-python.tar.gz").read_bytes()
+    monkeypatch.setattr(cifar_module, "URL", (server / "cifar-10-python.tar.gz").as_uri())
+    monkeypatch.setattr(cifar_module, "MD5", hashlib.md5(payload).hexdigest())
+    bunch = load_cifar10(tmp_path / "home", subset="test")
+    np.testing.assert_array_equal(bunch.target, expected(files, ["test_batch"])[1])
+    assert (tmp_path / "home" / "cifar-10-python.tar.gz").read_bytes() == payload
+
+    monkeypatch.setattr(cifar_module, "MD5", "0" * 32)
+    with pytest.raises(OSError, match="checksum mismatch"):
+        load_cifar10(tmp_path / "home2")
+    assert os.listdir(tmp_path / "home2") == []
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        (b"not a pickle", "cannot unpickle"),
+        (pickle.dumps({b"labels": [0]}), "b'data'"),
+        (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}), "3072"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}), "1 labels"),
+    ],
+)
+def test_corrupt_batch(tmp_path, files, payload, match):
+    write_folder(tmp_path, {**files, "test_batch": payload})
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, subset="test")
+    assert "test_batch" in str(info.value)
+
+
+def test_corrupt_archive(tmp_path, files):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    write_archive(archive, files)
+    archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(ValueError, match="cifar-10-python.tar.gz"):
+        load_cifar10(tmp_path, subset="test", download_if_missing=False)
+
+
+def test_archive_missing_member(tmp_path, files):
+    write_archive(tmp_path / "cifar-10-python.tar.gz", files, skip=("data_batch_3",))
+    with pytest.raises(ValueError, match="data_batch_3"):
+        load_cifar10(tmp_path, download_if_missing=False)

@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from sklearn_ckn.datasets import load_fruits360
+
+# Solid colours survive JPEG compression almost exactly.
+COLOURS = {"Banana": (250, 220, 30), "Apple Red 1": (200, 20, 30), "Kiwi": (110, 90, 40)}
+COUNTS = {
+    "Training": {"Banana": 3, "Apple Red 1": 2, "Kiwi": 2},
+    "Test": {"Banana": 1, "Apple Red 1": 2},
+}
+
+
+def make_tree(root, size=(12, 12)):
+    """fruits-360/{Training,Test}/<class>/*.jpg of solid-colour images."""
+    for tree, counts in COUNTS.items():
+        for name, count in counts.items():
+            folder = root / tree / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", size, COLOURS[name]).save(folder / f"{i}_100.jpg", quality=95)
+            (folder / "notes.txt").write_text("not an image")
+
+
+@pytest.fixture
+def home(tmp_path):
+    make_tree(tmp_path / "fruits-360")
+    return tmp_path
+
+
+def test_train_tree(home):
+    bunch = load_fruits360(home, download_if_missing=False)
+    assert bunch.target_names == ["Apple Red 1", "Banana", "Kiwi"]  # sorted folder names
+    assert bunch.images.shape == (7, 12, 12, 3) and bunch.images.dtype == np.uint8
+    assert bunch.target.dtype == np.int64
+    assert bunch.target.tolist() == [0, 0, 1, 1, 1, 2, 2]
+    for image, label in zip(bunch.images, bunch.target):
+        expected = COLOURS[bunch.target_names[label]]
+        assert np.abs(image.astype(int) - expected).max() <= 3
+    assert len(bunch.filenames) == 7 and bunch.filenames[0].endswith("0_100.jpg")
+    assert "Muresan" in bunch.DESCR
+
+
+def test_test_tree_uses_the_same_numbering(home):
+    bunch = load_fruits360(home, subset="test")
+    assert bunch.target_names == ["Apple Red 1", "Banana", "Kiwi"]  # Kiwi only in Training
+    assert bunch.target.tolist() == [0, 0, 1]
+
+
+def test_exact_pixels_with_png(tmp_path):
+    folder = tmp_path / "fruits-360" / "Training" / "Noise"
+    folder.mkdir(parents=True)
+    (tmp_path / "fruits-360" / "Test").mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "a.png")
+    Image.fromarray(pixels[..., 0]).save(folder / "b.png")  # grey: converted to RGB
+    X, y = load_fruits360(tmp_path, return_X_y=True)
+    np.testing.assert_array_equal(X[0], pixels)
+    np.testing.assert_array_equal(X[1], np.repeat(pixels[..., :1], 3, axis=2))
+    assert y.tolist() == [0, 0]
+
+
+def test_data_home_can_be_the_fruits_folder_itself(home):
+    a = load_fruits360(home, subset="test")
+    b = load_fruits360(home / "fruits-360", subset="test")
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def test_classes_subset_and_order(home):
+    bunch = load_fruits360(home, classes=["Kiwi", "Apple Red 1"])
+    assert bunch.target_names == ["Kiwi", "Apple Red 1"]
+    assert bunch.target.tolist() == [0, 0, 1, 1]
+    with pytest.raises(ValueError, match="unknown classes \\['Mango'\\]"):
+        load_fruits360(home, classes=["Mango"])
+    with pytest.raises(ValueError, match="duplicates"):
+        load_fruits360(home, classes=["Kiwi", "Kiwi"])
+    with pytest.raises(ValueError, match="list of class names"):
+        load_fruits360(home, classes="Kiwi")
+
+
+def test_image_size(home):
+    assert load_fruits360(home, image_size=4).images.shape == (7, 4, 4, 3)
+    X, _ = load_fruits360(home, image_size=(3, 5), return_X_y=True)  # (height, width)
+    assert X.shape == (7, 3, 5, 3)
+    for bad in (0, (3,), (3, 0), "32", 2.5, (True, 3)):
+        with pytest.raises(ValueError, match="image_size"):
+            load_fruits360(home, image_size=bad)
+
+
+def test_mixed_sizes_need_image_size(home):
+    Image.new("RGB", (8, 9)).save(home / "fruits-360" / "Training" / "Kiwi" / "odd.jpg")
+    with pytest.raises(ValueError, match="odd.jpg.*pass image_size"):
+        load_fruits360(home)
+    assert load_fruits360(home, image_size=6).images.shape == (8, 6, 6, 3)
+
+
+def test_n_samples_shuffle(home):
+    first = load_fruits360(home, n_samples=2)
+    assert first.target.tolist() == [0, 0] and first.images.shape[0] == 2
+    a = load_fruits360(home, n_samples=4, shuffle=True, random_state=3)
+    b = load_fruits360(home, n_samples=4, shuffle=True, random_state=3)
+    assert a.filenames.tolist() == b.filenames.tolist()
+    full = load_fruits360(home)
+    index = [full.filenames.tolist().index(f) for f in a.filenames]
+    np.testing.assert_array_equal(a.images, full.images[index])
+    np.testing.assert_array_equal(a.target, full.target[index])
+
+
+def test_invalid_subset(home):
+    with pytest.raises(ValueError, match="subset"):
+        load_fruits360(home, subset="Training")
+
+
+def test_missing_data_message(tmp_path):
+    for download in (True, False):
+        with pytest.raises(FileNotFoundError) as info:
+            load_fruits360(tmp_path, download_if_missing=download)
+        msg = str(info.value)
+        assert str(tmp_path / "fruits-360") in msg and "kaggle" in msg and "Training/" in msg
+
+
+def test_missing_subset_tree(tmp_path):
+    (tmp_path / "fruits-360" / "Training" / "Kiwi").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="Test"):
+        load_fruits360(tmp_path, subset="test")
+
+
+def test_corrupt_jpeg(home):
+    bad = home / "fruits-360" / "Test" / "Banana" / "0_100.jpg"
+    bad.write_bytes(bad.read_bytes()[:30])
+    with pytest.raises(ValueError, match="0_100.jpg"):
+        load_fruits360(home, subset="test")

@@ -1,0 +1,152 @@
+import gzip
+import hashlib
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from sklearn_ckn.datasets import DownloadError, load_mnist
+from sklearn_ckn.datasets import mnist as mnist_module
+
+NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def write_idx(path, array, magic):
+    """Write ``array`` (uint8) as an official gzipped idx file."""
+    header = struct.pack(f">{1 + array.ndim}i", magic, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_mnist(folder, sizes=(7, 4), seed=0):
+    """Tiny MNIST in ``folder``; returns {subset: (images, labels)}."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    data = {}
+    for subset, n in zip(("train", "test"), sizes):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+        write_idx(os.path.join(folder, NAMES[subset][0]), images, 2051)
+        write_idx(os.path.join(folder, NAMES[subset][1]), labels, 2049)
+        data[subset] = (images, labels)
+    return data
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path, make_mnist(tmp_path / "mnist")
+
+
+@pytest.mark.parametrize("subset", ["train", "test"])
+def test_round_trip(home, subset):
+    data_home, data = home
+    bunch = load_mnist(data_home, subset=subset, download_if_missing=False)
+    images, labels = data[subset]
+    assert bunch.images.dtype == np.uint8 and bunch.images.shape == images.shape
+    assert bunch.target.dtype == np.int64
+    np.testing.assert_array_equal(bunch.images, images)
+    np.testing.assert_array_equal(bunch.target, labels)
+    assert bunch.target_names == [str(d) for d in range(10)]
+    assert "LeCun" in bunch.DESCR and "60,000" in bunch.DESCR
+    bunch.images[0, 0, 0] = 1  # a writable array, not a view of the file bytes
+
+
+def test_return_X_y_and_n_samples(home):
+    data_home, data = home
+    X, y = load_mnist(data_home, return_X_y=True, n_samples=3)
+    np.testing.assert_array_equal(X, data["train"][0][:3])
+    np.testing.assert_array_equal(y, data["train"][1][:3])
+    X1, y1 = load_mnist(data_home, return_X_y=True, n_samples=5, shuffle=True, random_state=1)
+    X2, _ = load_mnist(data_home, return_X_y=True, n_samples=5, shuffle=True, random_state=1)
+    np.testing.assert_array_equal(X1, X2)
+    with pytest.raises(ValueError, match="n_samples"):
+        load_mnist(data_home, n_samples=100)
+
+
+def test_invalid_subset(home):
+    with pytest.raises(ValueError, match="subset must be one of"):
+        load_mnist(home[0], subset="validation")
+
+
+def test_env_override(home, monkeypatch):
+    data_home, data = home
+    monkeypatch.setenv("SKLEARN_CKN_DATA", str(data_home))
+    np.testing.assert_array_equal(load_mnist(subset="test").target, data["test"][1])
+
+
+def test_missing_files_message(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(tmp_path, subset="test", download_if_missing=False)
+    msg = str(info.value)
+    assert "t10k-images-idx3-ubyte.gz" in msg and str(tmp_path / "mnist") in msg
+
+
+def _serve(tmp_path, monkeypatch, md5s=None):
+    """Serve a tiny MNIST through file:// mirrors, first one broken."""
+    src = tmp_path / "server"
+    data = make_mnist(src)
+    files = {}
+    for subset, names in NAMES.items():
+        files[subset] = tuple(
+            (name, md5s or hashlib.md5((src / name).read_bytes()).hexdigest()) for name in names
+        )
+    monkeypatch.setattr(mnist_module, "FILES", files)
+    mirrors = ((tmp_path / "nowhere").as_uri() + "/", src.as_uri() + "/")
+    monkeypatch.setattr(mnist_module, "MIRRORS", mirrors)
+    return data
+
+
+def test_download(tmp_path, monkeypatch):
+    data = _serve(tmp_path, monkeypatch)
+    bunch = load_mnist(tmp_path / "home", subset="test")
+    np.testing.assert_array_equal(bunch.images, data["test"][0])
+    assert sorted(os.listdir(tmp_path / "home" / "mnist")) == sorted(NAMES["test"])
+
+
+def test_download_checksum_mismatch(tmp_path, monkeypatch):
+    _serve(tmp_path, monkeypatch, md5s="0" * 32)
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        load_mnist(tmp_path / "home")
+    assert os.listdir(tmp_path / "home" / "mnist") == []
+
+
+def test_default_mirrors_and_checksums():
+    assert mnist_module.MIRRORS[0].startswith("https://")
+    md5s = dict(mnist_module.FILES["train"] + mnist_module.FILES["test"])
+    assert md5s["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert md5s["t10k-labels-idx1-ubyte.gz"] == "ec29112dd5afa0611ce80d1b7f02629c"
+
+
+def _corrupt(path, how):
+    if how == "magic":
+        write_idx(path, np.zeros((2, 28, 28), np.uint8), 2049)
+    elif how == "length":
+        with gzip.open(path, "wb") as f:
+            f.write(struct.pack(">4i", 2051, 3, 28, 28) + bytes(28 * 28 * 2))
+    elif how == "header":
+        with gzip.open(path, "wb") as f:
+            f.write(b"\x00\x00")
+    elif how == "not_gzip":
+        path.write_bytes(b"definitely not gzip data")
+    elif how == "truncated_gzip":
+        path.write_bytes(path.read_bytes()[:-40])
+
+
+@pytest.mark.parametrize("how", ["magic", "length", "header", "not_gzip", "truncated_gzip"])
+def test_corrupt_images_file(home, how):
+    data_home, _ = home
+    path = data_home / "mnist" / NAMES["train"][0]
+    _corrupt(path, how)
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz"):
+        load_mnist(data_home, download_if_missing=False)
+
+
+def test_label_count_mismatch(home):
+    data_home, _ = home
+    write_idx(data_home / "mnist" / NAMES["test"][1], np.zeros(2, np.uint8), 2049)
+    with pytest.raises(ValueError, match="2 labels for 4 images"):
+        load_mnist(data_home, subset="test")

@@ -1,0 +1,191 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from sklearn_ckn import CKNTransformer
+
+
+def _bars(n=60, size=10, channels=None, seed=0):
+    """Horizontal (0) vs vertical (1) bars in noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 0.3, size=(n, size, size))
+    y = np.arange(n) % 2
+    pos = rng.integers(1, size - 1, size=n)
+    for i in range(n):
+        if y[i]:
+            X[i, :, pos[i]] += 1.0
+        else:
+            X[i, pos[i], :] += 1.0
+    if channels:
+        X = np.repeat(X[..., None], channels, axis=3) * rng.uniform(0.5, 1.0, size=channels)
+    return X.astype(np.float32), y
+
+
+def _small(**kw):
+    params = dict(n_filters=(8, 16), n_patches=3000, random_state=0, device="cpu")
+    params.update(kw)
+    return CKNTransformer(**params)
+
+
+def test_output_shape_dtype_and_feature_names():
+    X, _ = _bars(20, size=12)
+    ckn = _small(subsamplings=(2, 3)).fit(X)
+    F = ckn.transform(X)
+    assert F.dtype == np.float32
+    assert ckn.output_shape_ == (16, 2, 2)  # 12 -> 6 -> 2
+    assert F.shape == (20, 64) == (20, ckn.n_features_out_)
+    names = ckn.get_feature_names_out()
+    assert names[0] == "ckn_c0_y0_x0" and names[-1] == "ckn_c15_y1_x1"
+    assert len(names) == F.shape[1]
+
+
+def test_eight_by_eight_digits_work_with_the_defaults():
+    from sklearn.datasets import load_digits
+
+    X = load_digits().images[:300]
+    F = CKNTransformer(random_state=0, device="cpu").fit_transform(X)
+    assert F.shape == (300, 256)  # 8 -> 4 -> 1: never pools below 1x1
+    assert np.isfinite(F).all() and F.std() > 0
+
+
+def test_input_layouts_agree():
+    X, _ = _bars(16, size=9, channels=3)
+    ckn = _small()
+    F4 = ckn.fit(X).transform(X)
+    F2 = _small(image_shape=(9, 9, 3)).fit(X.reshape(16, -1)).transform(X.reshape(16, -1))
+    np.testing.assert_allclose(F2, F4, rtol=1e-5, atol=1e-6)
+    df = pd.DataFrame(X.reshape(16, -1), columns=[f"px{i}" for i in range(243)])
+    ckn_df = _small(image_shape=(9, 9, 3)).fit(df)
+    np.testing.assert_allclose(ckn_df.transform(df), F4, rtol=1e-5, atol=1e-6)
+    assert list(ckn_df.feature_names_in_[:2]) == ["px0", "px1"]
+
+
+def test_uint8_images_are_scaled_to_unit_range():
+    rng = np.random.default_rng(0)
+    X8 = rng.integers(0, 256, size=(12, 8, 8), dtype=np.uint8)
+    F8 = _small().fit(X8).transform(X8)
+    Ff = _small().fit(X8 / 255.0).transform(X8 / 255.0)
+    np.testing.assert_allclose(F8, Ff, rtol=1e-4, atol=1e-5)
+
+
+def test_square_rows_are_read_as_square_grey_images():
+    X, _ = _bars(10, size=8)
+    ckn = _small().fit(X.reshape(10, 64))
+    assert ckn.image_shape_ == (8, 8, 1)
+
+
+def test_random_state_makes_fit_and_transform_repeatable():
+    X, _ = _bars(30)
+    a = _small(random_state=3).fit_transform(X)
+    b = _small(random_state=3).fit_transform(X)
+    c = _small(random_state=4).fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_transform_does_not_depend_on_batch_size():
+    X, _ = _bars(23)
+    ckn = _small(batch_size=5).fit(X)
+    small_batches = ckn.transform(X)
+    ckn.set_params(batch_size=1000)
+    np.testing.assert_allclose(ckn.transform(X), small_batches, rtol=1e-5, atol=1e-6)
+
+
+def test_whitening_auto_means_colour_only():
+    Xc, _ = _bars(10, channels=3)
+    Xg, _ = _bars(10)
+    assert _small().fit(Xc).network_.layers[0].whitening
+    assert not _small().fit(Xg).network_.layers[0].whitening
+    assert _small(whitening=True).fit(Xg).network_.layers[0].whitening
+
+
+def test_per_layer_parameters_broadcast_and_set_depth():
+    X, _ = _bars(20, size=12)
+    ckn = _small(n_filters=(4, 8, 8), subsamplings=(1, 2, 2), sigmas=(0.5, 0.6, 0.7)).fit(X)
+    assert ckn.n_layers_ == 3
+    assert [layer.patch_size for layer in ckn.network_.layers] == [3, 3, 3]
+    assert [layer.sigma for layer in ckn.network_.layers] == [0.5, 0.6, 0.7]
+    with pytest.raises(ValueError, match="subsamplings has 2 values but the network has 3"):
+        _small(n_filters=(4, 8, 8), subsamplings=(1, 2)).fit(X)
+
+
+def test_pickle_round_trip_keeps_cpu_tensors_and_predictions():
+    X, _ = _bars(20)
+    ckn = _small().fit(X)
+    state = ckn.__getstate__()
+    assert all(t.device.type == "cpu" for t in state["network_"].state_dict().values())
+    clone = pickle.loads(pickle.dumps(ckn))
+    np.testing.assert_array_equal(clone.transform(X), ckn.transform(X))
+
+
+def test_set_output_pandas():
+    X, _ = _bars(10)
+    ckn = _small().set_output(transform="pandas").fit(X)
+    out = ckn.transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(ckn.get_feature_names_out())
+
+
+def test_pipeline_cross_val_and_grid_search():
+    X, y = _bars(80)
+    pipe = Pipeline([("ckn", _small()), ("svm", LinearSVC())])
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.9
+    grid = GridSearchCV(
+        pipe, {"ckn__n_filters": [(4, 8), (8, 16)], "svm__C": [0.1, 1.0]}, cv=2, n_jobs=1
+    ).fit(X, y)
+    assert grid.best_score_ > 0.9
+
+
+def test_verbose_reports_layers_and_progress(capsys):
+    X, _ = _bars(10)
+    _small(verbose=1).fit(X).transform(X)
+    captured = capsys.readouterr()
+    assert "[CKN] layer 1/2" in captured.out
+    assert "CKN transform" in captured.err
+
+
+@pytest.mark.parametrize(
+    "X, params, match",
+    [
+        (np.full((4, 8, 8), np.nan), {}, "NaN or infinity"),
+        (np.zeros((4, 8, 8, 3, 1)), {}, "got an array with 5 dimension"),
+        (np.zeros(64), {}, "Reshape your data"),
+        (np.ones((4, 2, 2)), {}, r"smaller than the first layer's 3x3 patches"),
+        (np.ones((4, 64)), {"image_shape": (8, 4)}, r"image_shape=\(8, 4, 1\) means 32"),
+        (np.ones((4, 8, 8)), {"image_shape": (8, 7)}, "does not match images of shape"),
+        (np.zeros((0, 8, 8)), {}, "0 sample"),
+        (np.array([[["a"] * 4] * 4] * 3), {}, "could not convert|numeric"),
+        (np.ones((4, 8, 8), dtype=complex), {}, "[Cc]omplex"),
+        (np.ones((4, 8, 8)), {"n_filters": (8, 5000), "n_patches": 6000}, "fewer than its 5000 filters"),
+        (np.ones((4, 8, 8)), {"kernel": "rbf"}, "kernel"),
+        (np.ones((4, 8, 8)), {"device": "tpu"}, "device must be"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(X, params, match):
+    with pytest.raises(ValueError, match=match):
+        _small(**params).fit(X)
+
+
+def test_transform_checks_image_size():
+    X, _ = _bars(10, size=10)
+    ckn = _small().fit(X)
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(10, 10, 1\)"):
+        ckn.transform(X[:, :8, :8])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_and_cpu_agree_and_gpu_model_loads_on_cpu():
+    X, _ = _bars(40, channels=3)
+    cpu = _small(device="cpu").fit(X)
+    gpu = _small(device="cuda").fit(X)
+    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
+    loaded = pickle.loads(pickle.dumps(gpu))
+    assert next(loaded.network_.buffers()).device.type == "cpu"
+    loaded.set_params(device="cpu")
+    np.testing.assert_allclose(loaded.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
