@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["check_image_shape", "validate_images", "images_to_tensor", "iter_batches"]
+__all__ = ["check_image_shape", "validate_images", "images_to_tensor", "to_float_nchw", "iter_batches"]
 
 
 def check_image_shape(image_shape):
@@ -173,7 +173,20 @@ def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):
     return images
 
 
-def images_to_tensor(images, device=None, dtype=torch.float32):
+def to_float_nchw(t, dtype=torch.float32, memory_format=torch.contiguous_format):
+    """A ``(b, H, W, C)`` tensor as a ``(b, C, H, W)`` float tensor; ``uint8`` scaled to [0, 1].
+
+    ``memory_format=torch.channels_last`` keeps the pixel-major layout of the input
+    (no copy beyond the dtype conversion), which convolutions on the CPU prefer.
+    """
+    scale = t.dtype == torch.uint8
+    t = t.to(dtype)
+    if scale:
+        t = t / 255.0
+    return t.permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
+
+
+def images_to_tensor(images, device=None, dtype=torch.float32, memory_format=torch.contiguous_format):
     """Convert a batch of ``(b, H, W, C)`` images to a ``(b, C, H, W)`` float tensor.
 
     ``uint8`` images are scaled to [0, 1]; other dtypes are cast unchanged.
@@ -184,11 +197,7 @@ def images_to_tensor(images, device=None, dtype=torch.float32):
     t = torch.from_numpy(arr)
     if device is not None:
         t = t.to(device, non_blocking=True)
-    scale = t.dtype == torch.uint8
-    t = t.to(dtype)
-    if scale:
-        t = t / 255.0
-    return t.permute(0, 3, 1, 2).contiguous()
+    return to_float_nchw(t, dtype, memory_format)
 
 
 def iter_batches(n, batch_size):

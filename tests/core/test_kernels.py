@@ -26,3 +26,15 @@ def test_exp_kernel_is_gaussian_on_unit_vectors():
 def test_unknown_kernel_is_named_in_the_error():
     with pytest.raises(ValueError, match="Unknown kernel 'rbf'.*expected one of"):
         get_kernel("rbf")
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_in_place_embedding_matches_the_definition(name):
+    from sklearn_ckn.core.kernels import homogeneous_kernel_
+
+    g = torch.Generator().manual_seed(2)
+    norms = torch.rand(3, 1, 4, 4, generator=g, dtype=torch.float64) + 0.1
+    dots = (torch.rand(3, 5, 4, 4, generator=g, dtype=torch.float64) * 2 - 1) * norms
+    expected = norms * get_kernel(name, 0.5)((dots / norms).clamp(-1, 1))
+    got = homogeneous_kernel_(dots.clone(), norms, name, 0.5)
+    assert torch.allclose(got, expected, atol=1e-12)

@@ -1,0 +1,136 @@
+"""CKNTransformer + a linear classifier on a full dataset: accuracy, times, throughput.
+
+Example (the MNIST configuration quoted in the README)::
+
+    python benchmarks/bench_ckn.py --dataset mnist --data-home ../shared/datasets \
+        --out benchmarks/results/ckn_mnist.json
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import matmul_gflops, write_result  # noqa: E402
+
+from sklearn_ckn import CKNTransformer  # noqa: E402
+from sklearn_ckn.datasets import load_cifar10, load_mnist  # noqa: E402
+from sklearn_ckn.linear import make_linear_classifier  # noqa: E402
+
+LOADERS = {"mnist": load_mnist, "cifar10": load_cifar10}
+
+
+def ints(text):
+    return tuple(int(v) for v in text.split(","))
+
+
+def floats(text):
+    return tuple(float(v) for v in text.split(","))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
+    p.add_argument("--data-home", default="../shared/datasets")
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--n-test", type=int, default=None)
+    p.add_argument("--n-filters", type=ints, default=(64, 256))
+    p.add_argument("--patch-sizes", type=ints, default=(3,))
+    p.add_argument("--subsamplings", type=ints, default=(2, 6))
+    p.add_argument("--sigmas", type=floats, default=(0.6,))
+    p.add_argument("--whitening", choices=["auto", "true", "false"], default="auto")
+    p.add_argument("--n-patches", type=int, default=100_000)
+    p.add_argument("--kmeans-max-iter", type=int, default=20)
+    p.add_argument("--classifier", default="logistic")
+    p.add_argument("--C", type=float, default=None, help="regularisation (default: the classifier's)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--save-features", default=None, help="save train/test features to this .npz")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+
+    load = LOADERS[args.dataset]
+    X_train, y_train = load(args.data_home, subset="train", return_X_y=True, n_samples=args.n_train)
+    X_test, y_test = load(args.data_home, subset="test", return_X_y=True, n_samples=args.n_test)
+    print(f"{args.dataset}: train {X_train.shape}, test {X_test.shape}", flush=True)
+    whitening = {"auto": "auto", "true": True, "false": False}[args.whitening]
+    ckn = CKNTransformer(
+        n_filters=args.n_filters,
+        patch_sizes=args.patch_sizes,
+        subsamplings=args.subsamplings,
+        sigmas=args.sigmas,
+        whitening=whitening,
+        n_patches=args.n_patches,
+        kmeans_max_iter=args.kmeans_max_iter,
+        batch_size=args.batch_size,
+        device=args.device,
+        random_state=args.random_state,
+        verbose=1,
+    )
+    gflops_matmul = matmul_gflops(str(torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")))
+    t0 = time.perf_counter()
+    ckn.fit(X_train)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    F_train = ckn.transform(X_train)
+    t_tr_train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    F_test = ckn.transform(X_test)
+    t_tr_test = time.perf_counter() - t0
+    if args.save_features:
+        np.savez(args.save_features, F_train=F_train, y_train=y_train, F_test=F_test, y_test=y_test)
+    clf_kw = {} if args.C is None else {"C": args.C}
+    clf = make_linear_classifier(args.classifier, random_state=args.random_state, **clf_kw)
+    t0 = time.perf_counter()
+    clf.fit(F_train, y_train)
+    t_clf = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    acc = float((clf.predict(F_test) == y_test).mean())
+    t_pred = time.perf_counter() - t0
+    h, w = X_train.shape[1:3]
+    flops = ckn.network_.flops(h, w)
+    n_transformed = len(X_train) + len(X_test)
+    t_transform = t_tr_train + t_tr_test
+    result = {
+        "benchmark": "ckn",
+        "dataset": args.dataset,
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "ckn_params": {k: v for k, v in ckn.get_params().items() if k != "verbose"},
+        "classifier": args.classifier,
+        "classifier_repr": repr(clf),
+        "n_features": int(F_train.shape[1]),
+        "test_accuracy": acc,
+        "seconds": {
+            "ckn_fit": t_fit,  # k-means on sampled patches, all layers
+            "transform_train": t_tr_train,
+            "transform_test": t_tr_test,
+            "classifier_fit": t_clf,
+            "classifier_predict": t_pred,
+            "total_fit_and_predict": t_fit + t_transform + t_clf + t_pred,
+        },
+        "throughput": {
+            "transform_images_per_second": n_transformed / t_transform,
+            "matmul_flops_per_image": flops,
+            "transform_gflops": flops * n_transformed / t_transform / 1e9,
+            "machine_matmul_gflops": gflops_matmul,
+            "ratio_to_matmul": flops * n_transformed / t_transform / 1e9 / gflops_matmul,
+        },
+        "kmeans_objective_last": [s["kmeans_objective"][-1] for s in ckn.fit_stats_],
+    }
+    print(
+        f"accuracy {acc:.4f} | fit {t_fit:.0f}s transform {t_transform:.0f}s "
+        f"classifier {t_clf:.0f}s | {result['throughput']['transform_gflops']:.1f} GFLOP/s "
+        f"({result['throughput']['ratio_to_matmul']:.2f} of matmul)",
+        flush=True,
+    )
+    write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()

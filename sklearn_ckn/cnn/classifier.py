@@ -1,0 +1,703 @@
+"""scikit-learn front end of the CNN baselines: :class:`CNNClassifier`."""
+
+import contextlib
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+)
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from torch import nn
+
+from .._device import resolve_device, to_cpu_state
+from .._images import validate_images
+from .architectures import ARCHITECTURES, ImageClassifierNet
+from .training import ImageBatches, Trainer, predict_logits
+
+__all__ = ["CNNClassifier"]
+
+
+@contextlib.contextmanager
+def _torch_threads(n_jobs):
+    """Run with ``n_jobs`` torch threads (None: leave torch's setting alone)."""
+    if n_jobs is None:
+        yield
+        return
+    from joblib import effective_n_jobs
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _seeded(seed, device):
+    """Seed torch's global generators (weight init, dropout) without leaking the state."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _channel_statistics(images, batch=4096):
+    """Per-channel mean and std of ``(n, H, W, C)`` images (uint8 scaled to [0, 1])."""
+    c = images.shape[-1]
+    s = np.zeros(c)
+    s2 = np.zeros(c)
+    count = 0
+    for start in range(0, images.shape[0], batch):
+        part = images[start:start + batch].reshape(-1, c).astype(np.float64)
+        s += part.sum(0)
+        s2 += (part * part).sum(0)
+        count += part.shape[0]
+    mean = s / count
+    var = np.maximum(s2 / count - mean * mean, 0.0)
+    std = np.sqrt(var)
+    if images.dtype == np.uint8:
+        mean, std = mean / 255.0, std / 255.0
+    std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+    return mean, std
+
+
+class CNNClassifier(ClassifierMixin, BaseEstimator):
+    """Convolutional neural network classifier for images, trained with PyTorch.
+
+    A strong, plain CNN baseline with the scikit-learn API: a LeNet-5 or a compact
+    residual network (batch norm, global average pooling) is trained end to end by
+    mini-batch stochastic gradient descent with a one-cycle learning-rate schedule,
+    on-the-fly data augmentation and per-channel input standardisation. Fitted
+    networks can be reused for transfer learning (``init_from``).
+
+    Images are given as ``(n, H, W)`` grey images, ``(n, H, W, C)`` channels-last
+    images, or 2-D ``(n, H * W * C)`` rows with ``image_shape`` (without it, rows are
+    read as square grey images when their length is a perfect square, else as
+    1-pixel-high images). ``uint8`` pixels are scaled to [0, 1].
+
+    Parameters
+    ----------
+    architecture : {"resnet-small", "lenet5"} or callable, default="resnet-small"
+        The network. ``"resnet-small"``: conv-BN-ReLU stem, three stages
+        ``conv-pool-BN-ReLU + residual conv-BN-ReLU`` of widths (64, 128, 256),
+        global average pooling, linear head (about 1.2 M parameters; airbench /
+        ResNet-8 style, meant for 32x32 colour images, adapts to 1x1 up to 100x100
+        and larger images). ``"lenet5"``: LeNet-5 (conv5-pool-conv5-pool-fc120-fc84-fc,
+        ReLU; about 62 k parameters on 28x28 images). A callable is called as
+        ``architecture(in_channels=, n_classes=, image_size=(H, W), dropout=,
+        **architecture_params)`` and returns an ``nn.Module``; see
+        :mod:`sklearn_ckn.cnn.architectures` for the layout (``normalize``,
+        ``features``, ``head``) that transfer learning and Grad-CAM expect.
+    architecture_params : dict or None, default=None
+        Extra constructor arguments of the architecture, e.g.
+        ``{"widths": (32, 64, 128)}`` for a 4x cheaper "resnet-small".
+    epochs : int, default=20
+        Number of passes over the training data (per call to ``fit``).
+    batch_size : int, default=128
+        Mini-batch size for training (and, at least 256, for prediction).
+    optimizer : {"sgd", "adamw"}, default="sgd"
+        ``"sgd"``: SGD with Nesterov momentum; ``"adamw"``: AdamW (use a learning
+        rate around 1e-3 to 3e-3 and a weight decay around 0.05 with it).
+    learning_rate : float, default=0.05
+        Peak learning rate of the one-cycle schedule: linear warm-up from a tenth of
+        it during the first 20% of the steps, then linear decay to zero.
+        ``partial_fit`` uses it as a constant rate.
+    momentum : float, default=0.9
+        SGD momentum (AdamW: first beta).
+    weight_decay : float, default=5e-4
+        Weight decay of convolution and linear weights (biases and batch-norm
+        parameters are not decayed): an L2 penalty with SGD, decoupled with AdamW.
+    dropout : float, default=0.0
+        Dropout probability in the classifier head.
+    label_smoothing : float, default=0.0
+        Label smoothing of the training cross-entropy (0.1 to 0.2 helps on
+        CIFAR-like data; it makes ``predict_proba`` less confident).
+    augment : {"auto"} or bool, default="auto"
+        On-the-fly data augmentation of the training batches: random translations by
+        up to 1/8 of the image size with zero padding ("random crops"), plus random
+        horizontal flips for colour images (3 or more channels) only, since flipping
+        digits or characters changes them. ``"auto"``: on for colour images, off for
+        grey images.
+    test_time_augmentation : bool, default=False
+        Average the logits of each test image and of its mirror image (use with
+        colour images trained with flips).
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data, stop when
+        its loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
+        the weights of the best epoch. When False no data is held out (unless
+        ``validation_data`` is given to ``fit``, which is then only scored).
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping`` is True.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimal decrease of the validation loss counted as an improvement.
+    init_from : CNNClassifier, FrozenEstimator, nn.Module or None, default=None
+        Transfer learning: a fitted ``CNNClassifier`` (or ``FrozenEstimator`` wrapping
+        one, or its ``network_``) whose architecture, input standardisation and
+        feature layers (``network_.features``) are copied; a new head is built for
+        the classes of ``y``. ``architecture`` and ``architecture_params`` are then
+        ignored, and the images must have the source's shape. Note that
+        :func:`~sklearn.base.clone` (e.g. in ``GridSearchCV``) un-fits an estimator
+        given here: pass ``FrozenEstimator(fitted)`` or ``fitted.network_`` there.
+    freeze_features : bool, default=False
+        With ``init_from``: do not train the copied feature layers (their parameters
+        get ``requires_grad=False`` and their batch norms stay in eval mode), only the
+        head.
+    warm_start : bool, default=False
+        When True, ``fit`` continues training the current network (with a new
+        optimizer and schedule over ``epochs``) instead of starting afresh;
+        ``n_iter_`` and ``history_`` keep growing.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D.
+    mixed_precision : bool, default=False
+        Run the forward passes in bfloat16 autocast (about 2x faster on GPUs and on
+        CPUs with AVX-512 BF16 / AMX; slower on CPUs without them).
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    n_jobs : int or None, default=None
+        Number of CPU threads torch uses during ``fit`` and prediction (restored
+        afterwards); None leaves torch's setting alone, -1 means all CPUs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order, augmentation and dropout. On the CPU
+        two fits with the same integer give identical networks.
+    verbose : int, default=0
+        When > 0, a progress bar per epoch with the training loss and accuracy and the
+        validation accuracy.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    network_ : torch.nn.Module
+        The fitted network (in eval mode), with ``normalize``, ``features``,
+        ``head`` and ``last_conv_block`` (the default Grad-CAM target layer).
+    device_ : torch.device
+        Device the network lives on.
+    history_ : list of dict
+        One dict per epoch: ``epoch``, ``train_loss`` (with label smoothing),
+        ``train_accuracy`` (on augmented batches), ``valid_loss`` and
+        ``valid_accuracy`` when a validation set is used, ``lr`` (learning rate of the
+        last step) and ``seconds``. ``pandas.DataFrame(clf.history_)`` tabulates it.
+    n_iter_ : int
+        Number of epochs run (over all ``fit`` calls with ``warm_start`` and
+        ``partial_fit`` calls).
+    input_mean_ : ndarray of shape (n_channels,)
+        Per-channel mean of the training images (after uint8 scaling).
+    input_std_ : ndarray of shape (n_channels,)
+        Per-channel standard deviation of the training images.
+    image_shape_ : tuple of int
+        ``(H, W, C)`` of the training images.
+    n_features_in_ : int
+        Number of features (``H * W * C``) seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : Fully connected networks.
+
+    Notes
+    -----
+    The fitted network pickles as a CPU state dict plus its constructor arguments, so
+    a model trained on a GPU loads and predicts on a machine without one (an unpickled
+    model lives on the CPU). The optimizer state is not pickled: ``partial_fit`` after
+    unpickling starts a new optimizer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn_ckn import CNNClassifier
+    >>> digits = load_digits()
+    >>> X_train, X_test, y_train, y_test = train_test_split(
+    ...     digits.images, digits.target, random_state=0)
+    >>> clf = CNNClassifier(architecture="lenet5", epochs=15, random_state=0)
+    >>> clf.fit(X_train, y_train)
+    CNNClassifier(architecture='lenet5', epochs=15, random_state=0)
+    >>> clf.predict(X_test[:5])
+    array([2, 8, 2, 6, 6])
+    >>> bool(clf.score(X_test, y_test) > 0.9)
+    True
+    """
+
+    _parameter_constraints = {
+        "architecture": [StrOptions(set(ARCHITECTURES)), callable],
+        "architecture_params": [dict, None],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"sgd", "adamw"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "augment": [StrOptions({"auto"}), "boolean"],
+        "test_time_augmentation": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "init_from": "no_validation",
+        "freeze_features": ["boolean"],
+        "warm_start": ["boolean"],
+        "image_shape": [tuple, list, None],
+        "mixed_precision": ["boolean"],
+        "device": [str, torch.device],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        architecture="resnet-small",
+        *,
+        architecture_params=None,
+        epochs=20,
+        batch_size=128,
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        dropout=0.0,
+        label_smoothing=0.0,
+        augment="auto",
+        test_time_augmentation=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        init_from=None,
+        freeze_features=False,
+        warm_start=False,
+        image_shape=None,
+        mixed_precision=False,
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.architecture_params = architecture_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.label_smoothing = label_smoothing
+        self.augment = augment
+        self.test_time_augmentation = test_time_augmentation
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.init_from = init_from
+        self.freeze_features = freeze_features
+        self.warm_start = warm_start
+        self.image_shape = image_shape
+        self.mixed_precision = mixed_precision
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ helpers
+    def _validate_X(self, X, reset):
+        return validate_images(self, X, reset=reset, image_shape=self.image_shape)
+
+    def _validate_y(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return y
+
+    def _encode(self, y):
+        """Class indices of labels ``y`` (all of them must be in ``classes_``)."""
+        y = np.asarray(y)
+        try:
+            idx = np.searchsorted(self.classes_, y)
+            idx = np.clip(idx, 0, len(self.classes_) - 1)
+            bad = np.asarray(self.classes_[idx] != y, dtype=bool)
+        except TypeError:  # labels not comparable with classes_ (e.g. str vs int)
+            idx, bad = np.zeros(len(y), dtype=np.int64), np.ones(len(y), dtype=bool)
+        if np.any(bad):
+            unknown = np.unique(y[bad])
+            raise ValueError(
+                f"y contains labels {unknown.tolist()!r} that are not in classes_ "
+                f"{self.classes_.tolist()!r}."
+            )
+        return torch.from_numpy(idx.astype(np.int64))
+
+    def _augmentation(self):
+        h, w, c = self.image_shape_
+        colour = c >= 3
+        augment = colour if self.augment == "auto" else bool(self.augment)
+        if not augment:
+            return (0, 0), False
+        return (h // 8, w // 8), colour
+
+    def _source_network(self):
+        """The network to transfer from (``init_from``), or None."""
+        src = self.init_from
+        if src is None:
+            if self.freeze_features:
+                raise ValueError(
+                    "freeze_features=True needs init_from (the fitted network whose "
+                    "features are reused)."
+                )
+            return None
+        if isinstance(src, FrozenEstimator):
+            src = src.estimator
+        if isinstance(src, CNNClassifier):
+            if not hasattr(src, "network_"):
+                raise ValueError(
+                    "init_from must be a fitted CNNClassifier (clone(), e.g. in "
+                    "GridSearchCV, un-fits it: pass FrozenEstimator(fitted) or "
+                    "fitted.network_ instead)."
+                )
+            return src.network_, src._net_spec_
+        if isinstance(src, nn.Module):
+            if not all(hasattr(src, a) for a in ("normalize", "features", "head")):
+                raise ValueError(
+                    "init_from must be a fitted CNNClassifier or a network with "
+                    "'normalize', 'features' and 'head' sub-modules."
+                )
+            if isinstance(src, ImageClassifierNet) and hasattr(src, "config"):
+                return src, (type(src), dict(src.config))
+            raise ValueError(
+                "init_from as an nn.Module must be an ImageClassifierNet (it must be "
+                "rebuilt with its constructor arguments): pass the fitted CNNClassifier."
+            )
+        raise ValueError(
+            "init_from must be None, a fitted CNNClassifier, a FrozenEstimator of one, "
+            f"or its network_; got {type(src).__name__}."
+        )
+
+    def _build_network(self, images, n_classes):
+        """Build ``network_`` (and ``_net_spec_``) for images ``(n, H, W, C)``."""
+        h, w, c = self.image_shape_
+        source = self._source_network()
+        if source is None:
+            params = dict(self.architecture_params or {})
+            if isinstance(self.architecture, str):
+                builder = ARCHITECTURES[self.architecture]
+            else:
+                builder = self.architecture
+            kwargs = dict(in_channels=c, n_classes=n_classes, image_size=(h, w),
+                          dropout=float(self.dropout), **params)
+            net = builder(**kwargs)
+            missing = [a for a in ("normalize", "features", "head") if not hasattr(net, a)]
+            if missing or not isinstance(net, nn.Module):
+                raise ValueError(
+                    "The architecture callable must return an nn.Module with "
+                    f"'normalize', 'features' and 'head' sub-modules (missing: {missing}); "
+                    "subclass sklearn_ckn.cnn.architectures.ImageClassifierNet."
+                )
+            mean, std = _channel_statistics(images)
+            net.normalize.set_statistics(mean, std)
+        else:
+            src_net, (builder, src_kwargs) = source
+            src_shape = tuple(src_kwargs["image_size"]) + (src_kwargs["in_channels"],)
+            if src_shape != (h, w, c):
+                raise ValueError(
+                    f"init_from was fitted on images of shape {src_shape} (H, W, C), "
+                    f"but X has images of shape {(h, w, c)}."
+                )
+            kwargs = dict(src_kwargs, n_classes=n_classes, dropout=float(self.dropout))
+            net = builder(**kwargs)
+            net.normalize.load_state_dict(to_cpu_state(src_net.normalize))
+            net.features.load_state_dict(to_cpu_state(src_net.features))
+        # The statistics actually used (float32 buffers of the network).
+        self.input_mean_ = net.normalize.mean.reshape(-1).double().numpy().copy()
+        self.input_std_ = net.normalize.std.reshape(-1).double().numpy().copy()
+        self._net_spec_ = (builder, kwargs)
+        self._frozen_ = bool(self.freeze_features and source is not None)
+        self._set_network(net)
+
+    def _set_network(self, net):
+        if getattr(self, "_frozen_", False):
+            for p in net.features.parameters():
+                p.requires_grad_(False)
+        # Channels-last memory: 1.2-1.5x faster convolutions on the CPU (oneDNN), and
+        # what tensor cores want on GPUs; batches come in that layout (ImageBatches).
+        self.network_ = net.to(self.device_, memory_format=torch.channels_last).eval()
+
+    def _make_trainer(self, generator):
+        crop, flip = self._augmentation()
+        frozen = (self.network_.features,) if self._frozen_ else ()
+        return Trainer(
+            self.network_, optimizer=self.optimizer, learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay, momentum=self.momentum,
+            label_smoothing=self.label_smoothing, batch_size=self.batch_size, crop=crop,
+            flip=flip, generator=generator, frozen=frozen,
+            mixed_precision=self.mixed_precision, verbose=self.verbose,
+        )
+
+    def _split_validation(self, images, y_idx, rng):
+        n = images.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 2:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"leaves no validation or training data for {n} samples."
+            )
+        indices = np.arange(n)
+        y_np = y_idx.numpy()
+        seed = rng.randint(np.iinfo(np.int32).max)
+        try:
+            train, val = train_test_split(indices, test_size=n_val, stratify=y_np,
+                                          random_state=seed)
+        except ValueError:  # a class too small to stratify
+            train, val = train_test_split(indices, test_size=n_val, random_state=seed)
+        train.sort()
+        val.sort()
+        return train, val
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, validation_data=None):
+        """Train the network on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Training images.
+        y : array-like of shape (n,)
+            Labels (any type: integers, strings, ...).
+        validation_data : tuple (X_val, y_val) or None, default=None
+            Scored after each epoch (``valid_loss``, ``valid_accuracy`` in
+            ``history_``); with ``early_stopping`` it replaces the held-out split.
+
+        Returns
+        -------
+        self : CNNClassifier
+            The fitted classifier.
+        """
+        continuing = self.warm_start and hasattr(self, "network_")
+        return self._fit(X, y, validation_data=validation_data, continuing=continuing,
+                         epochs=self.epochs, schedule="one-cycle")
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch over ``X``, ``y`` at a constant learning rate.
+
+        The first call builds the network (and learns the input standardisation from
+        this ``X``); later calls continue training it, with the same optimizer.
+        ``early_stopping`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Training images.
+        y : array-like of shape (n,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call.
+
+        Returns
+        -------
+        self : CNNClassifier
+            The classifier.
+        """
+        first = _check_partial_fit_first_call(self, classes)
+        if first and len(self.classes_) < 2:
+            raise ValueError(
+                "CNNClassifier needs samples of at least 2 classes; classes has only "
+                f"one class: {self.classes_[0]!r}."
+            )
+        continuing = not first and hasattr(self, "network_")
+        return self._fit(X, y, validation_data=None, continuing=continuing, epochs=1,
+                         schedule="constant", partial=True)
+
+    def _fit(self, X, y, *, validation_data, continuing, epochs, schedule, partial=False):
+        images = self._validate_X(X, reset=not continuing)
+        y = self._validate_y(y)
+        check_consistent_length(images, y)
+        if not continuing:
+            if not partial:
+                self.classes_ = np.unique(y)
+            if len(np.unique(y)) < 2 and not partial:
+                raise ValueError(
+                    "CNNClassifier needs samples of at least 2 classes in the data, but "
+                    f"the data contains only one class: {self.classes_[0]!r}."
+                )
+        y_idx = self._encode(y)
+
+        with _torch_threads(self.n_jobs):
+            if not continuing:
+                self.device_ = resolve_device(self.device)
+                rng = check_random_state(self.random_state)
+                seed = int(rng.randint(np.iinfo(np.int32).max))
+                self._rng_seed_ = seed
+                self.history_ = []
+                self.n_iter_ = 0
+                with _seeded(seed, self.device_):
+                    self._build_network(images, len(self.classes_))
+                generator = torch.Generator().manual_seed(seed + 1)
+            else:
+                rng = check_random_state(self._rng_seed_ + self.n_iter_)
+                generator = getattr(self, "_generator", None)
+                if generator is None:
+                    generator = torch.Generator().manual_seed(self._rng_seed_ + 1 + self.n_iter_)
+            self._generator = generator
+
+            train_images, validation = images, None
+            if not partial and self.early_stopping and validation_data is None:
+                train_idx, val_idx = self._split_validation(images, y_idx, rng)
+                train_images = images[train_idx]
+                validation = (ImageBatches(images[val_idx], self.device_), y_idx[val_idx])
+                y_idx = y_idx[train_idx]
+            elif validation_data is not None:
+                X_val, y_val = validation_data
+                val_images = self._validate_X(X_val, reset=False)
+                y_val = self._validate_y(y_val)
+                check_consistent_length(val_images, y_val)
+                validation = (ImageBatches(val_images, self.device_), self._encode(y_val))
+
+            trainer = getattr(self, "_trainer", None)
+            if trainer is None or not partial or trainer.model is not self.network_:
+                trainer = self._make_trainer(generator)
+            self._trainer = trainer
+            data = ImageBatches(train_images, self.device_)
+            train_seed = int(torch.randint(2**62, (1,), generator=generator))
+            with _seeded(train_seed, self.device_):
+                n_run = trainer.run(
+                    data, y_idx, epochs=epochs, schedule=schedule, validation=validation,
+                    early_stopping=bool(self.early_stopping and not partial),
+                    n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+                    history=self.history_, epoch_offset=self.n_iter_,
+                )
+        self.n_iter_ += n_run
+        return self
+
+    # --------------------------------------------------------------- prediction
+    def _logits(self, X):
+        check_is_fitted(self, "network_")
+        images = self._validate_X(X, reset=False)
+        with _torch_threads(self.n_jobs):
+            data = ImageBatches(images, self.device_)
+            logits = predict_logits(
+                self.network_, data, batch_size=max(int(self.batch_size), 256),
+                flip_tta=self.test_time_augmentation, mixed_precision=self.mixed_precision,
+            )
+        return logits.double().numpy()
+
+    def decision_function(self, X):
+        """Logits of the network (for two classes, the logit difference).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        scores : ndarray of shape (n,) or (n, n_classes)
+            For two classes, positive values favour ``classes_[1]``.
+        """
+        logits = self._logits(X)
+        if len(self.classes_) == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted labels (values of ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+            Labels.
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # A copy: BaseEstimator.__getstate__ may return the instance's own __dict__.
+        state = dict(super().__getstate__())
+        if "network_" in state:
+            state["_network_state_"] = to_cpu_state(state.pop("network_"))
+        state.pop("_trainer", None)
+        state.pop("_generator", None)
+        if isinstance(state.get("init_from"), nn.Module):
+            # A network given as init_from may live on a GPU: pickle a CPU copy.
+            state["init_from"] = copy.deepcopy(state["init_from"]).to("cpu")
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net_state = state.pop("_network_state_", None)
+        super().__setstate__(state)
+        if "device_" in state:
+            # An unpickled model lives on the CPU (it may come from a GPU machine).
+            self.device_ = torch.device("cpu")
+        if net_state is not None:
+            builder, kwargs = self._net_spec_
+            net = builder(**kwargs)
+            net.load_state_dict(net_state)
+            self._set_network(net)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        try:
+            on_gpu = resolve_device(self.device).type == "cuda"
+        except ValueError:
+            on_gpu = False
+        # cuDNN convolutions are not bit-reproducible; CPU training is.
+        tags.non_deterministic = on_gpu
+        return tags

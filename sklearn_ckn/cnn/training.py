@@ -1,0 +1,427 @@
+"""Training loop for image classifiers, in plain PyTorch (no scikit-learn here).
+
+* :class:`ImageBatches` turns ``(n, H, W, C)`` numpy images (any numeric dtype,
+  ``uint8`` scaled to [0, 1]) into float ``(b, C, H, W)`` batches in channels-last
+  memory format, without a float copy of the whole data set on the CPU (on CUDA the
+  data set is moved to the GPU once, in its own dtype).
+* :func:`augment_batch` does the data augmentation on whole batches: random
+  translations with zero padding ("random crops") and horizontal flips.
+* :func:`one_cycle` is the learning-rate schedule: linear warm-up from
+  ``learning_rate / 10`` to ``learning_rate`` during the first ``warmup`` fraction of
+  the steps, then linear decay to 0 (the triangular one-cycle schedule of fast CIFAR
+  training recipes).
+* :class:`Trainer` holds the model, the optimizer (SGD with Nesterov momentum, or
+  AdamW) and the random generator, and runs epochs with per-epoch history, an
+  optional validation set and early stopping.
+
+Randomness (batch order, augmentation) comes only from the ``torch.Generator`` given
+to :class:`Trainer`, on the CPU, so runs are repeatable for a given seed on a given
+device; dropout and weight initialisation use torch's global generator, which the
+caller seeds.
+"""
+
+import contextlib
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._images import images_to_tensor, to_float_nchw
+from .._progress import progress
+
+__all__ = [
+    "ImageBatches",
+    "augment_batch",
+    "one_cycle",
+    "make_optimizer",
+    "Trainer",
+    "predict_logits",
+]
+
+
+class ImageBatches:
+    """Float image batches from a ``(n, H, W, C)`` numpy array.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, H, W, C)
+        Any numeric dtype; ``uint8`` is scaled to [0, 1].
+    device : torch.device
+        Where the batches go.
+    preload : bool or None, default=None
+        Copy the whole array to ``device`` once (``uint8`` kept as such, other dtypes
+        as float32) rather than gathering each batch from the numpy array. None: only
+        on CUDA, where it saves a host-to-device copy per batch.
+    """
+
+    def __init__(self, images, device, preload=None):
+        self.device = torch.device(device)
+        self.n = images.shape[0]
+        self.shape = images.shape[1:]
+        self._numpy = None
+        self._tensor = None
+        if preload is None:
+            preload = self.device.type == "cuda"
+        if not preload:
+            self._numpy = images
+        else:
+            dtype = images.dtype
+            if dtype != np.uint8:
+                dtype = np.float32
+            chunks = []
+            for start in range(0, self.n, 8192):
+                part = np.ascontiguousarray(images[start:start + 8192], dtype=dtype)
+                if not part.flags.writeable:
+                    part = part.copy()
+                chunks.append(torch.from_numpy(part).to(self.device))
+            self._tensor = torch.cat(chunks) if chunks else torch.empty((0,) + self.shape)
+
+    def __len__(self):
+        return self.n
+
+    @staticmethod
+    def _to_float(t):
+        # (b, H, W, C) -> (b, C, H, W) view, which *is* channels-last memory.
+        return to_float_nchw(t, memory_format=torch.channels_last)
+
+    def get(self, index=None):
+        """Batch of the rows ``index`` (a slice, or an int64 array/tensor of indices)."""
+        if self._tensor is not None:
+            if index is None:
+                part = self._tensor
+            elif isinstance(index, slice):
+                part = self._tensor[index]
+            else:
+                part = self._tensor[torch.as_tensor(index, device=self.device)]
+            return self._to_float(part)
+        if index is None:
+            part = self._numpy
+        elif isinstance(index, slice):
+            part = self._numpy[index]
+        else:
+            if isinstance(index, torch.Tensor):
+                index = index.numpy()
+            part = self._numpy[index]
+        return images_to_tensor(part, memory_format=torch.channels_last)
+
+
+def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
+    """Random translations with zero padding and horizontal flips of a batch.
+
+    Parameters
+    ----------
+    x : Tensor of shape (b, C, H, W)
+    crop : (int, int)
+        Maximal shift ``(ph, pw)``: the image is zero-padded by ``ph`` rows and ``pw``
+        columns on each side and a random ``H x W`` window is cut out (the "random crop
+        with padding" of CIFAR recipes). ``(0, 0)`` disables it.
+    flip : bool
+        Flip each image left-right with probability 1/2.
+    generator : torch.Generator or None
+        CPU generator for the random draws (moved to ``x.device`` afterwards).
+    """
+    b, _, h, w = x.shape
+    ph, pw = crop
+    if ph or pw:
+        dy = torch.randint(0, 2 * ph + 1, (b,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * pw + 1, (b,), generator=generator).to(x.device)
+        padded = F.pad(x, (pw, pw, ph, ph))
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        c = x.shape[1]
+        x = padded.gather(2, rows.expand(b, c, h, w + 2 * pw))
+        x = x.gather(3, cols.expand(b, c, h, w))
+    if flip:
+        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        x = torch.where(mask[:, None, None, None], x.flip(3), x)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def one_cycle(step, total_steps, warmup=0.2, start=0.1):
+    """Learning-rate factor of the triangular one-cycle schedule at ``step``.
+
+    Linear from ``start`` to 1 over the first ``warmup * total_steps`` steps, then
+    linear down to 0 at ``total_steps`` (never reached: the last step uses a small
+    positive rate).
+    """
+    total_steps = max(int(total_steps), 1)
+    peak = warmup * total_steps
+    if step < peak:
+        return start + (1.0 - start) * step / peak
+    return max(0.0, (total_steps - step) / max(total_steps - peak, 1.0))
+
+
+def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9):
+    """SGD (Nesterov) or AdamW over the trainable parameters of ``model``.
+
+    Weight decay applies to the weights of convolutions and linear layers only, not
+    to biases and batch-norm parameters (tensors with fewer than 2 dimensions).
+    """
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("The model has no trainable parameter.")
+    if name == "sgd":
+        opt = torch.optim.SGD(groups, lr=learning_rate, momentum=momentum, nesterov=momentum > 0)
+    elif name == "adamw":
+        opt = torch.optim.AdamW(groups, lr=learning_rate, betas=(momentum, 0.999))
+    else:
+        raise ValueError(f"Unknown optimizer {name!r}; expected 'sgd' or 'adamw'.")
+    for g in opt.param_groups:
+        g["base_lr"] = learning_rate
+    return opt
+
+
+def _autocast(device, enabled):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# Inference batches are zero-padded to a multiple of this: oneDNN convolutions take a
+# different code path for a batch of one image, and small-matrix GEMMs round differently
+# when the batch is not a multiple of the SIMD width, so without padding a prediction
+# could change (by ~1e-7) with the batch it is computed in.
+_PAD_MULTIPLE = 8
+
+
+def _pad_batch(x, n_pad):
+    pad = x.new_zeros((n_pad,) + tuple(x.shape[1:]))
+    return torch.cat([x, pad]).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precision=False):
+    """Logits of ``model`` (in eval mode) for every image of ``data``, float32 on the CPU.
+
+    ``flip_tta`` averages the logits of each image and of its mirror image.
+    """
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(data), batch_size):
+                xb = data.get(slice(start, start + batch_size))
+                n = xb.shape[0]
+                if n % _PAD_MULTIPLE:
+                    xb = _pad_batch(xb, _PAD_MULTIPLE - n % _PAD_MULTIPLE)
+                with _autocast(data.device, mixed_precision):
+                    logits = model(xb).float()
+                    if flip_tta:
+                        logits = 0.5 * (logits + model(xb.flip(3)).float())
+                out.append(logits[:n].cpu())
+    finally:
+        model.train(was_training)
+    if not out:
+        return torch.empty(0, 0)
+    return torch.cat(out)
+
+
+class Trainer:
+    """Runs training epochs of an image classifier.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``(b, C, H, W)`` float batches to ``(b, n_classes)`` logits. Parameters
+        with ``requires_grad=False`` are not optimised.
+    optimizer : {"sgd", "adamw"}
+        SGD with Nesterov momentum, or AdamW (``betas=(momentum, 0.999)``).
+    learning_rate : float
+        Peak learning rate of the schedule.
+    weight_decay : float
+        L2 penalty (SGD) or decoupled weight decay (AdamW) of the weights.
+    momentum : float
+        SGD momentum, or AdamW's first beta.
+    label_smoothing : float
+        Label smoothing of the training cross-entropy.
+    batch_size : int
+    crop : (int, int)
+        Maximal random shift of the augmentation, ``(0, 0)`` for none.
+    flip : bool
+        Random horizontal flips.
+    generator : torch.Generator
+        CPU generator for the batch order and the augmentation.
+    frozen : sequence of nn.Module
+        Sub-modules kept in eval mode during training (frozen batch norm).
+    mixed_precision : bool
+        bfloat16 autocast for the forward pass.
+    verbose : int
+        Progress bar per epoch when > 0.
+    """
+
+    def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,
+                 momentum=0.9, label_smoothing=0.0, batch_size=128, crop=(0, 0), flip=False,
+                 generator=None, frozen=(), mixed_precision=False, verbose=0):
+        self.model = model
+        self.optimizer = make_optimizer(model, optimizer, learning_rate, weight_decay, momentum)
+        self.label_smoothing = label_smoothing
+        self.batch_size = int(batch_size)
+        self.crop = tuple(crop)
+        self.flip = bool(flip)
+        self.generator = generator if generator is not None else torch.Generator()
+        self.frozen = tuple(frozen)
+        self.mixed_precision = mixed_precision
+        self.verbose = verbose
+
+    def set_learning_rate(self, factor):
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["base_lr"] * factor
+
+    def _batches(self, n):
+        """Index tensors of the batches of one epoch, in a random order."""
+        perm = torch.randperm(n, generator=self.generator)
+        return list(torch.split(perm, self._batches_count(n)))
+
+    def _train_mode(self):
+        self.model.train()
+        for m in self.frozen:
+            m.eval()
+
+    def evaluate(self, data, y):
+        """Mean cross-entropy (no smoothing) and accuracy on ``data``."""
+        logits = predict_logits(self.model, data, batch_size=max(self.batch_size, 256),
+                                mixed_precision=self.mixed_precision)
+        y = torch.as_tensor(y)
+        loss = F.cross_entropy(logits, y).item()
+        acc = (logits.argmax(1) == y).double().mean().item()
+        return loss, acc
+
+    def run(self, data, y, *, epochs, schedule="one-cycle", warmup=0.2, validation=None,
+            early_stopping=False, n_iter_no_change=5, tol=1e-4, history=None,
+            epoch_offset=0):
+        """Train for ``epochs`` epochs (fewer with early stopping).
+
+        Parameters
+        ----------
+        data : ImageBatches
+        y : int64 tensor of shape (n,)
+            Class indices.
+        epochs : int
+        schedule : {"one-cycle", "constant"}
+            Learning-rate schedule over the ``epochs`` of this call.
+        warmup : float
+            Warm-up fraction of the one-cycle schedule.
+        validation : (ImageBatches, int64 tensor) or None
+            Scored after each epoch (``valid_loss``, ``valid_accuracy``).
+        early_stopping : bool
+            Stop when the validation loss has not improved by ``tol`` for
+            ``n_iter_no_change`` epochs, and restore the best weights.
+        history : list or None
+            Per-epoch dicts are appended to it.
+        epoch_offset : int
+            Number of the first epoch minus one (for continued training).
+
+        Returns
+        -------
+        n_epochs : int
+            Number of epochs run.
+        """
+        if history is None:
+            history = []
+        device = data.device
+        y = torch.as_tensor(y, dtype=torch.int64)
+        y_dev = y.to(device)
+        criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+        if schedule not in ("one-cycle", "constant"):
+            raise ValueError(f"Unknown schedule {schedule!r}; expected 'one-cycle' or 'constant'.")
+        n_batches = len(self._batches_count(len(data)))
+        total_steps = epochs * n_batches
+        step = 0
+        best_loss, best_state, bad_epochs = math.inf, None, 0
+        if early_stopping and validation is None:
+            raise ValueError("early_stopping needs a validation set.")
+        n_run = 0
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            self._train_mode()
+            chunks = self._batches(len(data))
+            sum_loss = torch.zeros((), dtype=torch.float64, device=device)
+            n_correct = torch.zeros((), dtype=torch.int64, device=device)
+            n_seen = 0
+            bar = progress(total=len(chunks), verbose=self.verbose, leave=True,
+                           desc=f"epoch {epoch_offset + epoch + 1}")
+            lr = 0.0
+            for i, idx in enumerate(chunks):
+                self.set_learning_rate(
+                    one_cycle(step, total_steps, warmup=warmup)
+                    if schedule == "one-cycle" else 1.0
+                )
+                lr = self.optimizer.param_groups[0]["lr"]
+                xb = data.get(idx)
+                yb = y_dev[idx.to(device)]
+                if self.crop != (0, 0) or self.flip:
+                    xb = augment_batch(xb, crop=self.crop, flip=self.flip,
+                                       generator=self.generator)
+                with _autocast(device, self.mixed_precision):
+                    logits = self.model(xb)
+                    loss = criterion(logits.float(), yb)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                step += 1
+                with torch.no_grad():
+                    sum_loss += loss.detach().double() * len(idx)
+                    n_correct += (logits.argmax(1) == yb).sum()
+                n_seen += len(idx)
+                bar.update(1)
+                if self.verbose and (i % 10 == 0 or i == len(chunks) - 1):
+                    bar.set_postfix(loss=f"{sum_loss.item() / n_seen:.4f}",
+                                    acc=f"{n_correct.item() / n_seen:.4f}", refresh=False)
+            record = {
+                "epoch": epoch_offset + epoch + 1,
+                "train_loss": sum_loss.item() / max(n_seen, 1),
+                "train_accuracy": n_correct.item() / max(n_seen, 1),
+                "lr": lr,
+            }
+            if validation is not None:
+                v_loss, v_acc = self.evaluate(*validation)
+                record["valid_loss"] = v_loss
+                record["valid_accuracy"] = v_acc
+                bar.set_postfix(loss=f"{record['train_loss']:.4f}",
+                                acc=f"{record['train_accuracy']:.4f}",
+                                valid_acc=f"{v_acc:.4f}", refresh=False)
+            bar.close()
+            record["seconds"] = time.perf_counter() - t0
+            history.append(record)
+            n_run += 1
+            if not math.isfinite(record["train_loss"]):
+                raise ValueError(
+                    f"The training loss diverged (epoch {record['epoch']}); try a smaller "
+                    "learning_rate."
+                )
+            if early_stopping:
+                if record["valid_loss"] < best_loss - tol:
+                    best_loss, bad_epochs = record["valid_loss"], 0
+                    best_state = copy.deepcopy(self.model.state_dict())
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= n_iter_no_change:
+                        break
+        if early_stopping and best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.model.eval()
+        return n_run
+
+    def _batches_count(self, n):
+        """Batch sizes of an epoch over ``n`` samples."""
+        sizes = [self.batch_size] * (n // self.batch_size)
+        if n % self.batch_size:
+            sizes.append(n % self.batch_size)
+        if len(sizes) > 1 and sizes[-1] < 2:
+            # A batch of one sample breaks batch norm on 1x1 maps: merge it.
+            last = sizes.pop()
+            sizes[-1] += last
+        return sizes

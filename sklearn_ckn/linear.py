@@ -1,0 +1,88 @@
+"""Linear classifiers for CKN features, by name.
+
+CKN features are dense, many (thousands) and numerous (tens of thousands of images):
+liblinear's ``LinearSVC`` in the dual spends minutes there. The choices below are the
+scikit-learn setups compared in ``benchmarks/bench_linear.py``; ``"logistic"`` is
+the default of :func:`sklearn_ckn.make_model` (see the README's benchmark table).
+"""
+
+from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+__all__ = ["LINEAR_CLASSIFIERS", "make_linear_classifier"]
+
+
+def _logistic(C=1.0, random_state=None):
+    # L-BFGS on the multinomial loss: each iteration is two dense matrix products,
+    # which NumPy's BLAS runs on every core.
+    return LogisticRegression(C=C, max_iter=300, tol=1e-4, random_state=random_state)
+
+
+def _linearsvc_primal(C=0.01, random_state=None):
+    # liblinear's trust-region Newton on the squared hinge: n_samples >> n_features.
+    return LinearSVC(C=C, dual=False, tol=1e-4, random_state=random_state)
+
+
+def _linearsvc_dual(C=0.01, random_state=None):
+    return LinearSVC(C=C, dual=True, max_iter=2000, random_state=random_state)
+
+
+def _ridge(C=1.0, random_state=None):
+    # One linear system on the features' Gram matrix; alpha = 1 / C.
+    return RidgeClassifier(alpha=1.0 / C, solver="auto")
+
+
+def _sgd(C=1.0, random_state=None):
+    return SGDClassifier(loss="hinge", alpha=1e-4 / C, max_iter=30, tol=1e-4, random_state=random_state)
+
+
+LINEAR_CLASSIFIERS = {
+    "logistic": _logistic,
+    "linearsvc-primal": _linearsvc_primal,
+    "linearsvc-dual": _linearsvc_dual,
+    "ridge": _ridge,
+    "sgd": _sgd,
+}
+
+
+def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=True):
+    """A linear classifier for CKN features, preceded by a ``StandardScaler``.
+
+    Parameters
+    ----------
+    name : str, default="logistic"
+        One of ``"logistic"``, ``"linearsvc-primal"``, ``"linearsvc-dual"``,
+        ``"ridge"``, ``"sgd"``.
+    C : float, default=None
+        Inverse regularisation strength (the classifier's default if None).
+    random_state : int or None
+        Passed to classifiers that use randomness.
+    scale : bool, default=True
+        Standardise features first (they otherwise differ in scale across layers
+        and positions, which slows every solver down).
+
+    Returns
+    -------
+    estimator : Pipeline or classifier
+        Unfitted.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.linear import make_linear_classifier
+    >>> make_linear_classifier("logistic", C=0.5)
+    Pipeline(steps=[('standardscaler', StandardScaler()),
+                    ('logisticregression', LogisticRegression(C=0.5, max_iter=300))])
+    """
+    try:
+        factory = LINEAR_CLASSIFIERS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown linear classifier {name!r}; expected one of {sorted(LINEAR_CLASSIFIERS)}."
+        ) from None
+    kwargs = {"random_state": random_state}
+    if C is not None:
+        kwargs["C"] = C
+    clf = factory(**kwargs)
+    return make_pipeline(StandardScaler(), clf) if scale else clf

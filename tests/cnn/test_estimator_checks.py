@@ -1,0 +1,38 @@
+"""scikit-learn's estimator checks on small, fast CNNClassifiers."""
+
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ckn import CNNClassifier
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+# Small but real: the checks' data are 2-D float arrays with 1 to 10 columns, read as
+# tiny images (1x1, 1x2, 1x3, 2x2, 1x10, ...), which both architectures cope with (no
+# pooling of a side of 1 pixel, same-padded convolutions).
+SMALL = dict(
+    architecture="resnet-small",
+    architecture_params={"widths": (8, 16)},
+    epochs=20,
+    batch_size=32,
+    device="cpu",
+    random_state=0,
+)
+
+
+@parametrize_with_checks(
+    [
+        CNNClassifier(**SMALL),
+        CNNClassifier(**dict(SMALL, architecture="lenet5", architecture_params=None)),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
