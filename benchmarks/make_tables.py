@@ -1,0 +1,58 @@
+"""Print the README's benchmark tables (markdown) from the JSON files in results/.
+
+    python benchmarks/make_tables.py
+"""
+
+import glob
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load(pattern):
+    for path in sorted(glob.glob(os.path.join(HERE, "results", pattern))):
+        with open(path) as f:
+            yield os.path.relpath(path, HERE), json.load(f)
+
+
+def ckn_table():
+    rows = [
+        "| dataset | CKN config | features | classifier | test acc. | CKN fit | transform (train+test) | classifier fit | total | transform img/s | GFLOP/s (x matmul) | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path, r in _load("ckn_*.json"):
+        p, s, t = r["ckn_params"], r["seconds"], r["throughput"]
+        config = f"{'/'.join(map(str, p['n_filters']))} filters, patches {p['patch_sizes']}, subsampling {p['subsamplings']}"
+        rows.append(
+            f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {r['classifier']} "
+            f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test']:.0f} s "
+            f"| {s['classifier_fit']:.0f} s | {s['total_fit_and_predict'] / 60:.1f} min "
+            f"| {t['transform_images_per_second']:.0f} | {t['transform_gflops']:.0f} ({t['ratio_to_matmul']:.2f}) | `{path}` |"
+        )
+    return "\n".join(rows)
+
+
+def linear_table():
+    rows = [
+        "| features | classifier | C | test acc. | fit time | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path, r in _load("linear_*.json"):
+        for run in r["runs"]:
+            if "timed_out_after_seconds" in run:
+                acc, fit = "-", f"> {run['timed_out_after_seconds']:.0f} s (stopped)"
+            else:
+                acc, fit = f"{100 * run['test_accuracy']:.2f}%", f"{run['fit_seconds']:.0f} s"
+            rows.append(
+                f"| {r['n_train']} x {r['n_features']} ({r['features']}) | {run['classifier']} | {run['C']} "
+                f"| {acc} | {fit} | `{path}` |"
+            )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print("### CKN + linear classifier\n")
+    print(ckn_table())
+    print("\n### Linear classifiers on CKN features\n")
+    print(linear_table())
