@@ -7,11 +7,11 @@ the default of :func:`sklearn_ckn.make_model` (see the README's benchmark table)
 """
 
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-__all__ = ["LINEAR_CLASSIFIERS", "make_linear_classifier"]
+__all__ = ["LINEAR_CLASSIFIERS", "linear_steps", "make_linear_classifier"]
 
 
 def _logistic(C=1.0, random_state=None):
@@ -47,6 +47,25 @@ LINEAR_CLASSIFIERS = {
 }
 
 
+def linear_steps(name="logistic", *, C=None, random_state=None, scale=True):
+    """The ``[("scaler", StandardScaler()), ("clf", classifier)]`` steps for a pipeline.
+
+    Shared by :func:`make_linear_classifier` and the ``"ckn"`` model of
+    :func:`sklearn_ckn.make_model` (whose parameters are then ``clf__C`` etc.).
+    """
+    try:
+        factory = LINEAR_CLASSIFIERS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown linear classifier {name!r}; expected one of {sorted(LINEAR_CLASSIFIERS)}."
+        ) from None
+    kwargs = {"random_state": random_state}
+    if C is not None:
+        kwargs["C"] = C
+    steps = [("clf", factory(**kwargs))]
+    return [("scaler", StandardScaler())] + steps if scale else steps
+
+
 def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=True):
     """A linear classifier for CKN features, preceded by a ``StandardScaler``.
 
@@ -65,24 +84,14 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
 
     Returns
     -------
-    estimator : Pipeline or classifier
-        Unfitted.
+    estimator : Pipeline
+        Unfitted, with steps ``"scaler"`` (if ``scale``) and ``"clf"``.
 
     Examples
     --------
     >>> from sklearn_ckn.linear import make_linear_classifier
     >>> make_linear_classifier("logistic", C=0.5)
-    Pipeline(steps=[('standardscaler', StandardScaler()),
-                    ('logisticregression', LogisticRegression(C=0.5, max_iter=300))])
+    Pipeline(steps=[('scaler', StandardScaler()),
+                    ('clf', LogisticRegression(C=0.5, max_iter=300))])
     """
-    try:
-        factory = LINEAR_CLASSIFIERS[name]
-    except KeyError:
-        raise ValueError(
-            f"Unknown linear classifier {name!r}; expected one of {sorted(LINEAR_CLASSIFIERS)}."
-        ) from None
-    kwargs = {"random_state": random_state}
-    if C is not None:
-        kwargs["C"] = C
-    clf = factory(**kwargs)
-    return make_pipeline(StandardScaler(), clf) if scale else clf
+    return Pipeline(linear_steps(name, C=C, random_state=random_state, scale=scale))

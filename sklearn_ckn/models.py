@@ -33,11 +33,9 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.kernel_approximation import Nystroem
-from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -307,17 +305,16 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
 _COMMON = ("random_state", "image_shape", "device", "verbose")
 
 
-def _ckn_linear_stage(C=1.0, max_iter=1000, random_state=None):
+def _ckn_linear_stage(random_state=None):
     """The steps that follow ``CKNTransformer`` in the ``"ckn"`` model.
 
-    Kept in one place on purpose: which scikit-learn linear setup is fastest and
-    accurate on CKN features is benchmarked separately and decided here. Any step
-    name used here is a ``make_model("ckn", <step>__<param>=...)`` prefix.
+    ``StandardScaler`` + L-BFGS logistic regression: the fastest of the accurate
+    scikit-learn setups on CKN features in ``benchmarks/bench_linear.py`` (see
+    :mod:`sklearn_ckn.linear`). Step names are ``"scaler"`` and ``"clf"``.
     """
-    return [
-        ("scaler", StandardScaler()),
-        ("clf", LogisticRegression(C=C, max_iter=max_iter, random_state=random_state)),
-    ]
+    from .linear import linear_steps
+
+    return linear_steps("logistic", random_state=random_state)
 
 
 def _make_ckn(random_state=None, image_shape=None, device="auto", verbose=0):

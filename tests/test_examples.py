@@ -97,8 +97,9 @@ def run_example(name, argv, monkeypatch):
 
 def test_every_example_is_tested():
     scripts = sorted(p.name for p in EXAMPLES.glob("*.py"))
+    # plot_cifar10_grad_cam.py is run by tests/explain/test_example.py.
     expected = sorted([f"plot_{d}_comparison.py" for d in COMPARISONS]
-                      + ["plot_ckn_gridsearch_digits.py"])
+                      + ["plot_ckn_gridsearch_digits.py", "plot_cifar10_grad_cam.py"])
     assert scripts == expected
 
 

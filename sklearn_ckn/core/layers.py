@@ -155,10 +155,13 @@ class CKNLayer(nn.Module):
         key = (h, w, x.dtype, x.device)
         mats = self._pool_cache.get(key)
         if mats is None:
-            mats = (
-                pooling_matrix(h, self.subsampling, dtype=x.dtype, device=x.device),
-                pooling_matrix(w, self.subsampling, dtype=x.dtype, device=x.device),
-            )
+            # Built outside inference mode: the cache is first filled by transform (in
+            # inference mode), and inference tensors cannot be saved for backward.
+            with torch.inference_mode(False):
+                mats = (
+                    pooling_matrix(h, self.subsampling, dtype=x.dtype, device=x.device),
+                    pooling_matrix(w, self.subsampling, dtype=x.dtype, device=x.device),
+                )
             self._pool_cache = {key: mats}
         return gaussian_pool(x, self.subsampling, mats)
 

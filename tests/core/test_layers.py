@@ -122,3 +122,15 @@ def test_flop_count_of_a_plain_layer():
     assert layer.flops(6, 6) == conv + pool + 2 * 9 * 64
     net = CKNSequential([layer, CKNLayer(8, 4, 3, 1)])
     assert net.flops(6, 6) == layer.flops(6, 6) + net.layers[1].flops(3, 3)
+
+
+def test_layer_is_differentiable_after_an_inference_mode_forward():
+    # transform() runs in inference mode and fills the pooling cache first.
+    layer = CKNLayer(1, 4, 3, 2)
+    layer.set_anchors(torch.randn(4, 9))
+    x = torch.rand(2, 1, 6, 6)
+    with torch.inference_mode():
+        layer(x)
+    x.requires_grad_(True)
+    layer(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -1,0 +1,151 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017) for CNNs and CKN pipelines.
+
+For an image, a class ``c`` with score ``y_c`` and the ``K`` feature maps ``A_k``
+(``h x w``) of a target layer:
+
+1. ``alpha_k = mean_{i,j} d y_c / d A_k[i, j]`` (spatial mean of the gradients),
+2. ``L = ReLU(sum_k alpha_k A_k)``, an ``h x w`` map,
+3. ``L`` is upsampled to the input's ``H x W`` by bilinear interpolation
+   (``align_corners=False``),
+4. and rescaled to [0, 1] per image: ``(L - min L) / (max L - min L)``; a map that is
+   zero everywhere stays zero, a constant positive one becomes all ones.
+
+The score ``y_c`` is a CNN's logit, or a CKN pipeline's ``decision_function`` value
+(``-s`` / ``+s`` for two classes). See :mod:`sklearn_ckn.explain.heads` for how
+estimators become differentiable and ``docs/explain.md`` for the default layers.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._images import iter_batches
+from .heads import as_differentiable
+
+__all__ = ["grad_cam", "cam_from_gradients"]
+
+
+def cam_from_gradients(activations, gradients, size, normalize=True):
+    """Grad-CAM maps from a layer's activations and the gradients of the class scores.
+
+    Parameters
+    ----------
+    activations, gradients : Tensor of shape (b, K, h, w)
+    size : (int, int)
+        Output ``(H, W)``.
+    normalize : bool, default=True
+        Rescale each map to [0, 1].
+
+    Returns
+    -------
+    maps : Tensor of shape (b, H, W), float64
+    """
+    act = activations.double()
+    weights = gradients.double().mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * act).sum(dim=1, keepdim=True))
+    cam = F.interpolate(cam, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    if not normalize:
+        return cam
+    flat = cam.flatten(1)
+    lo = flat.amin(dim=1)[:, None, None]
+    hi = flat.amax(dim=1)[:, None, None]
+    span = hi - lo
+    varying = span > 1e-9 * hi.abs().clamp_min(1e-30)
+    scaled = (cam - lo) / torch.where(varying, span, torch.ones_like(span))
+    constant = torch.where(hi > 0, torch.ones_like(cam), torch.zeros_like(cam))
+    return torch.where(varying, scaled, constant)
+
+
+def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=True,
+             return_targets=False):
+    """Grad-CAM heat maps of a fitted CNN or CKN pipeline, at input resolution.
+
+    Parameters
+    ----------
+    estimator : CNNClassifier or Pipeline
+        A fitted :class:`~sklearn_ckn.CNNClassifier`, or a fitted pipeline
+        ``CKNTransformer -> [StandardScaler | Normalizer | MaxAbsScaler | MinMaxScaler
+        | RobustScaler]* -> linear classifier`` with ``coef_`` and ``intercept_``
+        (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``,
+        ``SGDClassifier``; a nested pipeline as last step, e.g. from
+        :func:`sklearn_ckn.linear.make_linear_classifier`, is flattened).
+    X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
+        Images, as the estimator takes them.
+    target : label, array-like of shape (n,) or None, default=None
+        Class to explain for each image (values of ``classes_``), or one label for
+        all. None: the predicted class (the highest score of the explained forward
+        pass; for a CNN with test-time augmentation or mixed precision, its
+        ``predict``).
+    layer : int, str, nn.Module or None, default=None
+        Target layer. CNN: a sub-module name of ``network_`` (e.g.
+        ``"features.stage2"``) or the module itself; default its last convolutional
+        block (``network_.last_conv_block``). CKN pipeline: index of a CKN layer
+        (negative allowed), whose kernel embedding before pooling is used; default
+        the last layer.
+    batch_size : int, default=64
+        Images per forward/backward pass.
+    normalize : bool, default=True
+        Rescale each map to [0, 1]; False returns the raw upsampled
+        ``ReLU(sum_k alpha_k A_k)``.
+    return_targets : bool, default=False
+        Also return the explained labels.
+
+    Returns
+    -------
+    maps : ndarray of shape (n, H, W), float32
+        One heat map per image, values in [0, 1] when ``normalize``.
+    targets : ndarray of shape (n,)
+        The explained labels (only when ``return_targets``).
+
+    Raises
+    ------
+    TypeError
+        For an estimator that cannot be explained (e.g. a k-NN pipeline).
+    ValueError
+        For an unfitted estimator (``NotFittedError``), unknown target labels or
+        layers, invalid images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import grad_cam
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
+    >>> X[y == 1, 2:5, 2:5] += 2.0          # class 1: a bright square at the top left
+    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
+    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
+    >>> maps = grad_cam(model, X[:4])
+    >>> maps.shape, float(maps.min()) >= 0, float(maps.max()) <= 1
+    ((4, 12, 12), True, True)
+    """
+    if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
+            or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    model = as_differentiable(estimator)
+    resolved = model.resolve_layer(layer)
+    images = model.validate(X)
+    n, height, width = images.shape[:3]
+    if target is None and not model.forward_predicts:
+        target = model.estimator.predict(X)
+    target_idx = None if target is None else model.encode(target, n)
+    maps = np.empty((n, height, width), dtype=np.float32)
+    chosen = np.empty(n, dtype=np.int64)
+    # Autograd is needed even when called under no_grad() or inference_mode().
+    with torch.inference_mode(False), torch.enable_grad():
+        for sl in iter_batches(n, int(batch_size)):
+            x = model.to_tensor(images[sl])
+            idx = None
+            if target_idx is not None:
+                idx = torch.as_tensor(target_idx[sl], device=model.device)
+            act, grad, _, idx = model.activations_and_gradients(x, resolved, idx)
+            cam = cam_from_gradients(act, grad, (height, width), normalize=normalize)
+            maps[sl] = cam.cpu().numpy()
+            chosen[sl] = idx.cpu().numpy()
+    if return_targets:
+        return maps, model.classes_[chosen]
+    return maps
