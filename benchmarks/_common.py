@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 
-def machine_info():
-    """Where and with what a benchmark ran."""
+def machine_info(device=None):
+    """Where and with what a benchmark ran (``device``: the torch device it used, if any)."""
     import sklearn
 
     info = {
@@ -27,6 +27,12 @@ def machine_info():
         "scikit-learn": sklearn.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+    if device is not None:
+        info["device"] = str(device)
+    try:
+        info["cpu_affinity"] = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        pass
     try:
         with open("/proc/cpuinfo") as f:
             names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
@@ -57,13 +63,18 @@ def matmul_gflops(device="cpu", n=2048, repeats=5):
     return 2 * n**3 / best / 1e9
 
 
-def write_result(path, result):
-    """Write ``result`` with the machine, the command line and the date as JSON."""
+def write_result(path, result, device=None):
+    """Write ``result`` with the machine, the command line and the date as JSON.
+
+    ``device`` (the torch device the benchmark used) is recorded in the machine
+    description. Returns what was written.
+    """
     result = dict(result)
-    result["machine"] = machine_info()
+    result["machine"] = machine_info(device)
     result["command"] = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv)
     result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, indent=2, default=float)
     print(f"wrote {path}")
+    return result

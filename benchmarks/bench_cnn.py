@@ -18,17 +18,16 @@ total training time, machine information and the exact command line.
 """
 
 import argparse
-import datetime
 import gzip
-import json
 import os
 import pickle
-import platform
-import shlex
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import write_result  # noqa: E402
 
 # Recipes: airbench-style, small network, batch norm, one-cycle SGD (Nesterov), label
 # smoothing, random crops (+ flips and test-time flips for CIFAR-10 only).
@@ -121,41 +120,6 @@ def stratified_subset(y, n, seed):
 
 
 # ----------------------------------------------------------------------------- main
-def machine_info(device):
-    import sklearn
-    import torch
-
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "device": str(device),
-    }
-    try:
-        info["cpu_affinity"] = len(os.sched_getaffinity(0))
-    except AttributeError:
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        info["cpu_model"] = names[0] if names else None
-    except OSError:
-        pass
-    try:
-        # Other processes on the machine slow a CPU benchmark down: keep a trace.
-        info["load_average_at_end"] = list(os.getloadavg())
-    except OSError:
-        pass
-    if str(device).startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=sorted(RECIPES), required=True)
@@ -245,9 +209,6 @@ def main(argv=None):
 
     result = {
         "dataset": args.dataset,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv),
-        "machine": machine_info(resolve_device(args.device)),
         "data_source": source,
         "n_train": int(len(y_train)),
         "n_test": int(len(y_test)),
@@ -265,13 +226,11 @@ def main(argv=None):
         "predict_seconds": predict_seconds,
         "test_accuracy": test_accuracy,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
     print(f"test accuracy {test_accuracy:.4f}, training {train_seconds:.1f} s "
           f"({train_seconds / max(clf.n_iter_, 1):.1f} s/epoch), torch threads "
-          f"{torch.get_num_threads()}; wrote {out}", flush=True)
-    return result
+          f"{torch.get_num_threads()}", flush=True)
+    # Adds the machine (with the device used), the command line and the date.
+    return write_result(out, result, device=resolve_device(args.device))
 
 
 if __name__ == "__main__":

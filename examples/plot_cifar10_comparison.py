@@ -28,52 +28,16 @@ A smoke run on tiny data and tiny models (seconds; meaningless accuracies)::
 """
 
 # %%
-import argparse
-
-from sklearn_ckn.compare import run_comparison
-from sklearn_ckn.plotting import format_per_class_table
+# :func:`~sklearn_ckn.compare.run_example_comparison` reads the command line
+# (``--data-home``, ``--n-train``, ``--quick``, ``--out``, ...; see ``--help``), fits and
+# scores the five models with :func:`~sklearn_ckn.compare.run_comparison`, prints the
+# accuracy table and the per-class table CNN vs CKN, and writes the tables, the
+# confusion matrices and the misclassified examples into ``--out``.
+from sklearn_ckn.compare import run_example_comparison
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="CKN vs CNN (and baselines) on CIFAR-10.")
-    parser.add_argument("--data-home", default=None,
-                        help="folder containing cifar-10-batches-py/")
-    parser.add_argument("--n-train", type=int, default=None,
-                        help="random sample of the training images (default: all)")
-    parser.add_argument("--n-test", type=int, default=None,
-                        help="random sample of the test images (default: all)")
-    parser.add_argument("--models", default="ckn,cnn,kernel_svm,naive_bayes,knn")
-    parser.add_argument("--cv", type=int, default=None, help="K-fold CV accuracy too")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--out", default="compare_out/cifar10", help="output folder")
-    parser.add_argument("--quick", action="store_true", help="tiny models (smoke test)")
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
-    args = parser.parse_args(argv)
-
-    result = run_comparison(
-        "cifar10",
-        models=args.models,
-        data_home=args.data_home,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        cv=args.cv,
-        device=args.device,
-        out=args.out,
-        random_state=args.random_state,
-        quick=args.quick,
-        verbose=0,
-    )
-
-    # %%
-    # The accuracy table and, when both ran, the per-class table CNN vs CKN.
-    if args.verbose:
-        print(result.table.to_string(index=False, float_format="%.4f"))
-        if {"cnn", "ckn"} <= set(result.predictions):
-            print()
-            print(format_per_class_table(result.per_class, first="cnn", second="ckn"))
-        print(f"\nFigures and tables in {args.out}:", ", ".join(sorted(result.files)))
-    return result
+    return run_example_comparison("cifar10", argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ so a stratified 75% / 25% split (1,347 / 450 images, seeded by ``random_state``)
 used.
 """
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -60,6 +61,7 @@ __all__ = [
     "ComparisonResult",
     "load_comparison_data",
     "run_comparison",
+    "run_example_comparison",
 ]
 
 DATASETS = ("digits", "mnist", "cifar10", "svhn", "fruits360")
@@ -632,3 +634,98 @@ def run_comparison(
         table=table, per_class=per_class, predictions=predictions, data=data, info=info,
         files=files, figures=figures,
     )
+
+
+# -- the examples/plot_<dataset>_comparison.py scripts --------------------------------
+
+#: What ``--data-home`` of each example holds (its help text).
+_EXAMPLE_DATA_HOME_HELP = {
+    "digits": "unused: the digits are bundled with scikit-learn",
+    "mnist": "folder containing mnist/",
+    "cifar10": "folder containing cifar-10-batches-py/",
+    "svhn": "folder containing svhn/",
+    "fruits360": "folder containing fruits-360/",
+}
+
+_EXAMPLE_TITLES = {
+    "digits": "scikit-learn's 8x8 digits",
+    "mnist": "MNIST",
+    "cifar10": "CIFAR-10",
+    "svhn": "SVHN",
+    "fruits360": "Fruits-360",
+}
+
+
+def _example_parser(dataset, description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-home", default=None, help=_EXAMPLE_DATA_HOME_HELP[dataset])
+    all_train = "all 1,347" if dataset == "digits" else "all"
+    parser.add_argument("--n-train", type=int, default=None,
+                        help=f"random sample of the training images (default: {all_train})")
+    parser.add_argument("--n-test", type=int, default=None,
+                        help="random sample of the test images (default: all)")
+    parser.add_argument("--models", default="ckn,cnn,kernel_svm,naive_bayes,knn")
+    parser.add_argument("--cv", type=int, default=None, help="K-fold CV accuracy too")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--out", default=f"compare_out/{dataset}", help="output folder")
+    parser.add_argument("--quick", action="store_true", help="tiny models (smoke test)")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1)
+    if dataset == "fruits360":
+        parser.add_argument("--image-size", type=int, default=FRUITS_IMAGE_SIZE,
+                            help="resize the images to this size (0: keep 100x100)")
+    return parser
+
+
+def run_example_comparison(dataset, argv=None, *, description=None):
+    """What the ``examples/plot_<dataset>_comparison.py`` scripts run.
+
+    Parses the scripts' command line (``--data-home``, ``--n-train``, ``--n-test``,
+    ``--models``, ``--cv``, ``--device``, ``--out`` (default
+    ``compare_out/<dataset>``), ``--quick``, ``--random-state``, ``--verbose`` and,
+    for Fruits-360, ``--image-size``), runs :func:`run_comparison` quietly, then
+    prints the accuracy table and, when both ran, the per-class table
+    ``CLASS / CNN Acc / CKN Acc / Difference``. The confusion matrices and the grids
+    of misclassified test images are written into ``--out`` with the tables.
+
+    Parameters
+    ----------
+    dataset : {"digits", "mnist", "cifar10", "svhn", "fruits360"}
+        The data set.
+    argv : list of str, default=None
+        Command-line arguments; None reads ``sys.argv[1:]``.
+    description : str, default=None
+        Description shown by ``--help``; default ``"CKN vs CNN (and baselines) on
+        <data set>."``.
+
+    Returns
+    -------
+    result : ComparisonResult
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {dataset!r}; available datasets: {list(DATASETS)}.")
+    if description is None:
+        description = f"CKN vs CNN (and baselines) on {_EXAMPLE_TITLES[dataset]}."
+    args = _example_parser(dataset, description).parse_args(argv)
+    extra = {"image_size": args.image_size} if dataset == "fruits360" else {}
+    result = run_comparison(
+        dataset,
+        models=args.models,
+        data_home=args.data_home,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        cv=args.cv,
+        device=args.device,
+        out=args.out,
+        random_state=args.random_state,
+        quick=args.quick,
+        verbose=0,
+        **extra,
+    )
+    if args.verbose:
+        print(result.table.to_string(index=False, float_format="%.4f"))
+        if {"cnn", "ckn"} <= set(result.predictions):
+            print()
+            print(format_per_class_table(result.per_class, first="cnn", second="ckn"))
+        print(f"\nFigures and tables in {args.out}:", ", ".join(sorted(result.files)))
+    return result

@@ -1,9 +1,7 @@
 """The comparison runner and its command line, on tiny data and tiny models."""
 
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -16,35 +14,14 @@ from sklearn_ckn.compare import (
     DEFAULT_MAX_TRAIN,
     load_comparison_data,
     run_comparison,
+    run_example_comparison,
 )
 
 RESULT_COLUMNS = ["model", "accuracy", "balanced_accuracy", "fit_seconds", "predict_seconds",
                   "n_train", "n_train_used", "n_test"]
 ALL = ["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]
 
-
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch, tmp_path):
-    """No real data home; no network."""
-    import urllib.request
-
-    def no_network(url, *args, **kwargs):
-        raise AssertionError(f"a test tried to reach the network: {url}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    monkeypatch.setenv("SKLEARN_CKN_DATA", str(tmp_path / "default_home"))
-
-
-def write_mnist(folder, n_train=40, n_test=20, seed=0):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        for kind, array, magic in (("images-idx3", images, 2051), ("labels-idx1", labels, 2049)):
-            header = struct.pack(f">{1 + array.ndim}i", magic, *array.shape)
-            with gzip.open(os.path.join(folder, f"{prefix}-{kind}-ubyte.gz"), "wb") as f:
-                f.write(header + array.tobytes())
+pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
 
 def test_digits_split_is_stratified():
@@ -168,8 +145,13 @@ def test_errors():
         run_comparison("digits", cv=1, verbose=0)
 
 
-def test_official_split_from_files(tmp_path):
-    write_mnist(tmp_path / "mnist")
+def test_example_runner_rejects_unknown_dataset():
+    with pytest.raises(ValueError, match="Unknown dataset 'imagenet'.*digits"):
+        run_example_comparison("imagenet", [])
+
+
+def test_official_split_from_files(tmp_path, fake_datasets):
+    fake_datasets["mnist"](tmp_path, n=(40, 20))
     result = run_comparison(
         "mnist", data_home=tmp_path, models=["naive_bayes", "knn"], n_train=30, verbose=0,
         out=tmp_path / "out",

@@ -16,29 +16,14 @@ import math
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sklearn.pipeline import Pipeline
 from torch import nn
 
+from ..plotting import _class_name, _new_figure
 from .grad_cam import grad_cam
 from .heads import _flatten_steps, _unwrap, as_differentiable
 
 __all__ = ["plot_grad_cam", "plot_filters"]
-
-
-def _new_figure(figsize):
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _class_name(label, target_names):
-    """``target_names[label]`` for integer labels in range, else ``str(label)``."""
-    if target_names is not None and isinstance(label, (int, np.integer)):
-        if 0 <= int(label) < len(target_names):
-            return str(target_names[int(label)])
-    return str(label)
 
 
 def _display_image(image):

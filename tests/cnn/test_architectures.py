@@ -14,14 +14,6 @@ from sklearn_ckn.cnn.architectures import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 SIZES = [(1, 1), (1, 2), (2, 2), (1, 10), (3, 5), (7, 7), (8, 8), (28, 28), (32, 32), (100, 100)]
 
 

@@ -17,14 +17,6 @@ import sklearn_ckn.cnn.classifier as classifier_module
 from sklearn_ckn import CNNClassifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # Small and fast settings shared by most tests.
 TINY = dict(architecture_params={"widths": (8, 16)}, batch_size=32, epochs=4, device="cpu",
             random_state=0)
@@ -45,15 +37,6 @@ def quadrants(n, size=8, channels=1, noise=0.3, seed=0):
     if channels > 1:
         X = np.repeat(X[..., None], channels, axis=-1)
     return X, y
-
-
-def bars(n, size=8, seed=0):
-    """2 classes: a horizontal (0) or vertical (1) bright bar, plus noise."""
-    rng = np.random.RandomState(seed)
-    y = rng.randint(0, 2, n)
-    line = np.arange(size)[None, :] == rng.randint(0, size, n)[:, None]
-    X = np.where(y[:, None, None] == 0, line[:, :, None], line[:, None, :]).astype(np.float32)
-    return X + 0.3 * rng.randn(n, size, size).astype(np.float32), y
 
 
 # ---------------------------------------------------------------------- learning
@@ -97,7 +80,7 @@ def test_augmentation_choice(augment, channels, crop, flip):
 
 
 # -------------------------------------------------------------------- labels, I/O
-def test_string_labels_round_trip_and_predict_returns_labels():
+def test_string_labels_round_trip_and_predict_returns_labels(bars):
     X, y = bars(200)
     names = np.array(["horizontal", "vertical"])[y]
     clf = CNNClassifier(**TINY).fit(X, names)
@@ -110,7 +93,7 @@ def test_string_labels_round_trip_and_predict_returns_labels():
     assert set(clf.predict(X)) <= {10, 20}
 
 
-def test_output_shapes_and_consistency():
+def test_output_shapes_and_consistency(bars):
     X, y = quadrants(120)
     clf = CNNClassifier(**dict(TINY, epochs=2)).fit(X, y)
     proba = clf.predict_proba(X)

@@ -1,18 +1,8 @@
 """scikit-learn's estimator checks on small, fast CNNClassifiers."""
 
-import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import CNNClassifier
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # Small but real: the checks' data are 2-D float arrays with 1 to 10 columns, read as

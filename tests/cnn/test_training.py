@@ -17,27 +17,6 @@ from sklearn_ckn.cnn.training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def bars(n, size=8, seed=0):
-    """Class 0: a horizontal bright bar, class 1: a vertical one, plus noise."""
-    rng = np.random.RandomState(seed)
-    y = rng.randint(0, 2, n)
-    pos = rng.randint(0, size, n)
-    line = np.arange(size)[None, :] == pos[:, None]  # (n, size)
-    horizontal = np.broadcast_to(line[:, :, None], (n, size, size))
-    vertical = np.broadcast_to(line[:, None, :], (n, size, size))
-    X = np.where(y[:, None, None] == 0, horizontal, vertical).astype(np.float32)
-    X += 0.3 * rng.randn(n, size, size).astype(np.float32)
-    return X[..., None], y
-
-
 # --------------------------------------------------------------------- schedule
 def test_one_cycle_shape():
     total = 100
@@ -157,9 +136,9 @@ def _trainer(net, **kwargs):
     return Trainer(net, **kwargs)
 
 
-def test_trainer_learns_and_records_history():
+def test_trainer_learns_and_records_history(bars):
     torch.manual_seed(0)
-    X, y = bars(256)
+    X, y = bars(256, channel_axis=True)
     net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(8, 16))
     net.to(memory_format=torch.channels_last)
     history = []
@@ -169,15 +148,15 @@ def test_trainer_learns_and_records_history():
     assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "lr", "seconds"}
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert not net.training  # left in eval mode
-    X_test, y_test = bars(200, seed=1)
+    X_test, y_test = bars(200, seed=1, channel_axis=True)
     logits = predict_logits(net, ImageBatches(X_test, "cpu"))
     assert (logits.argmax(1).numpy() == y_test).mean() > 0.95
 
 
-def test_trainer_early_stopping_restores_best_weights():
+def test_trainer_early_stopping_restores_best_weights(bars):
     torch.manual_seed(0)
-    X, y = bars(128)
-    X_val, y_val = bars(64, seed=2)
+    X, y = bars(128, channel_axis=True)
+    X_val, y_val = bars(64, seed=2, channel_axis=True)
     net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4,))
     trainer = _trainer(net)
     validation = (ImageBatches(X_val, "cpu"), torch.from_numpy(y_val))
@@ -194,8 +173,8 @@ def test_trainer_early_stopping_restores_best_weights():
         trainer.run(ImageBatches(X, "cpu"), torch.from_numpy(y), epochs=1, early_stopping=True)
 
 
-def test_trainer_frozen_modules_stay_in_eval_mode():
-    X, y = bars(64)
+def test_trainer_frozen_modules_stay_in_eval_mode(bars):
+    X, y = bars(64, channel_axis=True)
     net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4,))
     for p in net.features.parameters():
         p.requires_grad_(False)
@@ -206,8 +185,8 @@ def test_trainer_frozen_modules_stay_in_eval_mode():
         assert torch.equal(v, before[k]), k  # includes BN running statistics
 
 
-def test_trainer_is_repeatable():
-    X, y = bars(96)
+def test_trainer_is_repeatable(bars):
+    X, y = bars(96, channel_axis=True)
     states = []
     for _ in range(2):
         torch.manual_seed(3)
@@ -219,10 +198,10 @@ def test_trainer_is_repeatable():
         assert torch.equal(states[0][k], states[1][k]), k
 
 
-def test_last_batch_of_one_is_merged():
+def test_last_batch_of_one_is_merged(bars):
     # 33 samples with batches of 32: a lone last sample would break batch norm on 1x1
     # maps; it is merged into the previous batch.
-    X, y = bars(33)
+    X, y = bars(33, channel_axis=True)
     net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4, 4, 4))
     trainer = _trainer(net)
     assert [len(b) for b in trainer._batches(33)] == [33]

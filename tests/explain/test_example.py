@@ -1,6 +1,5 @@
 """The Grad-CAM example runs end to end on a tiny fake CIFAR-10 (official layout)."""
 
-import pickle
 import runpy
 from pathlib import Path
 
@@ -8,46 +7,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plot_cifar10_grad_cam.py"
-NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer",
-         b"dog", b"frog", b"horse", b"ship", b"truck"]  # fmt: skip
+
+pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
 
-def write_cifar10(data_home, n=10, seed=0):
-    """A ``cifar-10-batches-py/`` folder with ``n`` images per batch, labels 0..9 in turn."""
-    rng = np.random.default_rng(seed)
-    folder = data_home / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {
-            b"batch_label": name.encode(),
-            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-            b"labels": (np.arange(n) % 10).tolist(),
-            b"filenames": [f"img_{i}.png".encode() for i in range(n)],
-        }
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    (folder / "batches.meta").write_bytes(
-        pickle.dumps({b"num_cases_per_batch": n, b"label_names": NAMES, b"num_vis": 3072})
-    )
-
-
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch, tmp_path):
-    import urllib.request
-
-    def no_network(url, *args, **kwargs):
-        raise AssertionError(f"a test tried to reach the network: {url}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    monkeypatch.setenv("SKLEARN_CKN_DATA", str(tmp_path / "default_home"))
-
-
-def test_example_on_tiny_cifar10(tmp_path, capsys):
+def test_example_on_tiny_cifar10(tmp_path, capsys, fake_datasets):
     home = tmp_path / "data"
-    write_cifar10(home)
+    fake_datasets["cifar10"](home, n=10)
     out = tmp_path / "out"
     main = runpy.run_path(str(EXAMPLE))["main"]
     result = main(["--data-home", str(home), "--n-train", "40", "--n-test", "0",
