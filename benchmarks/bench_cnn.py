@@ -18,9 +18,7 @@ total training time, machine information and the exact command line.
 """
 
 import argparse
-import gzip
 import os
-import pickle
 import sys
 import time
 
@@ -66,47 +64,13 @@ RECIPES = {
 
 
 # ----------------------------------------------------------------------------- data
-def _read_idx_gz(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(tuple(dims))
-
-
-def _local_mnist(data_home, subset):
-    prefix = "train" if subset == "train" else "t10k"
-    folder = os.path.join(data_home, "mnist")
-    X = _read_idx_gz(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"))
-    y = _read_idx_gz(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64)
-    return X, y
-
-
-def _local_cifar10(data_home, subset):
-    folder = os.path.join(data_home, "cifar-10-batches-py")
-    names = [f"data_batch_{i}" for i in range(1, 6)] if subset == "train" else ["test_batch"]
-    Xs, ys = [], []
-    for name in names:
-        with open(os.path.join(folder, name), "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        planes = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        Xs.append(planes.transpose(0, 2, 3, 1))  # R, G, B planes -> channels-last
-        ys.append(np.asarray(d[b"labels"], dtype=np.int64))
-    return np.ascontiguousarray(np.concatenate(Xs)), np.concatenate(ys)
-
-
 def load(dataset, data_home, subset):
-    """(images, labels) through sklearn_ckn.datasets, or the local readers above."""
-    try:
-        from sklearn_ckn import datasets
+    """(images, labels, source) through sklearn_ckn.datasets."""
+    from sklearn_ckn import datasets
 
-        loader = {"mnist": datasets.load_mnist, "cifar10": datasets.load_cifar10}[dataset]
-        X, y = loader(data_home, subset=subset, return_X_y=True, download_if_missing=False)
-        return X, y, "sklearn_ckn.datasets"
-    except (ImportError, AttributeError):
-        local = {"mnist": _local_mnist, "cifar10": _local_cifar10}[dataset]
-        X, y = local(data_home, subset)
-        return X, y, "local reader"
+    loader = {"mnist": datasets.load_mnist, "cifar10": datasets.load_cifar10}[dataset]
+    X, y = loader(data_home, subset=subset, return_X_y=True, download_if_missing=False)
+    return X, y, "sklearn_ckn.datasets"
 
 
 def stratified_subset(y, n, seed):

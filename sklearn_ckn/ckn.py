@@ -72,6 +72,10 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     whitening : {"auto"} or bool, default="auto"
         Centre each first-layer patch and whiten it with a ZCA map fitted on training
         patches. ``"auto"`` whitens colour images (more than one channel) only.
+    whitening_reg : float, default=0.1
+        Regulariser of the ZCA map, relative to the mean eigenvalue of the patch
+        covariance: small values whiten fully (and amplify noise), large values
+        approach plain centring.
     n_patches : int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
     kmeans_max_iter : int, default=20
@@ -147,6 +151,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         "sigmas": [Interval(numbers.Real, 0, None, closed="neither"), tuple, list],
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto"}), "boolean"],
+        "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
         "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
@@ -164,6 +169,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         sigmas=0.6,
         kernel="exp",
         whitening="auto",
+        whitening_reg=0.1,
         n_patches=100_000,
         kmeans_max_iter=20,
         image_shape=None,
@@ -178,6 +184,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self.sigmas = sigmas
         self.kernel = kernel
         self.whitening = whitening
+        self.whitening_reg = whitening_reg
         self.n_patches = n_patches
         self.kmeans_max_iter = kmeans_max_iter
         self.image_shape = image_shape
@@ -278,6 +285,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             n,
             n_patches=self.n_patches,
             kmeans_max_iter=self.kmeans_max_iter,
+            whitening_reg=self.whitening_reg,
             batch_size=self.batch_size,
             seed=int(rng.randint(np.iinfo(np.int32).max)),
             verbose=self.verbose,

@@ -189,3 +189,13 @@ def test_gpu_and_cpu_agree_and_gpu_model_loads_on_cpu():
     assert next(loaded.network_.buffers()).device.type == "cpu"
     loaded.set_params(device="cpu")
     np.testing.assert_allclose(loaded.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
+
+
+def test_whitening_reg_controls_the_zca_map():
+    X, _ = _bars(20, channels=3)
+    weak = _small(whitening_reg=0.0).fit(X)
+    strong = _small(whitening_reg=10.0).fit(X)
+    assert np.isfinite(weak.transform(X)).all()
+    w_weak = weak.network_.layers[0].white_weight.norm().item()
+    w_strong = strong.network_.layers[0].white_weight.norm().item()
+    assert w_weak > w_strong  # less regularised whitening amplifies more

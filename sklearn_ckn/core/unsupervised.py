@@ -84,11 +84,14 @@ def fit_ckn_unsupervised(
     seed=0,
     verbose=0,
     min_norm=1e-4,
+    whitening_reg=0.1,
 ):
     """Train every layer of ``network`` in place; return per-layer fit statistics.
 
     Patches whose norm is below ``min_norm`` times the largest sampled norm are
     treated as empty (e.g. the black background of digits) and skipped.
+    ``whitening_reg`` is the ZCA regulariser of whitened layers, relative to the mean
+    eigenvalue of the patch covariance (see :func:`.whitening.fit_patch_whitening`).
 
     Raises
     ------
@@ -102,7 +105,9 @@ def fit_ckn_unsupervised(
             network, index, load_batch, n_images, n_patches, rng, batch_size=batch_size
         )
         if layer.whitening:
-            layer.set_whitening(*fit_patch_whitening(patches, layer.in_channels, layer.patch_size))
+            layer.set_whitening(
+                *fit_patch_whitening(patches, layer.in_channels, layer.patch_size, reg=whitening_reg)
+            )
             patches = layer.whiten_patches(patches)
         norms = patches.norm(dim=1)
         keep = norms > min_norm * norms.max().clamp_min(1e-30)
