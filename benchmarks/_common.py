@@ -35,8 +35,14 @@ def machine_info(device=None):
         pass
     try:
         with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+            lines = f.read().splitlines()
+        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
         info["cpu_model"] = names[0] if names else None
+        # Matrix units decide bfloat16 speed (AMX on recent Xeons): record them.
+        flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
+        info["cpu_flags_of_note"] = sorted(
+            f for f in flags if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+        )
     except OSError:
         pass
     try:

@@ -18,8 +18,8 @@ def _load(pattern):
 
 def ckn_table():
     rows = [
-        "| dataset | CKN config | features | classifier | test acc. | CKN fit | transform (train+test) | classifier fit | total | transform img/s | GFLOP/s (x matmul) | result |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | CKN config | features | classifier | test acc. | CKN fit | transform (train+test) | classifier fit | total | transform img/s | GFLOP/s (x matmul) | machine | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path, r in _load("ckn_*.json"):
         p, s, t = r["ckn_params"], r["seconds"], r["throughput"]
@@ -28,7 +28,7 @@ def ckn_table():
             f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {r['classifier']} "
             f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test']:.0f} s "
             f"| {s['classifier_fit']:.0f} s | {s['total_fit_and_predict'] / 60:.1f} min "
-            f"| {t['transform_images_per_second']:.0f} | {t['transform_gflops']:.0f} ({t['ratio_to_matmul']:.2f}) | `{path}` |"
+            f"| {t['transform_images_per_second']:.0f} | {t['transform_gflops']:.0f} ({t['ratio_to_matmul']:.2f}) | {machine(r)} | `{path}` |"
         )
     return "\n".join(rows)
 
@@ -51,8 +51,38 @@ def linear_table():
     return "\n".join(rows)
 
 
+def machine(r):
+    """Short machine description: CPU model (+ matrix units) or the GPU."""
+    m = r.get("machine", {})
+    if m.get("device", "cpu").startswith("cuda") and m.get("cuda"):
+        return m["cuda"]
+    flags = m.get("cpu_flags_of_note", [])
+    extra = ", AMX" if "amx_bf16" in flags else ""
+    return f"{m.get('cpu_count', '?')}-core {m.get('cpu_model', '?')}{extra}"
+
+
+def cnn_table():
+    rows = [
+        "| dataset | network | epochs | precision | test acc. | training | s/epoch | machine | result |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path, r in _load("cnn_*.json"):
+        s = r["settings"]
+        net = f"{s['architecture']} {tuple(s['widths'])}, {r['n_parameters'] / 1e6:.2f} M params"
+        per_epoch = sum(r["seconds_per_epoch"]) / max(len(r["seconds_per_epoch"]), 1)
+        rows.append(
+            f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {net} | {r['epochs_run']} "
+            f"| {'bfloat16 autocast' if s.get('mixed_precision') else 'float32'} "
+            f"| {100 * r['test_accuracy']:.2f}% | {r['train_seconds'] / 60:.1f} min | {per_epoch:.0f} s "
+            f"| {machine(r)} | `{path}` |"
+        )
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     print("### CKN + linear classifier\n")
     print(ckn_table())
     print("\n### Linear classifiers on CKN features\n")
     print(linear_table())
+    print("\n### CNNClassifier\n")
+    print(cnn_table())

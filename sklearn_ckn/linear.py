@@ -11,6 +11,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from .linear_svm import TorchLinearSVC
+
 __all__ = ["LINEAR_CLASSIFIERS", "linear_steps", "make_linear_classifier"]
 
 
@@ -29,6 +31,12 @@ def _linearsvc_dual(C=0.01, random_state=None):
     return LinearSVC(C=C, dual=True, max_iter=2000, random_state=random_state)
 
 
+def _torch_linearsvc(C=0.01, random_state=None):
+    # LinearSVC's model (squared hinge, one-vs-rest) by full-batch L-BFGS in torch:
+    # every iteration is two dense matrix products, on the GPU when there is one.
+    return TorchLinearSVC(C=C)
+
+
 def _ridge(C=1.0, random_state=None):
     # One linear system on the features' Gram matrix; alpha = 1 / C.
     return RidgeClassifier(alpha=1.0 / C, solver="auto")
@@ -42,6 +50,7 @@ LINEAR_CLASSIFIERS = {
     "logistic": _logistic,
     "linearsvc-primal": _linearsvc_primal,
     "linearsvc-dual": _linearsvc_dual,
+    "torch-linearsvc": _torch_linearsvc,
     "ridge": _ridge,
     "sgd": _sgd,
 }
@@ -73,6 +82,7 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
     ----------
     name : str, default="logistic"
         One of ``"logistic"``, ``"linearsvc-primal"``, ``"linearsvc-dual"``,
+        ``"torch-linearsvc"`` (:class:`~sklearn_ckn.linear_svm.TorchLinearSVC`),
         ``"ridge"``, ``"sgd"``.
     C : float, default=None
         Inverse regularisation strength (the classifier's default if None).

@@ -14,4 +14,4 @@ def test_every_linear_setup_learns_a_separable_task(name):
 
 def test_unknown_name_lists_the_choices():
     with pytest.raises(ValueError, match="expected one of.*logistic"):
-        make_linear_classifier("svm")
+        make_linear_classifier("nope")

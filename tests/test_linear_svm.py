@@ -1,0 +1,69 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.svm import LinearSVC
+
+from sklearn_ckn.core.linear_svm import squared_hinge_objective
+from sklearn_ckn.linear_svm import TorchLinearSVC
+
+
+def _objective(clf, X, y):
+    Y = np.where(y[:, None] == clf.classes_[None, :], 1.0, -1.0)
+    if len(clf.classes_) == 2:
+        Y = Y[:, 1:]
+    return float(squared_hinge_objective(
+        torch.as_tensor(X), torch.as_tensor(Y), torch.as_tensor(clf.coef_.T), torch.as_tensor(clf.intercept_), clf.C
+    ))
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_reaches_liblinear_optimum_of_the_same_objective(n_classes):
+    # Without an intercept both solve exactly the same problem: the optimum is unique.
+    X, y = make_classification(300, 20, n_informative=8, n_classes=n_classes, random_state=0)
+    ours = TorchLinearSVC(C=0.1, fit_intercept=False, dtype="float64", tol=1e-9, device="cpu").fit(X, y)
+    ref = LinearSVC(C=0.1, fit_intercept=False, dual=False, tol=1e-10, max_iter=10000).fit(X, y)
+    assert _objective(ours, X, y) == pytest.approx(_objective(ref, X, y), rel=1e-6)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-3, atol=1e-4)
+    assert (ours.predict(X) == ref.predict(X)).mean() > 0.99
+
+
+def test_unpenalised_intercept_never_does_worse_than_liblinear():
+    # liblinear penalises its intercept, so our optimum of the unpenalised problem is at
+    # most its objective value.
+    X, y = make_classification(300, 10, n_informative=5, n_classes=3, shift=3.0, random_state=1)
+    ours = TorchLinearSVC(C=1.0, dtype="float64", tol=1e-9, device="cpu").fit(X, y)
+    ref = LinearSVC(C=1.0, dual=False, tol=1e-10, max_iter=10000).fit(X, y)
+    assert _objective(ours, X, y) <= _objective(ref, X, y) * (1 + 1e-6)
+
+
+def test_labels_of_any_type_round_trip_and_binary_shapes():
+    X, y = make_classification(200, 8, random_state=0)
+    labels = np.array(["cat", "dog"])[y]
+    clf = TorchLinearSVC(device="cpu").fit(X, labels)
+    assert clf.coef_.shape == (1, 8) and clf.intercept_.shape == (1,)
+    assert clf.decision_function(X).shape == (200,)
+    assert set(clf.predict(X)) <= {"cat", "dog"}
+    assert clf.score(X, labels) > 0.9
+
+
+def test_one_class_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        TorchLinearSVC(device="cpu").fit(np.ones((5, 3)), np.zeros(5))
+
+
+def test_pickle_round_trip_gives_identical_predictions():
+    X, y = make_classification(200, 8, n_classes=3, n_informative=4, random_state=0)
+    clf = TorchLinearSVC(device="cpu").fit(X, y)
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.decision_function(X), clf.decision_function(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_and_cpu_agree():
+    X, y = make_classification(300, 20, n_classes=3, n_informative=6, random_state=0)
+    cpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cpu").fit(X, y)
+    gpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cuda").fit(X, y)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-5)
