@@ -42,7 +42,7 @@ def main(argv=None):
     p.add_argument("--patch-sizes", type=ints, default=(3,))
     p.add_argument("--subsamplings", type=ints, default=(2, 6))
     p.add_argument("--sigmas", type=floats, default=(0.6,))
-    p.add_argument("--whitening", choices=["auto", "true", "false"], default="auto")
+    p.add_argument("--whitening", choices=["auto", "true", "false", "local"], default="auto")
     p.add_argument("--n-patches", type=int, default=100_000)
     p.add_argument("--kmeans-max-iter", type=int, default=20)
     p.add_argument("--classifier", default="logistic")
@@ -58,7 +58,7 @@ def main(argv=None):
     X_train, y_train = load(args.data_home, subset="train", return_X_y=True, n_samples=args.n_train)
     X_test, y_test = load(args.data_home, subset="test", return_X_y=True, n_samples=args.n_test)
     print(f"{args.dataset}: train {X_train.shape}, test {X_test.shape}", flush=True)
-    whitening = {"auto": "auto", "true": True, "false": False}[args.whitening]
+    whitening = {"auto": "auto", "true": True, "false": False, "local": "local"}[args.whitening]
     ckn = CKNTransformer(
         n_filters=args.n_filters,
         patch_sizes=args.patch_sizes,

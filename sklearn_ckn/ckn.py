@@ -17,6 +17,7 @@ from ._images import images_to_tensor, iter_batches, validate_images
 from ._progress import progress
 from .core.kernels import KERNELS
 from .core.layers import CKNLayer, CKNSequential
+from .core.local_whitening import LocalPatchWhitening
 from .core.unsupervised import fit_ckn_unsupervised
 
 __all__ = ["CKNTransformer"]
@@ -69,13 +70,17 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     kernel : str or tuple of str, default="exp"
         Dot-product kernel of each layer: ``"exp"``, ``"arccos0"``, ``"arccos1"``,
         ``"poly2"`` or ``"linear"``.
-    whitening : {"auto"} or bool, default="auto"
-        Centre each first-layer patch and whiten it with a ZCA map fitted on training
-        patches. ``"auto"`` whitens colour images (more than one channel) only.
+    whitening : {"auto", "local"} or bool, default="auto"
+        ``True``: centre each first-layer patch and whiten it with a ZCA map fitted on
+        training patches. ``"local"``: whiten every image with its own patches, as in
+        Mairal's CIFAR-10 experiments (per-patch mean removal, then half-whitening of
+        the image's 3x3 patches; nothing is fitted, see
+        :mod:`sklearn_ckn.core.local_whitening`). ``"auto"``: ``True`` for colour
+        images (more than one channel), ``False`` for grey ones.
     whitening_reg : float, default=0.1
-        Regulariser of the ZCA map, relative to the mean eigenvalue of the patch
-        covariance: small values whiten fully (and amplify noise), large values
-        approach plain centring.
+        Regulariser of the ZCA map (``whitening=True``), relative to the mean
+        eigenvalue of the patch covariance: small values whiten fully (and amplify
+        noise), large values approach plain centring.
     n_patches : int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
     kmeans_max_iter : int, default=20
@@ -150,7 +155,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         "subsamplings": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
         "sigmas": [Interval(numbers.Real, 0, None, closed="neither"), tuple, list],
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
-        "whitening": [StrOptions({"auto"}), "boolean"],
+        "whitening": [StrOptions({"auto", "local"}), "boolean"],
         "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
         "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -210,7 +215,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         subs = _per_layer("subsamplings", self.subsamplings, n_layers, "int")
         sigmas = _per_layer("sigmas", self.sigmas, n_layers, "float")
         kernels = _per_layer("kernel", self.kernel, n_layers, "kernel")
-        whiten = n_channels > 1 if self.whitening == "auto" else bool(self.whitening)
+        local = self.whitening == "local"
+        whiten = n_channels > 1 if self.whitening == "auto" else (not local and bool(self.whitening))
         layers, in_channels = [], n_channels
         for i in range(n_layers):
             layers.append(
@@ -225,7 +231,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
                 )
             )
             in_channels = filters[i]
-        return CKNSequential(layers)
+        preprocess = LocalPatchWhitening(patch_size=3) if local else None
+        return CKNSequential(layers, preprocess=preprocess)
 
     def _transform_device(self):
         """Device for transform: the requested one, or the CPU if it vanished."""

@@ -89,8 +89,25 @@ DATASET_PARAMS = {
         "ckn": {"ckn__n_filters": (64, 256), "ckn__subsamplings": (2, 2)},
         "cnn": {"architecture_params": {"widths": (32, 64, 128)}, "epochs": 10},
     },
-    "mnist": {"cnn": {"epochs": 10}},
-    "cifar10": {},
+    # MNIST and CIFAR-10: the configurations of benchmarks/bench_ckn.py and the
+    # recipes of benchmarks/bench_cnn.py (see the README's benchmark tables).
+    "mnist": {
+        "ckn": {"ckn__n_filters": (64, 512), "ckn__subsamplings": (2, 4)},
+        "cnn": {
+            "architecture_params": {"widths": (32, 64, 128)}, "epochs": 8, "batch_size": 256,
+            "learning_rate": 0.1, "label_smoothing": 0.1, "augment": True,
+        },
+    },
+    "cifar10": {
+        "ckn": {
+            "ckn__n_filters": (64, 256), "ckn__subsamplings": (2, 6), "ckn__whitening": "local",
+            "ckn__n_patches": 500_000, "ckn__kmeans_max_iter": 50,
+        },
+        "cnn": {
+            "architecture_params": {"widths": (64, 128, 256)}, "epochs": 15, "batch_size": 256,
+            "learning_rate": 0.2, "label_smoothing": 0.2, "test_time_augmentation": True,
+        },
+    },
     "svhn": {"cnn": {"epochs": 10}},
     "fruits360": {"cnn": {"epochs": 10}},
 }

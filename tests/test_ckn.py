@@ -199,3 +199,17 @@ def test_whitening_reg_controls_the_zca_map():
     w_weak = weak.network_.layers[0].white_weight.norm().item()
     w_strong = strong.network_.layers[0].white_weight.norm().item()
     assert w_weak > w_strong  # less regularised whitening amplifies more
+
+
+def test_local_whitening_is_the_per_image_preprocessing_then_plain_layers():
+    from sklearn_ckn.core.local_whitening import whiten_images_locally
+
+    X, _ = _bars(channels=3)
+    local = _small(whitening="local").fit(X)
+    assert not local.network_.layers[0].whitening  # no fitted ZCA on top
+    pre = whiten_images_locally(torch.as_tensor(X, dtype=torch.float32).permute(0, 3, 1, 2))
+    X_pre = pre.permute(0, 2, 3, 1).numpy()
+    plain = _small(whitening=False).fit(X_pre)
+    np.testing.assert_allclose(local.transform(X), plain.transform(X_pre), rtol=1e-4, atol=1e-5)
+    restored = pickle.loads(pickle.dumps(local))
+    np.testing.assert_allclose(restored.transform(X), local.transform(X), rtol=1e-6, atol=1e-7)

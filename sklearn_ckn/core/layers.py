@@ -179,16 +179,26 @@ class CKNLayer(nn.Module):
 
 
 class CKNSequential(nn.Module):
-    """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map."""
+    """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map.
 
-    def __init__(self, layers):
+    ``preprocess`` (a module without fitted state, e.g.
+    :class:`.local_whitening.LocalPatchWhitening`) is applied to the input first.
+    """
+
+    def __init__(self, layers, preprocess=None):
         super().__init__()
         self.layers = nn.ModuleList(layers)
+        self.preprocess = preprocess
 
     def __len__(self):
         return len(self.layers)
 
+    def preprocess_input(self, x):
+        """The input of the first layer."""
+        return x if self.preprocess is None else self.preprocess(x)
+
     def forward(self, x, n_layers=None):
+        x = self.preprocess_input(x)
         for layer in self.layers[: len(self.layers) if n_layers is None else n_layers]:
             x = layer(x)
         return x

@@ -228,6 +228,7 @@ class CKNClassifierNet(nn.Module):
         """
         layers = self.ckn.layers
         with torch.no_grad():
+            x = self.ckn.preprocess_input(x)
             for lay in layers[:layer]:
                 x = lay(x)
             act = layers[layer].embed(x)
