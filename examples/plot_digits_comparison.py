@@ -3,7 +3,7 @@ CKN vs CNN on the 8x8 digits
 ============================
 
 Reproduces the CKN-versus-CNN study on scikit-learn's bundled 8x8 digits: the five
-models of :func:`sklearn_ckn.make_model` (CKN features + logistic regression, a CNN,
+models of :func:`sklearn_ckn.make_model` (CKN features + a linear SVM, a CNN,
 an RBF kernel SVM, Gaussian naive Bayes and k-NN) are fitted on the training part of
 a stratified 75% / 25% split of the 1,797 digits (they have no official split:
 1,347 training and 450 test images) and scored on the test part. The script prints

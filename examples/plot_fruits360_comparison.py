@@ -3,7 +3,7 @@ CKN vs CNN on Fruits-360
 ========================
 
 Reproduces the CKN-versus-CNN study on Fruits-360: the five models of
-:func:`sklearn_ckn.make_model` (CKN features + logistic regression, a CNN, an RBF
+:func:`sklearn_ckn.make_model` (CKN features + a linear SVM, a CNN, an RBF
 kernel SVM, Gaussian naive Bayes and k-NN) are fitted on the official ``Training/``
 images and scored on the ``Test/`` images. The script prints
 

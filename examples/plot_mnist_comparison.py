@@ -3,7 +3,7 @@ CKN vs CNN on MNIST
 ===================
 
 Reproduces the CKN-versus-CNN study on MNIST: the five models of
-:func:`sklearn_ckn.make_model` (CKN features + logistic regression, a CNN, an RBF
+:func:`sklearn_ckn.make_model` (CKN features + a linear SVM, a CNN, an RBF
 kernel SVM, Gaussian naive Bayes and k-NN) are fitted on the 60,000 official
 training images and scored on the 10,000 test images. The script prints
 

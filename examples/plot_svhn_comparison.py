@@ -3,7 +3,7 @@ CKN vs CNN on SVHN
 ==================
 
 Reproduces the CKN-versus-CNN study on SVHN: the five models of
-:func:`sklearn_ckn.make_model` (CKN features + logistic regression, a CNN, an RBF
+:func:`sklearn_ckn.make_model` (CKN features + a linear SVM, a CNN, an RBF
 kernel SVM, Gaussian naive Bayes and k-NN) are fitted on the 73,257 official
 training images (``train_32x32.mat``; the ``extra`` set is not used) and scored on
 the 26,032 test images. The script prints

@@ -71,12 +71,13 @@ def test_unknown_parameter():
 
 
 def test_params_are_routed():
-    model = make_model("ckn", ckn__n_filters=(32, 128), clf__C=0.5, random_state=3)
+    model = make_model("ckn", ckn__n_filters=(32, 128), clf__C=0.5, random_state=3, device="cpu")
     params = model.get_params()
     assert isinstance(model, Pipeline)
     assert [s for s, _ in model.steps][0] == "ckn"
     assert params["ckn__n_filters"] == (32, 128) and params["clf__C"] == 0.5
-    assert params["ckn__random_state"] == 3 and params["clf__random_state"] == 3
+    assert params["ckn__random_state"] == 3
+    assert params["ckn__device"] == "cpu" and params["clf__device"] == "cpu"
     cnn = make_model("cnn", epochs=3, random_state=4, device="cpu", verbose=1)
     assert (cnn.epochs, cnn.random_state, cnn.device, cnn.verbose) == (3, 4, "cpu", 1)
     svm = make_model("kernel_svm", svm__C=2.0, random_state=5, image_shape=(8, 8))
@@ -135,8 +136,8 @@ def test_grid_search_pixel_and_ckn_models():
 
 def test_random_state_makes_fits_reproducible():
     X, y = make_images()
-    a = tiny_model("ckn").fit(X, y).predict_proba(X)
-    b = tiny_model("ckn").fit(X, y).predict_proba(X)
+    a = tiny_model("ckn").fit(X, y).decision_function(X)
+    b = tiny_model("ckn").fit(X, y).decision_function(X)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
