@@ -79,6 +79,24 @@ def cnn_table():
     return "\n".join(rows)
 
 
+def compare_table():
+    rows = [
+        "| dataset (train/test, image size) | model | accuracy | balanced acc. | fit | predict | training images used | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, r in _load("compare_*/results.json"):
+        size = "x".join(map(str, r["image_shape"]))
+        for m in r["results"]:
+            used = m["n_train_used"]
+            used = f"{used} (subset)" if used < m["n_train"] else f"{used} (all)"
+            rows.append(
+                f"| {r['dataset']} ({r['n_train']}/{r['n_test']}, {size}) | {m['model']} "
+                f"| {100 * m['accuracy']:.2f}% | {100 * m['balanced_accuracy']:.2f}% "
+                f"| {m['fit_seconds']:.1f} s | {m['predict_seconds']:.1f} s | {used} | `{path}` |"
+            )
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     print("### CKN + linear classifier\n")
     print(ckn_table())
@@ -86,3 +104,5 @@ if __name__ == "__main__":
     print(linear_table())
     print("\n### CNNClassifier\n")
     print(cnn_table())
+    print("\n### Model comparison (`sklearn-ckn compare`)\n")
+    print(compare_table())

@@ -1,7 +1,8 @@
 """sklearn-ckn: Convolutional Kernel Networks with the scikit-learn API.
 
 The algorithm core (:mod:`sklearn_ckn.core`) is plain PyTorch; the estimators
-(:class:`CKNTransformer`, :class:`CNNClassifier`) adapt it to scikit-learn.
+(:class:`CKNTransformer`, :class:`CNNClassifier`, :class:`TorchLinearSVC`) adapt it
+to scikit-learn.
 """
 
 import importlib
@@ -12,6 +13,7 @@ __version__ = "0.1.0.dev0"
 _LAZY = {
     "CKNTransformer": "sklearn_ckn.ckn",
     "CNNClassifier": "sklearn_ckn.cnn",
+    "TorchLinearSVC": "sklearn_ckn.linear_svm",
     "make_model": "sklearn_ckn.models",
     "available_models": "sklearn_ckn.models",
 }
