@@ -4,11 +4,12 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._device import resolve_device
 from .core.linear_svm import fit_squared_hinge_ovr
@@ -18,7 +19,7 @@ __all__ = ["TorchLinearSVC"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-class TorchLinearSVC(ClassifierMixin, BaseEstimator):
+class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
     """Linear SVM with the squared hinge loss, solved by L-BFGS in torch.
 
     The same model as scikit-learn's ``LinearSVC(loss="squared_hinge")``: for each
@@ -128,43 +129,8 @@ class TorchLinearSVC(ClassifierMixin, BaseEstimator):
         W, b, self.n_iter_ = fit_squared_hinge_ovr(
             Xt, Yt, C=float(self.C), fit_intercept=self.fit_intercept, max_iter=self.max_iter, tol=self.tol
         )
-        # Stored as NumPy arrays: the fitted model pickles and loads without a GPU.
+        # Stored as NumPy arrays: the fitted model pickles and loads without a GPU, and
+        # scikit-learn's LinearClassifierMixin provides decision_function and predict.
         self.coef_ = W.T.cpu().numpy().astype(np.float64)
         self.intercept_ = b.cpu().numpy().astype(np.float64)
         return self
-
-    def decision_function(self, X):
-        """Signed distances to each class's hyperplane.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Features.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            One column per class; a single column (raveled) for binary problems.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        scores = X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
-        return scores.ravel() if scores.shape[1] == 1 else scores
-
-    def predict(self, X):
-        """Class labels: the class with the largest decision value.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Features.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]

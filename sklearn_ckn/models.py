@@ -169,8 +169,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     same kernel (``n_components`` landmarks) followed by
     :class:`~sklearn_ckn.linear_svm.TorchLinearSVC` (``LinearSVC``'s squared-hinge
     model, solved by L-BFGS in torch) with the same ``C``, whose cost grows linearly
-    with the number of samples (liblinear took more than 9 minutes on 50,000 CIFAR-10
-    images there). Works on 2-D features (use it
+    with the number of samples. Works on 2-D features (use it
     after :class:`ImageFlattener`).
 
     Parameters

@@ -57,7 +57,6 @@ def fit_squared_hinge_ovr(X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=
     # The objective is divided by C * n so that its scale, and so the meaning of
     # ``tol``, does not depend on the number of samples.
     scale = 1.0 / (C * n)
-    state = {"n_evals": 0}
 
     def closure():
         optimizer.zero_grad()
@@ -65,7 +64,6 @@ def fit_squared_hinge_ovr(X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=
         b = params[-1] if fit_intercept else params[-1].detach() * 0
         loss = squared_hinge_objective(X, Y, W, b, C) * scale
         loss.backward()
-        state["n_evals"] += 1
         return loss
 
     optimizer = torch.optim.LBFGS(
@@ -80,7 +78,7 @@ def fit_squared_hinge_ovr(X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=
     )
     with torch.enable_grad():
         optimizer.step(closure)
-    n_iter = optimizer.state[optimizer.param_groups[0]["params"][0]].get("n_iter", 0)
+    n_iter = optimizer.state[params].get("n_iter", 0)
     params = params.detach()
     b = params[-1] if fit_intercept else torch.zeros_like(params[-1])
     return params[:-1].clone(), b.clone(), int(n_iter)

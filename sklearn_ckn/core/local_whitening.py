@@ -19,11 +19,15 @@ from torch import nn
 __all__ = ["LocalPatchWhitening", "whiten_images_locally"]
 
 
-def _fold_mean(patches, height, width, patch_size):
+def _overlap_counts(height, width, patch_size, like):
+    """``(1, 1, H, W)``: how many valid patches cover each pixel."""
+    ones = torch.ones(1, 1, height, width, dtype=like.dtype, device=like.device)
+    return F.fold(F.unfold(ones, patch_size), (height, width), patch_size)
+
+
+def _fold_mean(patches, counts, patch_size):
     """Rebuild ``(n, C*p*p, L)`` valid patches into ``(n, C, H, W)`` by averaging overlaps."""
-    ones = torch.ones(1, 1, height, width, dtype=patches.dtype, device=patches.device)
-    counts = F.fold(F.unfold(ones, patch_size), (height, width), patch_size)
-    return F.fold(patches, (height, width), patch_size) / counts
+    return F.fold(patches, tuple(counts.shape[-2:]), patch_size) / counts
 
 
 def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
@@ -36,11 +40,12 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     p = patch_size
     if h < p or w < p:
         return x
+    counts = _overlap_counts(h, w, p, x)
     patches = F.unfold(x, p)  # (n, C*p*p, L): valid patches, no padding
     L = patches.shape[-1]
     patches = patches.view(n, c, p * p, L)
     patches = (patches - patches.mean(2, keepdim=True)).view(n, c * p * p, L)
-    x = _fold_mean(patches, h, w, p)
+    x = _fold_mean(patches, counts, p)
     patches = F.unfold(x, p).to(torch.float64)
     second_moment = patches @ patches.transpose(1, 2)  # (n, d, d), batched
     evals, evecs = torch.linalg.eigh(second_moment)
@@ -49,7 +54,7 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     scale = torch.where(keep, evals.clamp_min(torch.finfo(evals.dtype).tiny) ** power, 0.0)
     whitening = evecs @ (scale.unsqueeze(-1) * evecs.transpose(1, 2))
     patches = (whitening @ patches).to(x.dtype)
-    return _fold_mean(patches, h, w, p)
+    return _fold_mean(patches, counts, p)
 
 
 class LocalPatchWhitening(nn.Module):
