@@ -6,6 +6,7 @@
 import glob
 import json
 import os
+import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,8 +25,17 @@ def ckn_table():
     for path, r in _load("ckn_*.json"):
         p, s, t = r["ckn_params"], r["seconds"], r["throughput"]
         config = f"{'/'.join(map(str, p['n_filters']))} filters, patches {p['patch_sizes']}, subsampling {p['subsamplings']}"
+        if p.get("whitening") == "local":
+            config += ", local whitening"
+        C = r.get("C")
+        if C is None:  # results written before "C" was recorded: read it from the repr
+            found = re.search(r"\(C=([0-9.e-]+)", r.get("classifier_repr", ""))
+            C = float(found.group(1)) if found else None
+        classifier = r["classifier"] if C is None else f"{r['classifier']} (C={C:g})"
+        if r.get("C_validation_accuracy"):
+            classifier += ", C picked on a validation split"
         rows.append(
-            f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {r['classifier']} "
+            f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {classifier} "
             f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test']:.0f} s "
             f"| {s['classifier_fit']:.0f} s | {s['total_fit_and_predict'] / 60:.1f} min "
             f"| {t['transform_images_per_second']:.0f} | {t['transform_gflops']:.0f} ({t['ratio_to_matmul']:.2f}) | {machine(r)} | `{path}` |"
@@ -47,6 +57,21 @@ def linear_table():
             rows.append(
                 f"| {r['n_train']} x {r['n_features']} ({r['features']}) | {run['classifier']} | {run['C']} "
                 f"| {acc} | {fit} | `{path}` |"
+            )
+    return "\n".join(rows)
+
+
+def solver_table():
+    rows = [
+        "| features | C | solver | iterations | objective / (C n) | test acc. | time | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, r in _load("svm_solver_*.json"):
+        for run in r["runs"]:
+            rows.append(
+                f"| {r['n_train']} x {r['n_features']} ({r['features']}) | {r['C']:g} | {run['solver']} L-BFGS "
+                f"| {run['n_iter']} | {run['objective_over_C_n']:.5f} | {100 * run['test_accuracy']:.2f}% "
+                f"| {run['seconds']:.0f} s | `{path}` |"
             )
     return "\n".join(rows)
 
@@ -102,6 +127,8 @@ if __name__ == "__main__":
     print(ckn_table())
     print("\n### Linear classifiers on CKN features\n")
     print(linear_table())
+    print("\n### TorchLinearSVC: plain against preconditioned L-BFGS\n")
+    print(solver_table())
     print("\n### CNNClassifier\n")
     print(cnn_table())
     print("\n### Model comparison (`sklearn-ckn compare`)\n")
