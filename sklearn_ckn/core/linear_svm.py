@@ -29,9 +29,9 @@ def squared_hinge_value_and_grad(X, Y, W, b, C):
     """:func:`squared_hinge_objective` and its gradient, stacked as ``(d + 1, k)``.
 
     Written out rather than left to autograd so that the product with ``X`` in the
-    gradient is ``(G^T X)^T``: with few classes, BLAS runs that layout two to three
-    times faster than ``X^T G`` (the row-major ``X`` is read in order), and the
-    L-BFGS steps are little else.
+    gradient is ``(G^T X)^T``: with few classes, BLAS runs that layout faster than
+    ``X^T G`` on the CPU (the row-major ``X`` is read in order), and the L-BFGS steps
+    are little else.
     """
     return _value_grad_active(X, Y, W, b, C)[:2]
 
@@ -80,8 +80,9 @@ def fit_squared_hinge_ovr(
     variables ``V = L^T P`` (``P = [W; b]``), where ``L L^T`` approximates the
     objective's Hessian by the Gram matrix of a subsample of rows, weighted by the
     fraction of margins still active (re-estimated as the fit proceeds). One
-    ``(m, d) x (d, d)`` product and a Cholesky factorisation buy a ten-fold cut in
-    iterations, each of which costs two passes over ``X``.
+    ``(d, m) x (m, d)`` product and a Cholesky factorisation buy far fewer iterations,
+    each of which costs two passes over ``X`` (on MNIST CKN features, 140 reach a lower
+    objective than 400 plain ones: ``benchmarks/results/svm_solver_mnist_64_512.json``).
 
     Parameters
     ----------
