@@ -52,8 +52,13 @@ def machine_info(device=None):
     return info
 
 
-def matmul_gflops(device="cpu", n=2048, repeats=5):
-    """The machine's own float32 matmul speed, measured now (best of ``repeats``)."""
+def matmul_gflops(device="cpu", n=4096, repeats=5):
+    """The machine's own float32 matmul speed, measured now (best of ``repeats``).
+
+    Large enough (0.14 TFLOP per product) that a single product's timing is not
+    dominated by start-up or frequency ramp-up; benchmarks call it at the start and
+    at the end of a run and keep the faster figure.
+    """
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     a @ b

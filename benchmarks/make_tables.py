@@ -33,10 +33,12 @@ def ckn_table():
             C = float(found.group(1)) if found else None
         classifier = r["classifier"] if C is None else f"{r['classifier']} (C={C:g})"
         if r.get("C_validation_accuracy"):
-            classifier += ", C picked on a validation split"
+            classifier += f", C picked on {r.get('C_validation', 'stratified 20% hold-out')}"
+        if r.get("flip"):
+            classifier += "; **mirrored images added to training, test decision averaged with the mirror's**"
         rows.append(
             f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {classifier} "
-            f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test']:.0f} s "
+            f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test'] + s.get('transform_mirrored', 0):.0f} s "
             f"| {s['classifier_fit']:.0f} s | {s['total_fit_and_predict'] / 60:.1f} min "
             f"| {t['transform_images_per_second']:.0f} | {t['transform_gflops']:.0f} ({t['ratio_to_matmul']:.2f}) | {machine(r)} | `{path}` |"
         )
