@@ -43,7 +43,7 @@ def fit_classifier(name, C, F, y, random_state, chunk=4096):
     rather than copied: ``StandardScaler.fit`` on the whole matrix makes float64
     temporaries of its size, which for 100,000 x 16,384 features exceed the memory.
     """
-    clf = make_linear_classifier(name, random_state=random_state, **({} if C is None else {"C": C}))
+    clf = make_linear_classifier(name, C=C, random_state=random_state)
     scaler = clf.named_steps["scaler"]
     for start in range(0, len(F), chunk):
         scaler.partial_fit(F[start:start + chunk])

@@ -17,11 +17,17 @@ def _load(pattern):
             yield os.path.relpath(path, HERE), json.load(f)
 
 
+def _header(*columns):
+    """A markdown table's first two lines."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def ckn_table():
-    rows = [
-        "| dataset | CKN config | features | classifier | test acc. | CKN fit | transform (train+test) | classifier fit | total | transform img/s | GFLOP/s (x matmul) | machine | result |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = _header(
+        "dataset", "CKN config", "features", "classifier", "test acc.", "CKN fit",
+        "transform (train+test)", "classifier fit", "total", "transform img/s",
+        "GFLOP/s (x matmul)", "machine", "result"
+    )
     for path, r in _load("ckn_*.json"):
         p, s, t = r["ckn_params"], r["seconds"], r["throughput"]
         config = f"{'/'.join(map(str, p['n_filters']))} filters, patches {p['patch_sizes']}, subsampling {p['subsamplings']}"
@@ -46,10 +52,7 @@ def ckn_table():
 
 
 def linear_table():
-    rows = [
-        "| features | classifier | C | test acc. | fit time | result |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = _header("features", "classifier", "C", "test acc.", "fit time", "result")
     for path, r in _load("linear_*.json"):
         for run in r["runs"]:
             if "timed_out_after_seconds" in run:
@@ -64,10 +67,10 @@ def linear_table():
 
 
 def solver_table():
-    rows = [
-        "| features | C | solver | iterations | objective / (C n) | test acc. | time | result |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows = _header(
+        "features", "C", "solver", "iterations", "objective / (C n)", "test acc.", "time",
+        "result"
+    )
     for path, r in _load("svm_solver_*.json"):
         for run in r["runs"]:
             rows.append(
@@ -89,10 +92,10 @@ def machine(r):
 
 
 def cnn_table():
-    rows = [
-        "| dataset | network | epochs | precision | test acc. | training | s/epoch | machine | result |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = _header(
+        "dataset", "network", "epochs", "precision", "test acc.", "training", "s/epoch",
+        "machine", "result"
+    )
     for path, r in _load("cnn_*.json"):
         s = r["settings"]
         net = f"{s['architecture']} {tuple(s['widths'])}, {r['n_parameters'] / 1e6:.2f} M params"
@@ -107,10 +110,10 @@ def cnn_table():
 
 
 def compare_table():
-    rows = [
-        "| dataset (train/test, image size) | model | accuracy | balanced acc. | fit | predict | training images used | result |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows = _header(
+        "dataset (train/test, image size)", "model", "accuracy", "balanced acc.", "fit",
+        "predict", "training images used", "result"
+    )
     for path, r in _load("compare_*/results.json"):
         size = "x".join(map(str, r["image_shape"]))
         for m in r["results"]:
