@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: machine description and JSON output."""
+"""Shared helpers of the benchmark scripts: machine description, JSON output, scaling."""
 
 import datetime
 import json
@@ -50,6 +50,21 @@ def machine_info(device=None):
     except OSError:
         pass
     return info
+
+
+def standardize_inplace(scaler, F, *others, chunk=4096):
+    """Fit ``scaler`` (a StandardScaler) on ``F`` and standardise ``F`` and ``others`` in place.
+
+    Statistics are accumulated over row chunks and the arrays are overwritten rather
+    than copied: ``StandardScaler.fit`` on a whole 50,000 x 32,768 matrix makes float64
+    temporaries of its size, which exceed the memory.
+    """
+    for start in range(0, len(F), chunk):
+        scaler.partial_fit(F[start:start + chunk])
+    for A in (F,) + others:
+        for start in range(0, len(A), chunk):
+            A[start:start + chunk] = scaler.transform(A[start:start + chunk])
+    return scaler
 
 
 def matmul_gflops(device="cpu", n=4096, repeats=5):

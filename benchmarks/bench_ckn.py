@@ -19,7 +19,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import matmul_gflops, write_result  # noqa: E402
+from _common import matmul_gflops, standardize_inplace, write_result  # noqa: E402
 
 from sklearn_ckn import CKNTransformer  # noqa: E402
 from sklearn_ckn.datasets import load_cifar10, load_mnist  # noqa: E402
@@ -36,19 +36,10 @@ def floats(text):
     return tuple(float(v) for v in text.split(","))
 
 
-def fit_classifier(name, C, F, y, random_state, chunk=4096):
-    """``make_linear_classifier(name, C)`` fitted on ``F``, which it standardises in place.
-
-    The scaler's statistics are accumulated over row chunks and ``F`` is overwritten
-    rather than copied: ``StandardScaler.fit`` on the whole matrix makes float64
-    temporaries of its size, which for 100,000 x 16,384 features exceed the memory.
-    """
+def fit_classifier(name, C, F, y, random_state):
+    """``make_linear_classifier(name, C)`` fitted on ``F``, which it standardises in place."""
     clf = make_linear_classifier(name, C=C, random_state=random_state)
-    scaler = clf.named_steps["scaler"]
-    for start in range(0, len(F), chunk):
-        scaler.partial_fit(F[start:start + chunk])
-    for start in range(0, len(F), chunk):
-        F[start:start + chunk] = scaler.transform(F[start:start + chunk])
+    standardize_inplace(clf.named_steps["scaler"], F)
     clf.named_steps["clf"].fit(F, y)
     return clf
 

@@ -27,8 +27,9 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
     ``0.5 ||w||^2 + C sum_i max(0, 1 - y_i (<w, x_i> + b))^2`` (the intercept ``b``
     is not penalised). All classes are solved together by full-batch L-BFGS,
     preconditioned by the Cholesky factor of the features' Gram matrix (estimated
-    on at most ``max(10000, n_features)`` rows), so each of its few iterations is two
-    dense matrix products on the CPU's or the GPU's matmul units. On 50,000-60,000
+    on at most ``max(10000, n_features)`` rows; above 16,384 features, a low-rank
+    square root from 10,000 rows), so each of its few iterations is two dense matrix
+    products on the CPU's or the GPU's matmul units. On 50,000-60,000
     dense CKN features of 4,096-16,384 dimensions it took 12-93 s on a 2-core CPU,
     where liblinear had not finished after 400 s (see the README's benchmark tables).
 

@@ -86,8 +86,13 @@ def test_written_out_gradient_matches_autograd():
     torch.testing.assert_close(grad, torch.cat([W.grad, b.grad[None]]))
 
 
-@pytest.mark.parametrize("n_hessian_samples", [10_000, 60])
-def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iterations(n_hessian_samples):
+@pytest.mark.parametrize(
+    "n_hessian_samples, max_dense_features",
+    [(10_000, 16_384), (60, 16_384), (30, 10)],  # the last: low rank, 30 rows for 40 features
+)
+def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iterations(
+    n_hessian_samples, max_dense_features
+):
     # Strongly correlated, badly scaled features (as CKN features are): the
     # preconditioner, even estimated on a subsample of rows, makes it easy.
     rng = np.random.RandomState(0)
@@ -95,7 +100,8 @@ def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iteration
     X = X @ (rng.randn(40, 40) * np.logspace(-2, 1, 40))
     Xt, Y = torch.as_tensor(X), torch.as_tensor(np.where(y[:, None] == np.arange(3), 1.0, -1.0))
     W, b, n_iter = fit_squared_hinge_ovr(
-        Xt, Y, C=1.0, max_iter=80, tol=1e-10, n_hessian_samples=n_hessian_samples
+        Xt, Y, C=1.0, max_iter=80, tol=1e-10, n_hessian_samples=n_hessian_samples,
+        max_dense_features=max_dense_features,
     )
     ref = LinearSVC(C=1.0, fit_intercept=False, dual=False, tol=1e-10, max_iter=100_000).fit(X, y)
     ours = float(squared_hinge_objective(Xt, Y, W, b, 1.0))
@@ -103,3 +109,30 @@ def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iteration
     # liblinear without intercept solves a constrained version: ours can only be lower.
     assert n_iter <= 80
     assert ours <= theirs * (1 + 1e-6)
+
+
+def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
+    # L = H^(1/2), where H is the Hessian estimate lam I + c B^T B (B: the sampled rows,
+    # scaled, with an intercept column) on the rows' span, and a constant at least lam
+    # on its orthogonal complement; to_p must invert to_v.
+    from sklearn_ckn.core.linear_svm import _LowRankFactor
+
+    X = torch.as_tensor(np.random.RandomState(0).randn(50, 12))
+    rows = torch.arange(8) * 50 // 8
+    factor = _LowRankFactor(X, rows, fit_intercept=True)
+    n, C, a = 50, 0.3, 0.4
+    factor.set(n=n, C=C, active_fraction=a)
+    B = torch.cat([X[rows], torch.ones(8, 1, dtype=X.dtype)], dim=1) * (n / 8) ** 0.5
+    H_est = (2 * a / n) * B.T @ B + torch.eye(13, dtype=X.dtype) / (C * n)
+    L = factor.to_v(torch.eye(13, dtype=X.dtype))
+    H = L @ L.T
+    torch.testing.assert_close(L, L.T)
+    in_span = B.T  # (13, 8): the rows themselves
+    torch.testing.assert_close(H @ in_span, H_est @ in_span)
+    basis, _ = torch.linalg.qr(torch.cat([in_span, torch.eye(13, dtype=X.dtype)], dim=1))
+    outside = basis[:, 8:]  # an orthonormal basis of the complement
+    curvature = torch.diagonal(outside.T @ H @ outside)
+    torch.testing.assert_close(outside.T @ H @ outside, torch.diag(curvature))
+    assert torch.allclose(curvature, curvature[0]) and float(curvature[0]) >= 1 / (C * n)
+    P = torch.as_tensor(np.random.RandomState(1).randn(13, 3))
+    torch.testing.assert_close(factor.to_p(factor.to_v(P)), P)

@@ -50,28 +50,100 @@ def _value_grad_active(X, Y, W, b, C):
     return loss, grad, active
 
 
-def _hessian_factor(gram, n, C, active_fraction, fit_intercept):
-    """Cholesky factor of ``(2 a / n) G + I_w / (C n)``, the Hessian of the scaled objective.
+class _DenseFactor:
+    """``L L^T = H`` by Cholesky of the ``(d + 1, d + 1)`` Gram matrix of ``m`` rows.
 
-    ``G`` is the Gram matrix of ``[X, 1]`` (``X`` alone without intercept); ``a``
-    is the fraction of (sample, class) pairs inside the margin, the only ones that
-    contribute curvature. Any symmetric positive definite matrix is a valid
-    preconditioner, so the factor is made to exist by growing a diagonal jitter.
+    ``H = (2 a / n) G + I_w / (C n)`` is the Hessian of the scaled objective: ``G`` the
+    Gram matrix of ``[X, 1]`` (``X`` alone without intercept), ``a`` the fraction of
+    (sample, class) pairs inside the margin, the only ones that contribute curvature.
     """
-    d = gram.shape[0] - 1 if fit_intercept else gram.shape[0]
-    H = gram * (2.0 * active_fraction / n)
-    H.diagonal()[:d] += 1.0 / (C * n)
-    jitter = 1e-6 * float(H.diagonal().mean())
-    while True:
-        L, info = torch.linalg.cholesky_ex(H)
-        if int(info) == 0:
-            return L
-        H.diagonal().add_(jitter)
-        jitter *= 10
+
+    def __init__(self, X, rows, fit_intercept):
+        n, d = X.shape
+        m = len(rows)
+        Xs = X[rows]
+        self.d1 = d + 1 if fit_intercept else d
+        self.gram = torch.empty(self.d1, self.d1, dtype=X.dtype, device=X.device)
+        torch.mm(Xs.T, Xs, out=self.gram[:d, :d])
+        if fit_intercept:
+            self.gram[:d, d] = self.gram[d, :d] = Xs.sum(0)
+            self.gram[d, d] = m
+        self.gram *= n / m
+        self.d = d
+
+    def set(self, n, C, active_fraction):
+        # Any symmetric positive definite matrix is a valid preconditioner, so the
+        # factor is made to exist by growing a diagonal jitter.
+        H = self.gram * (2.0 * active_fraction / n)
+        H.diagonal()[: self.d] += 1.0 / (C * n)
+        jitter = 1e-6 * float(H.diagonal().mean())
+        while True:
+            L, info = torch.linalg.cholesky_ex(H)
+            if int(info) == 0:
+                self.L = L
+                return
+            H.diagonal().add_(jitter)
+            jitter *= 10
+
+    def to_v(self, P):  # V = L^T P
+        return self.L.T @ P
+
+    def to_p(self, V):  # P = L^-T V
+        return torch.linalg.solve_triangular(self.L.T, V, upper=True)
+
+    def grad_v(self, G):  # df/dV = L^-1 df/dP
+        return torch.linalg.solve_triangular(self.L, G, upper=False)
+
+
+class _LowRankFactor:
+    """``H = lam I + (2 a / n) Q diag(s) Q^T`` from ``m < d`` rows, with ``L = H^(1/2)``.
+
+    Used when ``d`` is too large for a ``d x d`` Gram matrix (32,768 features: 4.3 GB
+    per copy, and a ``d^3`` factorisation). The rows' Gram matrix is ``m x m``: its
+    eigendecomposition gives ``Q`` (``(d + 1, r)``, orthonormal) and ``s``, once, and
+    every later ``a`` or ``C`` only rescales ``s``. ``lam`` is the curvature given to
+    directions outside the sampled rows' span (see :meth:`set`).
+    """
+
+    def __init__(self, X, rows, fit_intercept):
+        n, d = X.shape
+        m = len(rows)
+        B = X[rows]
+        if fit_intercept:
+            B = torch.cat([B, torch.ones(m, 1, dtype=X.dtype, device=X.device)], dim=1)
+        B *= (n / m) ** 0.5
+        s, U = torch.linalg.eigh(B @ B.T)
+        keep = s > float(s[-1]) * 1e-6
+        s, U = s[keep], U[:, keep]
+        self.Q = (B.T @ U).div_(s.sqrt())
+        self.s = s
+        self.d1 = B.shape[1]
+
+    def set(self, n, C, active_fraction):
+        c = 2.0 * active_fraction / n
+        # Outside the rows' span the curvature is unknown but at least the penalty's;
+        # the smallest sampled eigenvalue is the estimate of randomized Nystrom
+        # preconditioning (Frangella, Tropp and Udell, 2023).
+        self.lam = 1.0 / (C * n) + c * (float(self.s[0]) if len(self.s) else 0.0)
+        ev = self.s * c + 1.0 / (C * n)
+        self.up = ev.sqrt() - self.lam**0.5
+        self.down = ev.rsqrt() - self.lam**-0.5
+
+    def _apply(self, x, scale, diag):  # scale x + Q diag Q^T x
+        return torch.addmm(x * scale, self.Q, (self.Q.T @ x).mul_(diag[:, None]))
+
+    def to_v(self, P):
+        return self._apply(P, self.lam**0.5, self.up)
+
+    def to_p(self, V):
+        return self._apply(V, self.lam**-0.5, self.down)
+
+    grad_v = to_p  # L is symmetric
 
 
 def fit_squared_hinge_ovr(
-    X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=10_000
+    X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=10_000,
+    max_dense_features=16_384,
 ):
     """Minimise :func:`squared_hinge_objective` over ``W`` and ``b`` by preconditioned L-BFGS.
 
@@ -83,6 +155,9 @@ def fit_squared_hinge_ovr(
     ``(d, m) x (m, d)`` product and a Cholesky factorisation buy far fewer iterations,
     each of which costs two passes over ``X`` (on MNIST CKN features, 140 reach a lower
     objective than 400 plain ones: ``benchmarks/results/svm_solver_mnist_64_512.json``).
+    Above ``max_dense_features`` features the ``d x d`` matrices would not fit in
+    memory; the Hessian is then approximated by ``n_hessian_samples`` rows' own
+    ``m x m`` Gram matrix, whose eigendecomposition gives a low-rank square root.
 
     Parameters
     ----------
@@ -99,8 +174,11 @@ def fit_squared_hinge_ovr(
     tol : float
         Stop when ten iterations lower the objective by less than ``tol`` times its value.
     n_hessian_samples : int
-        Rows, evenly spaced, that estimate the Gram matrix (at least ``d`` of them,
-        at most ``n``).
+        Rows, evenly spaced, that estimate the Gram matrix (at most ``n``; with
+        ``d <= max_dense_features``, at least ``d`` of them).
+    max_dense_features : int
+        Largest ``d`` for the dense ``d x d`` Gram matrix and Cholesky factor; above
+        it, the low-rank preconditioner from ``n_hessian_samples`` rows.
 
     Returns
     -------
@@ -111,17 +189,14 @@ def fit_squared_hinge_ovr(
     """
     n, d = X.shape
     k = Y.shape[1]
-    m = min(n, max(n_hessian_samples, d))
-    rows = torch.arange(m, device=X.device) * n // m
-    Xs = X[rows]
-    d1 = d + 1 if fit_intercept else d
-    gram = torch.empty(d1, d1, dtype=X.dtype, device=X.device)
-    torch.mm(Xs.T, Xs, out=gram[:d, :d])
-    if fit_intercept:
-        gram[:d, d] = gram[d, :d] = Xs.sum(0)
-        gram[d, d] = m
-    gram *= n / m
-    del Xs
+    if d <= max_dense_features:
+        m = min(n, max(n_hessian_samples, d))
+        factor_type = _DenseFactor
+    else:
+        m = min(n, n_hessian_samples)
+        factor_type = _LowRankFactor
+    factor = factor_type(X, torch.arange(m, device=X.device) * n // m, fit_intercept)
+    d1 = factor.d1
     # The objective is divided by C * n so that its scale does not depend on the
     # number of samples.
     scale = 1.0 / (C * n)
@@ -132,13 +207,13 @@ def fit_squared_hinge_ovr(
     converged = False
     while not converged and n_iter < max_iter:
         # (Re)start L-BFGS in the variables of the current preconditioner.
-        L = _hessian_factor(gram, n, C, alpha, fit_intercept)
-        V = (L.T @ P).contiguous()
+        factor.set(n, C, alpha)
+        V = factor.to_v(P).contiguous()
 
         def closure():
-            P.copy_(torch.linalg.solve_triangular(L.T, V, upper=True))
+            P.copy_(factor.to_p(V))
             loss, grad, active[0] = _value_grad_active(X, Y, P[:d], P[d] if fit_intercept else zero_b, C)
-            V.grad = torch.linalg.solve_triangular(L, grad[:d1] * scale, upper=False).contiguous()
+            V.grad = factor.grad_v(grad[:d1] * scale).contiguous()
             return float(loss) * scale
 
         optimizer = torch.optim.LBFGS(
@@ -153,7 +228,7 @@ def fit_squared_hinge_ovr(
             ran = optimizer.state[V]["n_iter"] - done
             done += ran
             n_iter += ran
-            P.copy_(torch.linalg.solve_triangular(L.T, V, upper=True))
+            P.copy_(factor.to_p(V))
             if ran < wanted or (f_prev is not None and f_prev - f <= tol * abs(f)):
                 converged = True
                 break
