@@ -53,14 +53,17 @@ def predict(clf, F, F_flip=None):
 
 
 def with_mirrors(F, F_flip, y, index):
-    """A copy of training rows ``index`` followed by their mirror images' (if any)."""
+    """Training rows ``index`` followed by their mirror images' (if any).
+
+    A copy, except without mirrors where ``F[index]`` is a view (``index`` a slice).
+    """
+    if F_flip is None:
+        return F[index], y[index]
     index = np.arange(len(y))[index]
-    copies = 1 if F_flip is None else 2
-    F_out = np.empty((copies * len(index), F.shape[1]), dtype=F.dtype)
+    F_out = np.empty((2 * len(index), F.shape[1]), dtype=F.dtype)
     np.take(F, index, axis=0, out=F_out[: len(index)])
-    if F_flip is not None:
-        np.take(F_flip, index, axis=0, out=F_out[len(index):])
-    return F_out, np.tile(y[index], copies)
+    np.take(F_flip, index, axis=0, out=F_out[len(index):])
+    return F_out, np.tile(y[index], 2)
 
 
 def validation_scores(F, y, classifier, grid, random_state, F_flip=None, folds=1):

@@ -121,7 +121,7 @@ def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
     rows = torch.arange(8) * 50 // 8
     factor = _LowRankFactor(X, rows, fit_intercept=True)
     n, C, a = 50, 0.3, 0.4
-    factor.set(n=n, C=C, active_fraction=a)
+    factor.set(C=C, active_fraction=a)
     B = torch.cat([X[rows], torch.ones(8, 1, dtype=X.dtype)], dim=1) * (n / 8) ** 0.5
     H_est = (2 * a / n) * B.T @ B + torch.eye(13, dtype=X.dtype) / (C * n)
     L = factor.to_v(torch.eye(13, dtype=X.dtype))

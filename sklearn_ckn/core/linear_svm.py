@@ -69,13 +69,13 @@ class _DenseFactor:
             self.gram[:d, d] = self.gram[d, :d] = Xs.sum(0)
             self.gram[d, d] = m
         self.gram *= n / m
-        self.d = d
+        self.n, self.d = n, d
 
-    def set(self, n, C, active_fraction):
+    def set(self, C, active_fraction):
         # Any symmetric positive definite matrix is a valid preconditioner, so the
         # factor is made to exist by growing a diagonal jitter.
-        H = self.gram * (2.0 * active_fraction / n)
-        H.diagonal()[: self.d] += 1.0 / (C * n)
+        H = self.gram * (2.0 * active_fraction / self.n)
+        H.diagonal()[: self.d] += 1.0 / (C * self.n)
         jitter = 1e-6 * float(H.diagonal().mean())
         while True:
             L, info = torch.linalg.cholesky_ex(H)
@@ -117,15 +117,16 @@ class _LowRankFactor:
         s, U = s[keep], U[:, keep]
         self.Q = (B.T @ U).div_(s.sqrt())
         self.s = s
-        self.d1 = B.shape[1]
+        self.n, self.d1 = n, B.shape[1]
 
-    def set(self, n, C, active_fraction):
-        c = 2.0 * active_fraction / n
+    def set(self, C, active_fraction):
+        c = 2.0 * active_fraction / self.n
+        penalty = 1.0 / (C * self.n)
         # Outside the rows' span the curvature is unknown but at least the penalty's;
         # the smallest sampled eigenvalue is the estimate of randomized Nystrom
         # preconditioning (Frangella, Tropp and Udell, 2023).
-        self.lam = 1.0 / (C * n) + c * (float(self.s[0]) if len(self.s) else 0.0)
-        ev = self.s * c + 1.0 / (C * n)
+        self.lam = penalty + c * (float(self.s[0]) if len(self.s) else 0.0)
+        ev = self.s * c + penalty
         self.up = ev.sqrt() - self.lam**0.5
         self.down = ev.rsqrt() - self.lam**-0.5
 
@@ -207,7 +208,7 @@ def fit_squared_hinge_ovr(
     converged = False
     while not converged and n_iter < max_iter:
         # (Re)start L-BFGS in the variables of the current preconditioner.
-        factor.set(n, C, alpha)
+        factor.set(C, alpha)
         V = factor.to_v(P).contiguous()
 
         def closure():
