@@ -23,7 +23,7 @@ from _common import matmul_gflops, standardize_inplace, write_result  # noqa: E4
 
 from sklearn_ckn import CKNTransformer  # noqa: E402
 from sklearn_ckn.datasets import load_cifar10, load_mnist  # noqa: E402
-from sklearn_ckn.linear import make_linear_classifier  # noqa: E402
+from sklearn_ckn.svm._linear import make_linear_classifier  # noqa: E402
 
 LOADERS = {"mnist": load_mnist, "cifar10": load_cifar10}
 

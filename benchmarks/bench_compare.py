@@ -24,7 +24,7 @@ import time
 
 import pandas as pd
 
-from sklearn_ckn.compare import run_comparison
+from sklearn_ckn.compare._harness import run_comparison
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATASETS = ("mnist", "cifar10", "fruits360")

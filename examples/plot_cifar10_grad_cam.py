@@ -47,7 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_ckn import CKNTransformer, CNNClassifier
 from sklearn_ckn.datasets import load_cifar10
 from sklearn_ckn.explain import plot_filters, plot_grad_cam
-from sklearn_ckn.plotting import format_per_class_table, per_class_accuracy
+from sklearn_ckn._plotting import format_per_class_table, per_class_accuracy
 
 
 def _ints(text):

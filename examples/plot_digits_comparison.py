@@ -32,7 +32,7 @@ A smoke run on a few images and tiny models (seconds; meaningless accuracies)::
 # scores the five models with :func:`~sklearn_ckn.compare.run_comparison`, prints the
 # accuracy table and the per-class table CNN vs CKN, and writes the tables, the
 # confusion matrices and the misclassified examples into ``--out``.
-from sklearn_ckn.compare import run_example_comparison
+from sklearn_ckn.compare._harness import run_example_comparison
 
 
 def main(argv=None):

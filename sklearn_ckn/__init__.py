@@ -1,8 +1,19 @@
 """sklearn-ckn: Convolutional Kernel Networks with the scikit-learn API.
 
-The algorithm core (:mod:`sklearn_ckn.core`) is plain PyTorch; the estimators
-(:class:`CKNTransformer`, :class:`CNNClassifier`, :class:`TorchLinearSVC`) adapt it
-to scikit-learn.
+Estimators
+    :class:`CKNTransformer` (unsupervised CKN features), :class:`CNNClassifier` (the
+    CNN baseline), :class:`TorchLinearSVC` (linear SVM for CKN features),
+    :class:`KernelSVC` and :class:`ImageFlattener` (pixel baselines).
+Models by name
+    :func:`make_model`, :func:`available_models`.
+Subpackages
+    :mod:`sklearn_ckn.core` (the algorithm in plain PyTorch, no scikit-learn),
+    :mod:`sklearn_ckn.ckn`, :mod:`sklearn_ckn.cnn`, :mod:`sklearn_ckn.svm`,
+    :mod:`sklearn_ckn.datasets` (loaders), :mod:`sklearn_ckn.explain` (Grad-CAM),
+    :mod:`sklearn_ckn.compare` (the comparison harness).
+
+Modules whose name starts with an underscore are private; everything public is
+re-exported here or from a subpackage.
 """
 
 import importlib
@@ -13,10 +24,13 @@ __version__ = "0.1.0.dev0"
 _LAZY = {
     "CKNTransformer": "sklearn_ckn.ckn",
     "CNNClassifier": "sklearn_ckn.cnn",
-    "TorchLinearSVC": "sklearn_ckn.linear_svm",
-    "make_model": "sklearn_ckn.models",
-    "available_models": "sklearn_ckn.models",
+    "TorchLinearSVC": "sklearn_ckn.svm",
+    "KernelSVC": "sklearn_ckn._baselines",
+    "ImageFlattener": "sklearn_ckn._baselines",
+    "make_model": "sklearn_ckn._models",
+    "available_models": "sklearn_ckn._models",
 }
+_SUBPACKAGES = ("ckn", "cnn", "compare", "core", "datasets", "explain", "svm")
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
@@ -24,8 +38,10 @@ __all__ = sorted(_LAZY) + ["__version__"]
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"sklearn_ckn.{name}")
     raise AttributeError(f"module 'sklearn_ckn' has no attribute {name!r}")
 
 
 def __dir__():
-    return __all__
+    return sorted(__all__ + list(_SUBPACKAGES))

@@ -58,7 +58,7 @@ def _literal(text):
 def build_parser():
     """The ``argparse`` parser of the command line."""
     from .compare import DATASETS, DEFAULT_MAX_TRAIN
-    from .models import available_models
+    from ._models import available_models
 
     parser = argparse.ArgumentParser(
         prog="sklearn-ckn",
@@ -150,7 +150,7 @@ def main(argv=None):
         Arguments without the program name; None reads ``sys.argv[1:]``.
     """
     from .compare import run_comparison
-    from .models import available_models, make_model
+    from ._models import available_models, make_model
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()

@@ -3,7 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import CKNTransformer
-from sklearn_ckn.linear_svm import TorchLinearSVC
+from sklearn_ckn.svm._linear_svc import TorchLinearSVC
 
 
 # Small networks: the checks fit a few dozen 2-D rows of as few as 2 features, read as

@@ -10,7 +10,7 @@ from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import available_models, make_model
-from sklearn_ckn.models import EXACT_SVM_MAX_SAMPLES, ImageFlattener, KernelSVC
+from sklearn_ckn._baselines import EXACT_SVM_MAX_SAMPLES, ImageFlattener, KernelSVC
 
 # Tiny models: every fit takes a fraction of a second.
 TINY = {

@@ -1,10 +1,10 @@
-"""Per-class tables and figures of sklearn_ckn.plotting."""
+"""Per-class tables and figures of sklearn_ckn._plotting."""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sklearn_ckn.plotting import (
+from sklearn_ckn._plotting import (
     format_per_class_table,
     per_class_accuracy,
     plot_confusion_matrices,

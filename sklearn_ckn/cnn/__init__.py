@@ -1,11 +1,11 @@
 """CNN baselines with the scikit-learn API.
 
 :class:`CNNClassifier` trains a LeNet-5 or a compact residual network
-(:mod:`sklearn_ckn.cnn.architectures`) with the plain-PyTorch training loop of
-:mod:`sklearn_ckn.cnn.training`.
+(:mod:`sklearn_ckn.cnn._architectures`) with the plain-PyTorch training loop of
+:mod:`sklearn_ckn.cnn._training`.
 """
 
-from .architectures import ARCHITECTURES, build_architecture
-from .classifier import CNNClassifier
+from ._architectures import ARCHITECTURES, build_architecture
+from ._classifier import CNNClassifier
 
 __all__ = ["CNNClassifier", "ARCHITECTURES", "build_architecture"]

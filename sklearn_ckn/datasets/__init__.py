@@ -14,11 +14,11 @@ MD5-verified; :func:`load_digits_images` needs no file at all.
 """
 
 from ._base import DownloadError, get_data_home
-from .cifar10 import load_cifar10
-from .digits import load_digits_images
-from .fruits360 import load_fruits360
-from .mnist import load_mnist
-from .svhn import load_svhn
+from ._cifar10 import load_cifar10
+from ._digits import load_digits_images
+from ._fruits360 import load_fruits360
+from ._mnist import load_mnist
+from ._svhn import load_svhn
 
 __all__ = [
     "DownloadError",

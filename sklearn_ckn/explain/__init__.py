@@ -7,10 +7,10 @@
 * :func:`plot_filters`: the first-layer filters (CNN kernels, CKN anchors).
 
 How estimators become differentiable torch models is in
-:mod:`sklearn_ckn.explain.heads`; see ``docs/explain.md``.
+:mod:`sklearn_ckn.explain._adapters`; see ``docs/explain.md``.
 """
 
-from .grad_cam import grad_cam
-from .plotting import plot_filters, plot_grad_cam
+from ._grad_cam import grad_cam
+from ._plotting import plot_filters, plot_grad_cam
 
 __all__ = ["grad_cam", "plot_grad_cam", "plot_filters"]

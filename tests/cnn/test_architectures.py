@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sklearn_ckn.cnn.architectures import (
+from sklearn_ckn.cnn._architectures import (
     ARCHITECTURES,
     ImageClassifierNet,
     LeNet5,

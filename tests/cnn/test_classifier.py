@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
-import sklearn_ckn.cnn.classifier as classifier_module
+import sklearn_ckn.cnn._classifier as classifier_module
 from sklearn_ckn import CNNClassifier
 
 
@@ -287,7 +287,7 @@ def test_transfer_learning_errors():
 def test_callable_architecture():
     from functools import partial
 
-    from sklearn_ckn.cnn.architectures import ResNetSmall
+    from sklearn_ckn.cnn._architectures import ResNetSmall
 
     X, y = quadrants(60)
     clf = CNNClassifier(partial(ResNetSmall, widths=(4, 8)), epochs=1, batch_size=32,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_ckn.cnn.architectures import ResNetSmall
-from sklearn_ckn.cnn.training import (
+from sklearn_ckn.cnn._architectures import ResNetSmall
+from sklearn_ckn.cnn._training import (
     ImageBatches,
     Trainer,
     augment_batch,

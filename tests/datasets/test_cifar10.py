@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sklearn_ckn.datasets import load_cifar10
-from sklearn_ckn.datasets import cifar10 as cifar_module
+from sklearn_ckn.datasets import _cifar10 as cifar_module
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sklearn_ckn.datasets import DownloadError, load_mnist
-from sklearn_ckn.datasets import mnist as mnist_module
+from sklearn_ckn.datasets import _mnist as mnist_module
 
 NAMES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),

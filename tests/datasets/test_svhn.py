@@ -6,7 +6,7 @@ import pytest
 import scipy.io
 
 from sklearn_ckn.datasets import load_svhn
-from sklearn_ckn.datasets import svhn as svhn_module
+from sklearn_ckn.datasets import _svhn as svhn_module
 
 
 def write_mat(path, n, seed=0, **override):

@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
 from sklearn_ckn.explain import grad_cam
-from sklearn_ckn.explain.grad_cam import cam_from_gradients
+from sklearn_ckn.explain._grad_cam import cam_from_gradients
 
 from .conftest import SQUARE, make_squares, mass_ratio
 

@@ -122,7 +122,7 @@ def test_filters_ckn_whitened_are_mapped_to_pixel_space():
     assert "pseudo-inverse of the whitening" in fig._suptitle.get_text()
     assert fig.axes[0].get_images()[0].get_array().shape == (3, 3, 3)
     # Whitening the shown (pixel-space) patch gives back the anchor: A pinv(A) z = z.
-    from sklearn_ckn.explain.plotting import _ckn_first_layer_filters
+    from sklearn_ckn.explain._plotting import _ckn_first_layer_filters
 
     patches, _ = _ckn_first_layer_filters(ckn)
     a = layer.white_weight.double().reshape(layer.patch_dim, -1)

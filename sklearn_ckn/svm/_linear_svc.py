@@ -4,15 +4,14 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._device import resolve_device
-from .core.linear_svm import fit_squared_hinge_ovr
+from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
+from .._device import resolve_device
+from ..core.linear_svm import fit_squared_hinge_ovr
 
 __all__ = ["TorchLinearSVC"]
 
@@ -68,12 +67,12 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
     See Also
     --------
     sklearn.svm.LinearSVC : the same model, solved by liblinear.
-    sklearn_ckn.linear.make_linear_classifier : the linear stages compared for CKN features.
+    sklearn_ckn.svm._linear.make_linear_classifier : the linear stages compared for CKN features.
 
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_ckn.linear_svm import TorchLinearSVC
+    >>> from sklearn_ckn.svm._linear_svc import TorchLinearSVC
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = TorchLinearSVC(C=0.01, device="cpu").fit(X / 16, y)
     >>> clf.score(X / 16, y) > 0.95
@@ -97,7 +96,7 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.device = device
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit one squared-hinge SVM per class (one-vs-rest).
 

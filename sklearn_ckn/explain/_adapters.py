@@ -17,7 +17,7 @@ Two families are supported:
   classifier's ``coef_`` and ``intercept_``. Its scores are the classifier's
   ``decision_function`` (for two classes, ``-s`` for ``classes_[0]`` and ``+s`` for
   ``classes_[1]``). Nested pipelines (e.g. ``make_pipeline(StandardScaler(),
-  LogisticRegression())`` as the last step, see :mod:`sklearn_ckn.linear`) are
+  LogisticRegression())`` as the last step, see :mod:`sklearn_ckn.svm._linear`) are
   flattened, ``"passthrough"`` steps skipped.
 
 A ``FrozenEstimator`` is unwrapped, and so is a fitted search (``GridSearchCV``...)
@@ -408,7 +408,7 @@ class DifferentiableClassifier:
         n = x.shape[0]
         m = self._pad_multiple
         if m > 1 and n % m:
-            from ..cnn.training import _pad_batch
+            from ..cnn._training import _pad_batch
 
             x = _pad_batch(x, m - n % m)
         return x, n
@@ -522,7 +522,7 @@ def _check_fitted(estimator, attribute, what):
 
 
 def _cnn_adapter(cnn):
-    from ..cnn.classifier import _torch_threads
+    from ..cnn._classifier import _torch_threads
 
     _check_fitted(cnn, "network_", "the CNN")
     net = cnn.network_
@@ -642,7 +642,7 @@ def as_differentiable(estimator):
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn_ckn import CKNTransformer
-    >>> from sklearn_ckn.explain.heads import as_differentiable
+    >>> from sklearn_ckn.explain._adapters import as_differentiable
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.random((40, 8, 8)), np.arange(40) % 2
     >>> pipe = make_pipeline(CKNTransformer(n_filters=4, subsamplings=2, random_state=0,
@@ -651,7 +651,7 @@ def as_differentiable(estimator):
     >>> bool(np.allclose(model.decision_scores(X)[:, 1], pipe.decision_function(X)))
     True
     """
-    from ..cnn.classifier import CNNClassifier
+    from ..cnn._classifier import CNNClassifier
 
     estimator = _unwrap(estimator)
     # Tensors made under inference_mode() could not be used with autograd later.

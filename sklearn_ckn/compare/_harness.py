@@ -45,8 +45,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.utils import Bunch
 
-from .models import available_models, make_model
-from .plotting import (
+from .._models import available_models, make_model
+from .._plotting import (
     format_per_class_table,
     per_class_accuracy,
     plot_confusion_matrices,
@@ -68,7 +68,7 @@ DATASETS = ("digits", "mnist", "cifar10", "svhn", "fruits360")
 
 #: Largest training set each model is fitted on by default (None: no cap). The
 #: kernel SVM fits an exact ``SVC`` up to 10,000 images and a Nystroem approximation
-#: above (see :class:`~sklearn_ckn.models.KernelSVC`); beyond 20,000 images neither
+#: above (see :class:`~sklearn_ckn._models.KernelSVC`); beyond 20,000 images neither
 #: the approximation nor the exact k-NN search (prediction cost grows with
 #: ``n_train * n_test * n_pixels``) pays off on a CPU. Override with ``max_train``
 #: (``--max-train knn=60000`` on the command line; ``none`` removes a cap).
@@ -255,7 +255,7 @@ def load_comparison_data(
         labels), ``target_names`` and ``split`` (a sentence saying how the split
         was made).
     """
-    from . import datasets
+    from .. import datasets
 
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}; available datasets: {list(DATASETS)}.")
@@ -325,7 +325,7 @@ def _versions():
     import sklearn
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "python": platform.python_version(),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sklearn_ckn.__main__ import main
-from sklearn_ckn.compare import (
+from sklearn_ckn.compare._harness import (
     DEFAULT_MAX_TRAIN,
     load_comparison_data,
     run_comparison,
@@ -113,7 +113,7 @@ def test_model_params_and_verbose_zero(tmp_path, capsys):
 def test_threads_are_limited_and_restored():
     import torch
 
-    from sklearn_ckn.compare import _resolve_n_jobs
+    from sklearn_ckn.compare._harness import _resolve_n_jobs
 
     assert _resolve_n_jobs("auto", "digits") == 1
     assert _resolve_n_jobs("auto", "mnist") is None

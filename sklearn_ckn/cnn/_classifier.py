@@ -6,22 +6,19 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-)
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 from torch import nn
 
+from .._compat import Interval, StrOptions, check_partial_fit_first_call, fit_context
 from .._device import resolve_device, to_cpu_state
 from .._images import validate_images
-from .architectures import ARCHITECTURES, ImageClassifierNet
-from .training import ImageBatches, Trainer, predict_logits
+from ._architectures import ARCHITECTURES, ImageClassifierNet
+from ._training import ImageBatches, Trainer, predict_logits
 
 __all__ = ["CNNClassifier"]
 
@@ -97,7 +94,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         ReLU; about 62 k parameters on 28x28 images). A callable is called as
         ``architecture(in_channels=, n_classes=, image_size=(H, W), dropout=,
         **architecture_params)`` and returns an ``nn.Module``; see
-        :mod:`sklearn_ckn.cnn.architectures` for the layout (``normalize``,
+        :mod:`sklearn_ckn.cnn._architectures` for the layout (``normalize``,
         ``features``, ``head``) that transfer learning and Grad-CAM expect.
     architecture_params : dict or None, default=None
         Extra constructor arguments of the architecture, e.g.
@@ -404,7 +401,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     "The architecture callable must return an nn.Module with "
                     f"'normalize', 'features' and 'head' sub-modules (missing: {missing}); "
-                    "subclass sklearn_ckn.cnn.architectures.ImageClassifierNet."
+                    "subclass sklearn_ckn.cnn._architectures.ImageClassifierNet."
                 )
             mean, std = _channel_statistics(images)
             net.normalize.set_statistics(mean, std)
@@ -467,7 +464,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return train, val
 
     # ------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, validation_data=None):
         """Train the network on images ``X`` with labels ``y``.
 
@@ -490,7 +487,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, validation_data=validation_data, continuing=continuing,
                          epochs=self.epochs, schedule="one-cycle")
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch over ``X``, ``y`` at a constant learning rate.
 
@@ -512,7 +509,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self : CNNClassifier
             The classifier.
         """
-        first = _check_partial_fit_first_call(self, classes)
+        first = check_partial_fit_first_call(self, classes)
         if first and len(self.classes_) < 2:
             raise ValueError(
                 "CNNClassifier needs samples of at least 2 classes; classes has only "

@@ -73,7 +73,7 @@ def per_class_accuracy(y_true, predictions, *, labels=None, target_names=None):
 
     Examples
     --------
-    >>> from sklearn_ckn.plotting import per_class_accuracy
+    >>> from sklearn_ckn._plotting import per_class_accuracy
     >>> per_class_accuracy([0, 0, 1, 1], {"cnn": [0, 1, 1, 1], "ckn": [0, 0, 1, 0]})
       class  support  cnn  ckn  ckn_minus_cnn
     0     0        2  0.5  1.0            0.5

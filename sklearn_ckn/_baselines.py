@@ -1,50 +1,25 @@
-"""One entry point for every model of the comparison: :func:`make_model`.
+"""Baseline classifiers on raw pixels: :class:`ImageFlattener` and :class:`KernelSVC`.
 
-Every model is an unfitted scikit-learn classifier that takes image arrays directly
-(``(n, H, W)``, ``(n, H, W, C)`` or 2-D rows with ``image_shape``; ``uint8`` pixels are
-scaled to [0, 1]), so that all of them can be cloned, cross-validated, grid-searched
-and put in pipelines:
-
-* ``"ckn"``: ``Pipeline([("ckn", CKNTransformer()), ("scaler", StandardScaler()),
-  ("clf", TorchLinearSVC(C=0.01))])`` (the steps after ``ckn`` come from
-  ``_ckn_linear_stage``);
-* ``"cnn"``: :class:`~sklearn_ckn.CNNClassifier`;
-* ``"kernel_svm"``: ``Pipeline([("flatten", ImageFlattener()), ("svm", KernelSVC())])``,
-  an exact RBF ``SVC`` up to ``EXACT_SVM_MAX_SAMPLES`` (10,000) training images and a
-  ``Nystroem`` + ``TorchLinearSVC`` approximation above (decided in ``fit``);
-* ``"naive_bayes"``: ``Pipeline([("flatten", ImageFlattener()), ("nb", GaussianNB())])``;
-* ``"knn"``: ``Pipeline([("flatten", ImageFlattener()), ("knn", KNeighborsClassifier())])``
-  (5 neighbours, Euclidean distance).
-
-The pixel models work on pixels in [0, 1] (``uint8`` input) without per-pixel
-standardisation: on MNIST it costs the RBF SVM and k-NN accuracy (it inflates the
-near-constant border pixels), and the RBF bandwidth ``gamma="scale"`` already adapts
-to the global scale of other inputs.
-
-Parameters of :func:`make_model` follow scikit-learn's naming: for a pipeline they
-are ``<step>__<param>`` (``make_model("ckn", ckn__n_filters=(32, 128), clf__C=0.5)``),
-for a single estimator plain names (``make_model("cnn", epochs=3)``). A few common
-keywords are accepted by every model and routed to the steps that use them:
-``random_state``, ``image_shape``, ``device`` and ``verbose``.
+They take the same image arrays as the CKN and CNN estimators, so that every model of
+the comparison can be cloned, cross-validated and put in pipelines alike.
 """
 
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.kernel_approximation import Nystroem
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._compat import Interval, StrOptions, check_feature_names_in, fit_context
 from ._images import validate_images
-from .linear_svm import TorchLinearSVC
+from .svm._linear_svc import TorchLinearSVC
 
-__all__ = ["ImageFlattener", "KernelSVC", "available_models", "make_model"]
+__all__ = ["EXACT_SVM_MAX_SAMPLES", "ImageFlattener", "KernelSVC"]
+
 
 #: Training-set size above which ``"kernel_svm"`` switches from an exact ``SVC``
 #: (time and memory quadratic or worse in the number of samples) to ``Nystroem`` +
@@ -79,7 +54,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_ckn.models import ImageFlattener
+    >>> from sklearn_ckn._models import ImageFlattener
     >>> X = np.full((2, 3, 3), 255, dtype=np.uint8)
     >>> ImageFlattener().fit_transform(X)[0, :3]
     array([1., 1., 1.], dtype=float32)
@@ -90,7 +65,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
     def __init__(self, image_shape=None):
         self.image_shape = image_shape
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Record the image shape.
 
@@ -143,7 +118,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self, "image_shape_")
-        names = _check_feature_names_in(self, input_features, generate_names=False)
+        names = check_feature_names_in(self, input_features, generate_names=False)
         if names is not None:
             return np.asarray(names, dtype=object)
         h, w, c = self.image_shape_
@@ -167,7 +142,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     ``exact_max_samples`` it fits an exact :class:`~sklearn.svm.SVC` with the RBF
     kernel; above, :class:`~sklearn.kernel_approximation.Nystroem` features of the
     same kernel (``n_components`` landmarks) followed by
-    :class:`~sklearn_ckn.linear_svm.TorchLinearSVC` (``LinearSVC``'s squared-hinge
+    :class:`~sklearn_ckn.svm._linear_svc.TorchLinearSVC` (``LinearSVC``'s squared-hinge
     model, solved by L-BFGS in torch) with the same ``C``, whose cost grows linearly
     with the number of samples. Works on 2-D features (use it
     after :class:`ImageFlattener`).
@@ -229,7 +204,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the exact or the approximate kernel SVM, depending on ``len(X)``.
 
@@ -300,155 +275,3 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         """
         X = self._check_X(X)
         return self.estimator_.decision_function(X)
-
-
-# -- the models ------------------------------------------------------------------------
-
-_COMMON = ("random_state", "image_shape", "device", "verbose")
-
-
-def _ckn_linear_stage(random_state=None):
-    """The steps that follow ``CKNTransformer`` in the ``"ckn"`` model.
-
-    ``StandardScaler`` + :class:`~sklearn_ckn.linear_svm.TorchLinearSVC` (``C=0.01``):
-    the fastest and most accurate of the linear setups compared on CKN features in
-    ``benchmarks/bench_linear.py`` (see :mod:`sklearn_ckn.linear`). Step names are
-    ``"scaler"`` and ``"clf"``.
-    """
-    from .linear import linear_steps
-
-    return linear_steps("torch-linearsvc", random_state=random_state)
-
-
-def _make_ckn(random_state=None, image_shape=None, device="auto", verbose=0):
-    from .ckn import CKNTransformer
-
-    ckn = CKNTransformer(
-        image_shape=image_shape, device=device, random_state=random_state, verbose=verbose
-    )
-    steps = _ckn_linear_stage(random_state=random_state)
-    clf = steps[-1][1]
-    if "device" in clf.get_params():  # the torch classifier runs where the CKN runs
-        clf.set_params(device=device)
-    return Pipeline([("ckn", ckn)] + steps)
-
-
-def _make_cnn(random_state=None, image_shape=None, device="auto", verbose=0):
-    from .cnn import CNNClassifier
-
-    return CNNClassifier(
-        image_shape=image_shape, device=device, random_state=random_state, verbose=verbose
-    )
-
-
-def _make_kernel_svm(random_state=None, image_shape=None, device="auto", verbose=0):
-    return Pipeline(
-        [
-            ("flatten", ImageFlattener(image_shape=image_shape)),
-            ("svm", KernelSVC(random_state=random_state)),
-        ]
-    )
-
-
-def _make_naive_bayes(random_state=None, image_shape=None, device="auto", verbose=0):
-    return Pipeline(
-        [
-            ("flatten", ImageFlattener(image_shape=image_shape)),
-            ("nb", GaussianNB()),
-        ]
-    )
-
-
-def _make_knn(random_state=None, image_shape=None, device="auto", verbose=0):
-    return Pipeline(
-        [
-            ("flatten", ImageFlattener(image_shape=image_shape)),
-            ("knn", KNeighborsClassifier(n_neighbors=5)),
-        ]
-    )
-
-
-_MODELS = {
-    "ckn": _make_ckn,
-    "cnn": _make_cnn,
-    "kernel_svm": _make_kernel_svm,
-    "naive_bayes": _make_naive_bayes,
-    "knn": _make_knn,
-}
-
-
-def available_models():
-    """Names accepted by :func:`make_model`.
-
-    Returns
-    -------
-    names : list of str
-        ``["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]``.
-
-    Examples
-    --------
-    >>> from sklearn_ckn import available_models
-    >>> available_models()
-    ['ckn', 'cnn', 'kernel_svm', 'naive_bayes', 'knn']
-    """
-    return list(_MODELS)
-
-
-def make_model(name, *, random_state=None, image_shape=None, device="auto", verbose=0, **params):
-    """Build an unfitted scikit-learn classifier of images by name.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`available_models`: ``"ckn"`` (CKN features, standardised, then
-        a squared-hinge linear SVM), ``"cnn"`` (:class:`~sklearn_ckn.CNNClassifier`),
-        ``"kernel_svm"`` (RBF SVM on pixels; Nystroem approximation above 10,000
-        training images, see :class:`KernelSVC`), ``"naive_bayes"`` (Gaussian naive
-        Bayes on pixels) or ``"knn"`` (5 nearest neighbours on pixels). Pixel models
-        see ``uint8`` images scaled to [0, 1].
-    random_state : int, RandomState instance or None, default=None
-        Routed to every step that has one (the CKN, the CNN,
-        the Nystroem sampling); ignored by the deterministic models.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(H, W, C)`` when the images are given as 2-D rows; routed to
-        the first step.
-    device : str, default="auto"
-        Torch device of the ``"ckn"`` (network and linear SVM) and ``"cnn"`` models;
-        ignored by the others.
-    verbose : int, default=0
-        Verbosity of the ``"ckn"`` and ``"cnn"`` models (progress bars).
-    **params
-        Further parameters, set with ``set_params``: ``<step>__<param>`` for the
-        pipelines (steps: ``ckn``, ``scaler``, ``clf`` for ``"ckn"``; ``flatten``,
-        ``svm`` for ``"kernel_svm"``; ``flatten``, ``nb`` for ``"naive_bayes"``;
-        ``flatten``, ``knn`` for ``"knn"``), plain names for ``"cnn"``.
-
-    Returns
-    -------
-    model : estimator
-        An unfitted classifier with ``fit``, ``predict`` and ``score`` that takes
-        images directly.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name or parameter.
-
-    Examples
-    --------
-    >>> from sklearn_ckn import make_model
-    >>> model = make_model("ckn", ckn__n_filters=(32, 128), random_state=0)
-    >>> model.get_params()["ckn__n_filters"]
-    (32, 128)
-    >>> make_model("cnn", epochs=3).epochs
-    3
-    """
-    if not isinstance(name, str) or name not in _MODELS:
-        raise ValueError(f"Unknown model {name!r}; available models: {available_models()}.")
-    model = _MODELS[name](
-        random_state=random_state, image_shape=image_shape, device=device, verbose=verbose
-    )
-    if params:
-        model.set_params(**params)
-    return model
-

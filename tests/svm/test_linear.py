@@ -1,7 +1,7 @@
 import pytest
 from sklearn.datasets import make_classification
 
-from sklearn_ckn.linear import LINEAR_CLASSIFIERS, make_linear_classifier
+from sklearn_ckn.svm._linear import LINEAR_CLASSIFIERS, make_linear_classifier
 
 
 @pytest.mark.parametrize("name", sorted(LINEAR_CLASSIFIERS))

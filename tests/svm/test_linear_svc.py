@@ -11,7 +11,7 @@ from sklearn_ckn.core.linear_svm import (
     squared_hinge_objective,
     squared_hinge_value_and_grad,
 )
-from sklearn_ckn.linear_svm import TorchLinearSVC
+from sklearn_ckn.svm._linear_svc import TorchLinearSVC
 
 
 def _objective(clf, X, y):

@@ -7,18 +7,18 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ._device import resolve_device
-from ._images import images_to_tensor, iter_batches, validate_images
-from ._progress import progress
-from .core.kernels import KERNELS
-from .core.layers import CKNLayer, CKNSequential
-from .core.local_whitening import LocalPatchWhitening
-from .core.unsupervised import fit_ckn_unsupervised
+from .._compat import Interval, StrOptions, check_feature_names_in, fit_context
+from .._device import resolve_device
+from .._images import images_to_tensor, iter_batches, validate_images
+from .._progress import progress
+from ..core.kernels import KERNELS
+from ..core.layers import CKNLayer, CKNSequential
+from ..core.local_whitening import LocalPatchWhitening
+from ..core.unsupervised import fit_ckn_unsupervised
 
 __all__ = ["CKNTransformer"]
 
@@ -250,7 +250,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             return torch.device("cpu")
 
     # -- scikit-learn API ------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the whitening (optional) and the anchors of every layer.
 
@@ -344,7 +344,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self, "network_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+        check_feature_names_in(self, input_features, generate_names=False)
         c, h, w = self.output_shape_
         cc, yy, xx = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
         names = [f"ckn_c{a}_y{b}_x{d}" for a, b, d in zip(cc.ravel(), yy.ravel(), xx.ravel())]

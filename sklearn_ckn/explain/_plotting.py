@@ -19,9 +19,9 @@ import torch
 from sklearn.pipeline import Pipeline
 from torch import nn
 
-from ..plotting import _class_name, _new_figure
-from .grad_cam import grad_cam
-from .heads import _flatten_steps, _unwrap, as_differentiable
+from .._plotting import _class_name, _new_figure
+from ._grad_cam import grad_cam
+from ._adapters import _flatten_steps, _unwrap, as_differentiable
 
 __all__ = ["plot_grad_cam", "plot_filters"]
 
@@ -223,7 +223,7 @@ def plot_filters(estimator, n_filters=None, *, ncols=None, title=None):
         others in grey (the mean over channels when there are not 1 or 3).
     """
     from ..ckn import CKNTransformer
-    from ..cnn.classifier import CNNClassifier
+    from ..cnn._classifier import CNNClassifier
 
     est = _unwrap(estimator)
     if isinstance(est, Pipeline):

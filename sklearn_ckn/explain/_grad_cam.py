@@ -11,7 +11,7 @@ For an image, a class ``c`` with score ``y_c`` and the ``K`` feature maps ``A_k`
    zero everywhere stays zero, a constant positive one becomes all ones.
 
 The score ``y_c`` is a CNN's logit, or a CKN pipeline's ``decision_function`` value
-(``-s`` / ``+s`` for two classes). See :mod:`sklearn_ckn.explain.heads` for how
+(``-s`` / ``+s`` for two classes). See :mod:`sklearn_ckn.explain._adapters` for how
 estimators become differentiable and ``docs/explain.md`` for the default layers.
 """
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .._images import iter_batches
-from .heads import as_differentiable
+from ._adapters import as_differentiable
 
 __all__ = ["grad_cam", "cam_from_gradients"]
 
@@ -70,7 +70,7 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
         | RobustScaler]* -> linear classifier`` with ``coef_`` and ``intercept_``
         (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``,
         ``SGDClassifier``; a nested pipeline as last step, e.g. from
-        :func:`sklearn_ckn.linear.make_linear_classifier`, is flattened).
+        :func:`sklearn_ckn.svm._linear.make_linear_classifier`, is flattened).
     X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
         Images, as the estimator takes them.
     target : label, array-like of shape (n,) or None, default=None

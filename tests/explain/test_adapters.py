@@ -18,13 +18,13 @@ from sklearn.preprocessing import (
 from sklearn.svm import LinearSVC
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
-from sklearn_ckn.explain.heads import (
+from sklearn_ckn.explain._adapters import (
     CKNClassifierNet,
     LinearHead,
     as_differentiable,
     scaler_to_torch,
 )
-from sklearn_ckn.linear import make_linear_classifier
+from sklearn_ckn.svm._linear import make_linear_classifier
 
 CLASSIFIERS = {
     "linearsvc": lambda: [LinearSVC(C=0.1, random_state=0)],

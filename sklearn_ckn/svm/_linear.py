@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from .linear_svm import TorchLinearSVC
+from ._linear_svc import TorchLinearSVC
 
 __all__ = ["LINEAR_CLASSIFIERS", "linear_steps", "make_linear_classifier"]
 
@@ -82,7 +82,7 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
     ----------
     name : str, default="logistic"
         One of ``"logistic"``, ``"linearsvc-primal"``, ``"linearsvc-dual"``,
-        ``"torch-linearsvc"`` (:class:`~sklearn_ckn.linear_svm.TorchLinearSVC`),
+        ``"torch-linearsvc"`` (:class:`~sklearn_ckn.svm._linear_svc.TorchLinearSVC`),
         ``"ridge"``, ``"sgd"``.
     C : float, default=None
         Inverse regularisation strength (the classifier's default if None).
@@ -99,7 +99,7 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
 
     Examples
     --------
-    >>> from sklearn_ckn.linear import make_linear_classifier
+    >>> from sklearn_ckn.svm._linear import make_linear_classifier
     >>> make_linear_classifier("logistic", C=0.5)
     Pipeline(steps=[('scaler', StandardScaler()),
                     ('clf', LogisticRegression(C=0.5, max_iter=300))])

@@ -1,0 +1,14 @@
+"""Linear classifiers for CKN features.
+
+* :class:`TorchLinearSVC`: the squared-hinge linear SVM (LinearSVC's model) solved by
+  preconditioned L-BFGS in torch, the fastest accurate linear stage measured on CKN
+  features;
+* :func:`linear_steps` and :func:`make_linear_classifier`: the linear setups compared
+  in ``benchmarks/bench_linear.py`` by name (:data:`LINEAR_CLASSIFIERS`), with or
+  without a ``StandardScaler`` in front.
+"""
+
+from ._linear import LINEAR_CLASSIFIERS, linear_steps, make_linear_classifier
+from ._linear_svc import TorchLinearSVC
+
+__all__ = ["LINEAR_CLASSIFIERS", "TorchLinearSVC", "linear_steps", "make_linear_classifier"]
