@@ -17,26 +17,11 @@ from torch import nn
 from .._compat import Interval, StrOptions, check_partial_fit_first_call, fit_context
 from .._device import resolve_device, to_cpu_state
 from .._images import validate_images
+from .._threads import torch_threads
 from ._architectures import ARCHITECTURES, ImageClassifierNet
 from ._training import ImageBatches, Trainer, predict_logits
 
 __all__ = ["CNNClassifier"]
-
-
-@contextlib.contextmanager
-def _torch_threads(n_jobs):
-    """Run with ``n_jobs`` torch threads (None: leave torch's setting alone)."""
-    if n_jobs is None:
-        yield
-        return
-    from joblib import effective_n_jobs
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager
@@ -533,7 +518,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 )
         y_idx = self._encode(y)
 
-        with _torch_threads(self.n_jobs):
+        with torch_threads(self.n_jobs):
             if not continuing:
                 self.device_ = resolve_device(self.device)
                 rng = check_random_state(self.random_state)
@@ -584,7 +569,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         check_is_fitted(self, "network_")
         images = self._validate_X(X, reset=False)
-        with _torch_threads(self.n_jobs):
+        with torch_threads(self.n_jobs):
             data = ImageBatches(images, self.device_)
             logits = predict_logits(
                 self.network_, data, batch_size=max(int(self.batch_size), 256),

@@ -28,7 +28,6 @@ used.
 """
 
 import argparse
-import contextlib
 import datetime
 import json
 import os
@@ -45,6 +44,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.utils import Bunch
 
+from .._threads import cpu_threads
 from .._models import available_models, make_model
 from .._plotting import (
     format_per_class_table,
@@ -177,24 +177,6 @@ def _resolve_n_jobs(n_jobs, dataset):
     if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be 'auto', None, -1 or a positive integer, got {n_jobs!r}.")
     return (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
-
-
-@contextlib.contextmanager
-def _cpu_threads(n):
-    """Limit torch's and the BLAS / OpenMP pools' threads to ``n`` (None: no change)."""
-    if n is None:
-        yield
-        return
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n):
-            yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _stratified_subset(y, n, random_state):
@@ -585,7 +567,7 @@ def run_comparison(
         out = os.fspath(out)
         os.makedirs(out, exist_ok=True)
 
-    with _cpu_threads(threads):
+    with cpu_threads(threads):
         info["machine"] = _machine(device)
         rows, predictions, model_reprs = _fit_models(
             models, dataset, data, caps, model_params, quick, device, random_state, cv,

@@ -522,7 +522,7 @@ def _check_fitted(estimator, attribute, what):
 
 
 def _cnn_adapter(cnn):
-    from ..cnn._classifier import _torch_threads
+    from .._threads import torch_threads
 
     _check_fitted(cnn, "network_", "the CNN")
     net = cnn.network_
@@ -534,7 +534,7 @@ def _cnn_adapter(cnn):
         estimator=cnn,
         input_estimator=cnn,
         _pad_multiple=8,
-        _threads=lambda: _torch_threads(cnn.n_jobs),
+        _threads=lambda: torch_threads(cnn.n_jobs),
     )
 
 
