@@ -50,6 +50,24 @@ def _value_grad_active(X, Y, W, b, C):
     return loss, grad, active
 
 
+_MAX_JITTER_TRIES = 16
+
+
+def _check_finite_gram(gram, X):
+    """Raise a clear error when the features' Gram matrix over- or underflows ``X``'s dtype.
+
+    From about 1e19 float32 features, their squared sums exceed float32's range; the
+    preconditioner (and every margin) would then be ``inf`` or ``nan``.
+    """
+    if not bool(torch.isfinite(gram).all()):
+        largest = float(X.abs().max()) if X.numel() else 0.0
+        raise ValueError(
+            f"The features' Gram matrix is not finite in {X.dtype} (largest |feature| "
+            f"{largest:.3g}): the features are too large for this precision. Standardise "
+            "them (e.g. with StandardScaler) or compute in float64."
+        )
+
+
 class _DenseFactor:
     """``L L^T = H`` by Cholesky of the ``(d + 1, d + 1)`` Gram matrix of ``m`` rows.
 
@@ -69,6 +87,7 @@ class _DenseFactor:
             self.gram[:d, d] = self.gram[d, :d] = Xs.sum(0)
             self.gram[d, d] = m
         self.gram *= n / m
+        _check_finite_gram(self.gram, X)
         self.n, self.d = n, d
 
     def set(self, C, active_fraction):
@@ -77,13 +96,20 @@ class _DenseFactor:
         H = self.gram * (2.0 * active_fraction / self.n)
         H.diagonal()[: self.d] += 1.0 / (C * self.n)
         jitter = 1e-6 * float(H.diagonal().mean())
-        while True:
+        for _ in range(_MAX_JITTER_TRIES):
             L, info = torch.linalg.cholesky_ex(H)
             if int(info) == 0:
                 self.L = L
                 return
             H.diagonal().add_(jitter)
             jitter *= 10
+        # Not reached by a finite H (the jitter ends at 1e9 times its mean diagonal),
+        # but a bounded loop cannot hang on what rounding may still produce.
+        raise ValueError(
+            f"Could not factorise the preconditioner after {_MAX_JITTER_TRIES} diagonal "
+            f"shifts (C={C}); the features' scale is probably extreme for {H.dtype}: "
+            "standardise them (e.g. StandardScaler) or use float64."
+        )
 
     def to_v(self, P):  # V = L^T P
         return self.L.T @ P
@@ -112,7 +138,9 @@ class _LowRankFactor:
         if fit_intercept:
             B = torch.cat([B, torch.ones(m, 1, dtype=X.dtype, device=X.device)], dim=1)
         B *= (n / m) ** 0.5
-        s, U = torch.linalg.eigh(B @ B.T)
+        gram = B @ B.T
+        _check_finite_gram(gram, X)
+        s, U = torch.linalg.eigh(gram)
         keep = s > float(s[-1]) * 1e-6
         s, U = s[keep], U[:, keep]
         self.Q = (B.T @ U).div_(s.sqrt())

@@ -136,3 +136,24 @@ def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
     assert torch.allclose(curvature, curvature[0]) and float(curvature[0]) >= 1 / (C * n)
     P = torch.as_tensor(np.random.RandomState(1).randn(13, 3))
     torch.testing.assert_close(factor.to_p(factor.to_v(P)), P)
+
+
+@pytest.mark.parametrize("scale", [1e19, 1e30])
+def test_features_too_large_for_float32_are_a_clear_error_not_a_hang(scale):
+    # The float32 Gram matrix overflows: the Cholesky retry loop used to spin forever.
+    X, y = make_classification(100, 6, random_state=0)
+    with pytest.raises(ValueError, match="not finite in torch.float32.*Standardise"):
+        TorchLinearSVC(device="cpu").fit(X * scale, y)
+    # float64 holds them: the same problem, rescaled, gives the same predictions.
+    big = TorchLinearSVC(dtype="float64", device="cpu").fit(X * 1e30, y)
+    assert np.isfinite(big.coef_).all() and big.score(X * 1e30, y) > 0.85
+
+
+def test_preconditioner_factorisation_gives_up_after_bounded_retries():
+    # A matrix no diagonal shift makes positive definite (NaN) must not loop forever.
+    from sklearn_ckn.core.linear_svm import _DenseFactor
+
+    factor = _DenseFactor(torch.eye(4, dtype=torch.float64), torch.arange(4), fit_intercept=False)
+    factor.gram[0, 1] = factor.gram[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="Could not factorise the preconditioner"):
+        factor.set(C=1.0, active_fraction=1.0)
