@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, check_feature_names_in, fit_context
-from ._images import validate_images
+from ._images import check_classification_labels, validate_images
 from .svm._linear_svc import TorchLinearSVC
 
 __all__ = ["EXACT_SVM_MAX_SAMPLES", "ImageFlattener", "KernelSVC"]
@@ -219,6 +219,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         -------
         self : KernelSVC
         """
+        check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         if self.gamma == "scale":

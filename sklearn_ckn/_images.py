@@ -20,7 +20,22 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["check_image_shape", "validate_images", "images_to_tensor", "to_float_nchw", "iter_batches"]
+__all__ = [
+    "MAX_ABS_PIXEL",
+    "check_classification_labels",
+    "check_image_shape",
+    "validate_images",
+    "images_to_tensor",
+    "to_float_nchw",
+    "iter_batches",
+]
+
+#: Largest pixel magnitude accepted by :func:`validate_images`. The estimators compute
+#: in float32 (largest value about 3.4e38), and squared patch norms, Gram matrices and
+#: covariances sum many squared pixels: from about 1e19 they overflow to infinity
+#: and the features become NaN. 1e12 keeps a margin of 1e12 on those sums while being
+#: far above any real pixel scale (uint8, 16-bit, [0, 1], standardised or HDR values).
+MAX_ABS_PIXEL = 1e12
 
 
 def check_image_shape(image_shape):
@@ -56,14 +71,100 @@ def _check_numeric_dtype(X):
 
 
 def _check_finite(X, batch=8192):
-    if X.dtype.kind != "f":
-        return
-    # Chunked so that checking a large data set does not allocate a full boolean copy.
+    """Raise a ValueError for NaN, infinity or pixels beyond +-MAX_ABS_PIXEL.
+
+    Only dtypes that can hold such values are scanned (floats of 32 bits or more,
+    64-bit integers), in chunks and with reductions only, so that checking a large
+    data set allocates no full-size temporary.
+    """
+    kind, size = X.dtype.kind, X.dtype.itemsize
+    if not (kind == "f" and size >= 4) and not (kind in "iu" and size >= 8):
+        return  # bool, (u)int8..32 and float16 cannot exceed the limit
+    lo = hi = None
     for start in range(0, X.shape[0], batch):
-        if not np.isfinite(X[start : start + batch]).all():
+        chunk = X[start : start + batch]
+        if chunk.size == 0:
+            continue
+        c_lo, c_hi = chunk.min(), chunk.max()  # NaN propagates through both
+        if kind == "f" and not (np.isfinite(c_lo) and np.isfinite(c_hi)):
             raise ValueError(
                 "Input images contain NaN or infinity; expected finite pixel values."
             )
+        lo = c_lo if lo is None else min(lo, c_lo)
+        hi = c_hi if hi is None else max(hi, c_hi)
+    if lo is not None and max(-float(lo), float(hi)) > MAX_ABS_PIXEL:
+        raise ValueError(
+            f"Input images have pixel values in [{float(lo):.3g}, {float(hi):.3g}]; expected "
+            f"values within [-{MAX_ABS_PIXEL:.0e}, {MAX_ABS_PIXEL:.0e}]: the computations "
+            "run in float32 and sums of squared pixels would overflow. Rescale the images, "
+            "e.g. X / np.abs(X).max()."
+        )
+
+
+def check_classification_labels(y):
+    """Raise a clear ``ValueError`` when classification labels mix types.
+
+    Labels such as ``[1, "a", 1, "a"]`` cannot be sorted (``1 < "a"`` is a
+    ``TypeError``): scikit-learn then turns them into the strings ``"1"``, ``"a"`` or
+    fails later, in ``score`` or a metric, with an obscure comparison error. Call this
+    at the start of ``fit``, on the ``y`` the user passed.
+
+    Parameters
+    ----------
+    y : array-like
+        Labels as given to ``fit``.
+
+    Returns
+    -------
+    y : array-like
+        ``y`` itself, unchanged.
+
+    Raises
+    ------
+    ValueError
+        When ``y`` holds labels of different kinds (numbers, strings, ``None`` or
+        other objects), naming two of them.
+
+    Examples
+    --------
+    >>> from sklearn_ckn._images import check_classification_labels
+    >>> check_classification_labels(["cat", "dog"])
+    ['cat', 'dog']
+    >>> check_classification_labels([1, "a"])
+    Traceback (most recent call last):
+    ...
+    ValueError: y mixes labels of different types (int 1 and str 'a'); classification labels must be all numbers or all strings.
+    """
+    dtype = getattr(y, "dtype", None)
+    if dtype is not None and dtype != object:
+        return y  # a typed numpy array or Series: one kind of label
+    try:
+        values = np.asarray(y, dtype=object).ravel()
+    except (ValueError, TypeError):
+        return y  # ragged or odd input: left to the estimator's own validation
+    examples = {}
+    for kind in set(map(type, values)):
+        if issubclass(kind, (str, np.str_)):
+            key = "str"
+        elif issubclass(kind, bytes):
+            key = "bytes"
+        elif issubclass(kind, numbers.Number):
+            key = "number"
+        else:
+            key = kind.__name__
+        examples.setdefault(key, kind)
+    if len(examples) > 1:
+        first, second = sorted(examples)[:2]
+        shown = []
+        for key in (first, second):
+            kind = examples[key]
+            value = next(v for v in values if type(v) is kind)
+            shown.append(f"{kind.__name__} {value!r}")
+        raise ValueError(
+            f"y mixes labels of different types ({shown[0]} and {shown[1]}); classification "
+            "labels must be all numbers or all strings."
+        )
+    return y
 
 
 def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):

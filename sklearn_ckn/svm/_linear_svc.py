@@ -11,6 +11,7 @@ from sklearn.utils.validation import validate_data
 
 from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
 from .._device import resolve_device
+from .._images import check_classification_labels
 from ..core.linear_svm import fit_squared_hinge_ovr
 
 __all__ = ["TorchLinearSVC"]
@@ -112,6 +113,7 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         self : TorchLinearSVC
             Fitted estimator.
         """
+        check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
         check_classification_targets(y)
         binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
