@@ -104,3 +104,54 @@ def write_result(path, result, device=None):
         json.dump(result, f, indent=2, default=float)
     print(f"wrote {path}")
     return result
+
+
+def cifar10_ckn_patches(data_home, n_images, n_patches, n_filters=(256, 1024), *, layer1_iter=5, seed=0):
+    """Unit-norm patches each layer's k-means sees when a CIFAR-10 CKN is fitted.
+
+    Fits ``CKNTransformer(n_filters, subsamplings=(2, 4), whitening="local")`` on the
+    first ``n_images`` training images with ``n_patches`` patches per layer, with its
+    k-means intercepted: the patches of every layer are recorded; layer 1's anchors
+    get ``layer1_iter`` real iterations (so that layer 2's input is a realistic
+    embedding), later layers keep their random initial anchors.
+
+    Returns ``(patches, transformer)``: a list of ``(n_usable, d)`` float32 tensors,
+    one per layer, and the fitted transformer.
+    """
+    from unittest import mock
+
+    from sklearn_ckn import CKNTransformer
+    from sklearn_ckn.core import unsupervised
+    from sklearn_ckn.datasets import load_cifar10
+
+    real = unsupervised.spherical_kmeans
+    captured = []
+
+    def capture(X, n_clusters, **kwargs):
+        captured.append(X.clone())
+        kwargs["max_iter"] = layer1_iter if len(captured) == 1 else 0
+        return real(X, n_clusters, **kwargs)
+
+    images, _ = load_cifar10(data_home, subset="train", return_X_y=True, n_samples=n_images)
+    ckn = CKNTransformer(
+        n_filters=n_filters, subsamplings=(2, 4)[: len(n_filters)], whitening="local",
+        n_patches=n_patches, device="cpu", random_state=seed,
+    )
+    with mock.patch.object(unsupervised, "spherical_kmeans", capture):
+        ckn.fit(images)
+    return captured, ckn
+
+
+def alternate_timings(funcs, repeats):
+    """Run every function of the dict ``funcs`` ``repeats`` times, alternating between them.
+
+    Returns ``{name: [seconds, ...]}``. Alternating spreads the load of a shared
+    machine over all competitors instead of favouring whichever ran in a quiet moment.
+    """
+    times = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, f in funcs.items():
+            t = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t)
+    return times
