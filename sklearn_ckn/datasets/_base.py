@@ -128,12 +128,18 @@ def download(url, path, md5=None, timeout=60):
 
     The bytes go to a temporary file in the destination folder (same file
     system, so the final ``os.replace`` is atomic); it is removed on any error,
-    so ``path`` is either absent or complete and verified.
+    so ``path`` is either absent or complete and verified. Folders created for it
+    are removed again on error, so a failed download leaves no trace.
     """
     folder = os.path.dirname(os.path.abspath(path))
+    created = _missing_folders(folder)
     os.makedirs(folder, exist_ok=True)
     prefix = "." + os.path.basename(path) + "."
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         digest = hashlib.md5()
         # Some servers refuse Python's default User-Agent.
@@ -149,11 +155,34 @@ def download(url, path, md5=None, timeout=60):
             )
         os.replace(tmp, path)
     except BaseException:
-        # Never leave a half or unverified file behind (KeyboardInterrupt included).
+        # Never leave a half or unverified file behind (KeyboardInterrupt included),
+        # nor the folders created for it (a mistyped data home stays absent).
         if os.path.exists(tmp):
             os.remove(tmp)
+        _remove_empty(created)
         raise
     return path
+
+
+def _missing_folders(folder):
+    """``folder`` and its missing parents, deepest first ([] when it exists)."""
+    missing = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
+def _remove_empty(folders):
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (another file appeared) or already gone
+            break
 
 
 def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None):

@@ -1,5 +1,7 @@
 """CIFAR-10, read from the official "python version" batches."""
 
+import codecs
+import importlib
 import os
 import pickle
 import tarfile
@@ -13,6 +15,7 @@ from ._base import (
     fetch_file,
     get_data_home,
     make_bunch,
+    md5sum,
     missing_files_message,
     select_indices,
 )
@@ -47,10 +50,67 @@ Technical report, University of Toronto, 2009.
 """
 
 
-def _unpickle(fileobj, name):
-    """Unpickle one batch (written by Python 2: keys are bytes)."""
+def _numpy_function(module, name):
+    """``numpy._core.<module>.<name>`` (numpy >= 2) or ``numpy.core.<module>.<name>``."""
     try:
-        return pickle.load(fileobj, encoding="bytes")
+        return getattr(importlib.import_module(f"numpy._core.{module}"), name)
+    except (ImportError, AttributeError):  # numpy 1.x
+        return getattr(importlib.import_module(f"numpy.core.{module}"), name)
+
+
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    """``_codecs.encode`` as pickles of bytes use it (protocol 2), latin-1 only."""
+    if codecs.lookup(encoding).name != "iso8859-1":
+        raise pickle.UnpicklingError(f"the pickle asks for _codecs.encode with {encoding!r}")
+    return codecs.encode(text, "latin1", errors)
+
+
+#: The only globals a CIFAR-10 pickle may refer to: numpy arrays and dtypes as numpy
+#: pickles them (1.x and 2.x names, protocols 2 to 5) and the latin-1 encoding of
+#: bytes in protocol 2. Dicts, lists, bytes, str and ints need no global.
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_function("multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_function("multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"): lambda: _numpy_function("numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"): lambda: _numpy_function("numeric", "_frombuffer"),
+    ("_codecs", "encode"): lambda: _latin1_encode,
+}
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a global outside :data:`_ALLOWED_GLOBALS`."""
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds nothing but what CIFAR-10 batches hold.
+
+    ``find_class`` is the only way a pickle can reach code (functions to call,
+    classes to build); it is refused for everything outside :data:`_ALLOWED_GLOBALS`,
+    so a crafted file cannot run anything (``os.system``, ``builtins.eval``,
+    ``__reduce__`` tricks) before it is reported.
+    """
+
+    def find_class(self, module, name):
+        factory = _ALLOWED_GLOBALS.get((module, name))
+        if factory is None:
+            raise _RefusedGlobal(f"{module}.{name}")
+        return factory()
+
+
+def _unpickle(fileobj, name):
+    """Unpickle one batch (written by Python 2: keys are bytes), allowing only the
+    types CIFAR-10 files hold: dicts, lists, bytes, str, ints and numpy arrays."""
+    try:
+        return _CifarUnpickler(fileobj, encoding="bytes").load()
+    except _RefusedGlobal as exc:
+        raise ValueError(
+            f"refused to unpickle {name!r}: it refers to {exc}, which CIFAR-10 files never "
+            "contain (they hold only dicts, lists, bytes, str, ints and numpy arrays), so "
+            "it was not loaded and nothing in it was run. It is not an official CIFAR-10 "
+            "file: delete it and get the data again."
+        ) from None
     except Exception as exc:  # any unpickling failure means a bad file
         raise corrupt(name, f"cannot unpickle ({type(exc).__name__}: {exc}).") from exc
 
@@ -60,11 +120,21 @@ def _batch_arrays(batch, name):
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise corrupt(name, "not a CIFAR-10 batch (a dict with b'data' and b'labels').")
     data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise corrupt(name, f"b'data' is {data.dtype} {data.shape}, expected uint8 (n, 3072).")
+    try:
+        raw = np.asarray(batch[b"labels"])
+    except ValueError as exc:  # ragged nested lists
+        raise corrupt(name, f"b'labels' is not a list of integers ({exc}).") from None
+    if raw.size and (raw.dtype.kind not in "iu" or raw.ndim != 1):
+        raise corrupt(name, f"b'labels' holds {raw.dtype} values, expected integers 0..9.")
+    labels = raw.astype(np.int64)
     if labels.shape != (len(data),):
         raise corrupt(name, f"{labels.size} labels for {len(data)} images.")
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
+        raise corrupt(
+            name, f"labels span {labels.min()}..{labels.max()}, expected 0..{len(CLASS_NAMES) - 1}."
+        )
     # Rows are the R, G and B 32x32 planes one after the other: go channels-last.
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
@@ -72,7 +142,16 @@ def _batch_arrays(batch, name):
 def _label_names(meta, name):
     if not isinstance(meta, dict) or b"label_names" not in meta:
         raise corrupt(name, "not a CIFAR-10 batches.meta (a dict with b'label_names').")
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+    names = meta[b"label_names"]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise corrupt(name, "b'label_names' is not a list of names.")
+    names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+    if len(names) != len(CLASS_NAMES) or len(set(names)) != len(names):
+        raise corrupt(
+            name, f"b'label_names' has {len(set(names))} distinct names for the "
+            f"{len(CLASS_NAMES)} classes of CIFAR-10: {names}."
+        )
+    return names
 
 
 def _read_folder(folder, names):
@@ -86,6 +165,17 @@ def _read_folder(folder, names):
         with open(meta, "rb") as f:
             return batches, _label_names(_unpickle(f, meta), meta)
     return batches, CLASS_NAMES
+
+
+def _check_archive_md5(archive):
+    """The official archive's MD5, checked before a byte of it is unpacked."""
+    found = md5sum(archive)
+    if found != MD5:
+        raise ValueError(
+            f"{archive!r} is not the official {ARCHIVE}: md5 {found}, expected {MD5}. "
+            f"Delete it to download it again, or extract a copy you trust into "
+            f"{os.path.join(os.path.dirname(archive), FOLDER)!r}."
+        )
 
 
 def _read_archive(archive, names):
@@ -161,11 +251,19 @@ def load_cifar10(
     FileNotFoundError
         When the data are missing and ``download_if_missing`` is False.
     ValueError
-        When a batch or the archive is corrupt.
+        When a batch or the archive is corrupt, holds invalid labels or class names,
+        refers to anything but the types above, or when an archive already present
+        does not have the official MD5; the message names the file.
 
     Notes
     -----
-    The official format is Python pickles: only load files you trust.
+    The official format is Python pickles. They are read with an unpickler that
+    builds only what CIFAR-10 files hold (dicts, lists, bytes, str, ints, numpy
+    arrays and dtypes) and refuses anything else, so a crafted file cannot run code.
+    An archive already in ``data_home`` is checked against the official MD5 before
+    it is read; the extracted folder has no official per-file checksums (copies
+    written again by other tools are common), so its files are only checked for
+    their layout, label range (0..9) and class names (10 of them).
 
     Examples
     --------
@@ -192,7 +290,10 @@ def load_cifar10(
                 missing_files_message("CIFAR-10", names, folder, how)
                 + " (download_if_missing=False, so nothing was downloaded.)"
             )
-        fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True)
+        if os.path.isfile(archive):  # downloads are verified by fetch_file
+            _check_archive_md5(archive)
+        else:
+            fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True)
         batches, target_names = _read_archive(archive, names)
     images = np.concatenate([b[0] for b in batches])
     target = np.concatenate([b[1] for b in batches])

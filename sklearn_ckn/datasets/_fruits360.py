@@ -72,9 +72,20 @@ def _class_names(root):
     return sorted(names)
 
 
+#: Pillow modes of 8-bit images; others (16-bit "I;16", 32-bit "I" and "F") would be
+#: clipped to 255 by ``convert("RGB")``.
+EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
+
+
 def _read_image(path, size):
     try:
         with Image.open(path) as im:
+            if im.mode not in EIGHT_BIT_MODES:
+                raise ValueError(
+                    f"{path!r} is a {im.mode!r} image (more than 8 bits per channel); "
+                    "expected 8-bit RGB or grey images: converting it would clip its values "
+                    "to 255."
+                )
             im = im.convert("RGB")
             if size is not None:
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # PIL: (w, h)

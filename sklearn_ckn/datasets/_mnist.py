@@ -109,7 +109,8 @@ def load_mnist(
     FileNotFoundError
         When a file is missing and ``download_if_missing`` is False.
     ValueError
-        When a file is corrupt (bad magic number, wrong length).
+        When a file is corrupt (bad magic number, wrong length, labels beyond 0..9);
+        the message names the file.
 
     Examples
     --------
@@ -134,6 +135,8 @@ def load_mnist(
     target = _read_idx(paths[1], LABELS_MAGIC)
     if len(images) != len(target):
         raise corrupt(paths[1], f"{len(target)} labels for {len(images)} images in {paths[0]!r}.")
+    if target.size and target.max() > 9:
+        raise corrupt(paths[1], f"labels span {target.min()}..{target.max()}, expected digits 0..9.")
     keep = select_indices(len(images), n_samples, shuffle, random_state)
     return make_bunch(
         images[keep], target[keep], [str(d) for d in range(10)], DESCR, return_X_y

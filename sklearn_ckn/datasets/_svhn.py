@@ -44,8 +44,17 @@ def _read_mat(path):
         raise corrupt(path, f"X is {X.dtype} {X.shape}, expected uint8 (32, 32, 3, n).")
     if y.shape != (X.shape[3],):
         raise corrupt(path, f"{y.size} labels for {X.shape[3]} images.")
-    if y.size and (y.min() < 0 or y.max() > 10):
-        raise corrupt(path, f"labels span {y.min()}..{y.max()}, expected 1..10.")
+    if y.dtype.kind not in "iuf":
+        raise corrupt(path, f"y is {y.dtype}, expected integer labels 1..10.")
+    if y.dtype.kind == "f":  # MATLAB's default double: the values must be whole numbers
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise corrupt(
+                path, f"y holds {y[bad][0]} (label {int(np.argmax(bad))}), expected integer "
+                "labels 1..10."
+            )
+    if y.size and (y.min() < 1 or y.max() > 10):
+        raise corrupt(path, f"labels span {y.min():g}..{y.max():g}, expected 1..10.")
     # MATLAB stores images last (H, W, C, n): put them first; label 10 is the digit 0.
     return X.transpose(3, 0, 1, 2), y.astype(np.int64) % 10
 
@@ -97,7 +106,8 @@ def load_svhn(
     FileNotFoundError
         When the file is missing and ``download_if_missing`` is False.
     ValueError
-        When the file is corrupt or lacks ``X``/``y``.
+        When the file is corrupt, lacks ``X``/``y`` or has labels that are not
+        whole numbers in 1..10; the message names the file.
 
     Examples
     --------

@@ -41,6 +41,7 @@ def write_folder(data_home, files):
 
 
 def write_archive(path, files, skip=()):
+    """Write a .tar.gz of ``files``; return its MD5."""
     with tarfile.open(path, "w:gz") as tar:
         for name, payload in files.items():
             if name in skip:
@@ -48,6 +49,13 @@ def write_archive(path, files, skip=()):
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def official(monkeypatch):
+    """``official(md5)``: make the loader take an archive of that MD5 as the official one."""
+    return lambda md5: monkeypatch.setattr(cifar_module, "MD5", md5)
 
 
 def expected(files, names):
@@ -86,8 +94,8 @@ def test_target_names_from_meta_and_fallback(tmp_path):
     assert load_cifar10(tmp_path, subset="test").target_names[0] == "airplane"
 
 
-def test_archive_read_in_place(tmp_path, files):
-    write_archive(tmp_path / "cifar-10-python.tar.gz", files)
+def test_archive_read_in_place(tmp_path, files, official):
+    official(write_archive(tmp_path / "cifar-10-python.tar.gz", files))
     X, y = load_cifar10(tmp_path, return_X_y=True, download_if_missing=False)
     data, labels = expected(files, BATCHES[:5])
     np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(len(X), -1), data)
@@ -132,7 +140,7 @@ def test_download(tmp_path, files, monkeypatch):
     monkeypatch.setattr(cifar_module, "MD5", "0" * 32)
     with pytest.raises(OSError, match="checksum mismatch"):
         load_cifar10(tmp_path / "home2")
-    assert os.listdir(tmp_path / "home2") == []
+    assert not (tmp_path / "home2").exists()
 
 
 @pytest.mark.parametrize(
@@ -151,15 +159,126 @@ def test_corrupt_batch(tmp_path, files, payload, match):
     assert "test_batch" in str(info.value)
 
 
-def test_corrupt_archive(tmp_path, files):
+def test_corrupt_archive(tmp_path, files, official):
     archive = tmp_path / "cifar-10-python.tar.gz"
     write_archive(archive, files)
     archive.write_bytes(archive.read_bytes()[:-200])
+    official(hashlib.md5(archive.read_bytes()).hexdigest())
     with pytest.raises(ValueError, match="cifar-10-python.tar.gz"):
         load_cifar10(tmp_path, subset="test", download_if_missing=False)
 
 
-def test_archive_missing_member(tmp_path, files):
-    write_archive(tmp_path / "cifar-10-python.tar.gz", files, skip=("data_batch_3",))
+def test_archive_missing_member(tmp_path, files, official):
+    official(write_archive(tmp_path / "cifar-10-python.tar.gz", files, skip=("data_batch_3",)))
     with pytest.raises(ValueError, match="data_batch_3"):
         load_cifar10(tmp_path, download_if_missing=False)
+
+
+# -- issue 17: no code run from a data file, invalid content refused --------------------
+class WritesMarker:
+    """Unpickling it calls ``open(marker, "w")``: the marker file appears if it runs."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class RunsShell(WritesMarker):
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def crafted(marker, where, payload_class=WritesMarker):
+    """A CIFAR-10 file set where ``where`` ("test_batch", "batches.meta" or
+    "labels") carries a payload that creates ``marker`` when unpickled."""
+    files = make_batches()
+    evil = payload_class(marker)
+    if where == "labels":  # nested inside an otherwise valid batch
+        batch = pickle.loads(files["test_batch"], encoding="bytes")
+        batch[b"labels"] = [evil] + batch[b"labels"][1:]
+        files["test_batch"] = pickle.dumps(batch, protocol=2)
+    else:
+        files[where] = pickle.dumps(evil, protocol=2)
+    return files
+
+
+@pytest.mark.parametrize("payload_class", [WritesMarker, RunsShell])
+@pytest.mark.parametrize("where", ["test_batch", "batches.meta", "labels"])
+def test_crafted_pickle_in_folder_runs_nothing(tmp_path, where, payload_class):
+    marker = tmp_path / "marker"
+    write_folder(tmp_path, crafted(marker, where, payload_class))
+    with pytest.raises(ValueError, match="refused to unpickle") as info:
+        load_cifar10(tmp_path, subset="test", download_if_missing=False)
+    assert where.replace("labels", "test_batch") in str(info.value)
+    assert (".open" if payload_class is WritesMarker else ".system") in str(info.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("where", ["test_batch", "batches.meta"])
+def test_crafted_pickle_in_archive_runs_nothing(tmp_path, where, official):
+    marker = tmp_path / "marker"
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    md5 = write_archive(archive, crafted(marker, where))
+    # Not the official archive: refused before anything in it is unpacked.
+    with pytest.raises(ValueError, match="not the official cifar-10-python.tar.gz: md5"):
+        load_cifar10(tmp_path, subset="test", download_if_missing=False)
+    assert not marker.exists()
+    # Even with a matching checksum, the unpickler refuses the payload.
+    official(md5)
+    with pytest.raises(ValueError, match=f"refused to unpickle.*{where}"):
+        load_cifar10(tmp_path, subset="test", download_if_missing=False)
+    assert not marker.exists()
+
+
+def test_numpy_pickles_of_every_protocol_load(tmp_path):
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    files = make_batches()
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        files["test_batch"] = pickle.dumps(
+            {b"data": data, b"labels": [3, 9], b"batch_label": "x", b"filenames": [b"a", b"b"]},
+            protocol=protocol,
+        )
+        folder = tmp_path / str(protocol)
+        write_folder(folder, files)
+        X, y = load_cifar10(folder, subset="test", return_X_y=True)
+        np.testing.assert_array_equal(X.transpose(0, 3, 1, 2).reshape(2, -1), data)
+        np.testing.assert_array_equal(y, [3, 9])
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([0, 99], "labels span 0..99, expected 0..9"),
+        ([-5, 1], "labels span -5..1, expected 0..9"),
+        ([0.0, 2.5], "holds float64 values, expected integers"),
+        (["a", "b"], "expected integers"),
+    ],
+)
+def test_invalid_labels_name_the_file(tmp_path, labels, match):
+    files = make_batches(n=2)
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}
+    files["data_batch_4"] = pickle.dumps(batch, protocol=2)
+    write_folder(tmp_path, files)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, subset="train")
+    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_4") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "names, match",
+    [
+        ([b"cat", b"dog"], "2 distinct names for the 10 classes"),
+        ([b"cat"] * 10, "1 distinct names for the 10 classes"),
+        ([1, 2], "not a list of names"),
+        (b"cat", "not a list of names"),
+    ],
+)
+def test_invalid_meta_names_the_file(tmp_path, names, match):
+    files = make_batches()
+    files["batches.meta"] = pickle.dumps({b"label_names": names}, protocol=2)
+    write_folder(tmp_path, files)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, subset="test")
+    assert "batches.meta" in str(info.value)

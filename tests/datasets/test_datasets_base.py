@@ -51,7 +51,7 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, source):
     dest = tmp_path / "home" / "blob.bin"
     with pytest.raises(OSError, match="checksum mismatch for blob.bin"):
         download(url, str(dest), "0" * 32)
-    assert os.listdir(dest.parent) == []
+    assert not (tmp_path / "home").exists()  # nor the folder created for it
 
 
 def test_download_interrupted_leaves_nothing(tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_download_interrupted_leaves_nothing(tmp_path, monkeypatch):
     dest = tmp_path / "home" / "blob.bin"
     with pytest.raises(ConnectionResetError):
         download("https://example.invalid/blob.bin", str(dest))
-    assert os.listdir(dest.parent) == []
+    assert not (tmp_path / "home").exists()  # nor the folder created for it
 
 
 def test_fetch_file_existing_file_is_not_downloaded(tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def test_fetch_file_all_mirrors_fail(tmp_path, source):
     assert isinstance(info.value, OSError)
     msg = str(info.value)
     assert bad in msg and "checksum mismatch" in msg and str(tmp_path / "home") in msg
-    assert os.listdir(dest.parent) == []
+    assert not (tmp_path / "home").exists()  # nor the folder created for it
 
 
 def test_select_indices():
@@ -116,3 +116,15 @@ def test_select_indices():
             select_indices(5, bad)
     with pytest.raises(ValueError, match="larger than the 5"):
         select_indices(5, 6)
+
+
+def test_failed_download_keeps_existing_folders(tmp_path, source):
+    url, _ = source
+    home = tmp_path / "home"
+    (home / "mnist").mkdir(parents=True)
+    (home / "other.txt").write_text("kept")
+    dest = home / "mnist" / "deeper" / "blob.bin"
+    with pytest.raises(OSError, match="checksum mismatch"):
+        download(url, str(dest), "0" * 32)
+    assert sorted(os.listdir(home)) == ["mnist", "other.txt"]
+    assert os.listdir(home / "mnist") == []  # only the created "deeper" was removed

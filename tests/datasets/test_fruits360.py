@@ -131,3 +131,17 @@ def test_corrupt_jpeg(home):
     bad.write_bytes(bad.read_bytes()[:30])
     with pytest.raises(ValueError, match="0_100.jpg"):
         load_fruits360(home, subset="test")
+
+
+@pytest.mark.parametrize("mode, dtype", [("I;16", np.uint16), ("I", np.int32), ("F", np.float32)])
+def test_images_beyond_8_bits_are_refused(home, mode, dtype):
+    # Before: a 16-bit PNG of 40000s was read as 255 everywhere (convert("RGB") clips).
+    path = home / "fruits-360" / "Test" / "Kiwi" / "deep.png"
+    path.parent.mkdir(parents=True)
+    image = Image.fromarray(np.full((12, 12), 40000, dtype=dtype))
+    # PNG holds 16-bit grey; 32-bit modes go through TIFF (Pillow reads by content).
+    image.save(path, format="PNG" if mode == "I;16" else "TIFF")
+    assert Image.open(path).mode == mode
+    with pytest.raises(ValueError, match=f"'{mode}' image .*clip") as info:
+        load_fruits360(home, subset="test", classes=["Kiwi"])
+    assert "deep.png" in str(info.value)

@@ -111,7 +111,7 @@ def test_download_checksum_mismatch(tmp_path, monkeypatch):
     _serve(tmp_path, monkeypatch, md5s="0" * 32)
     with pytest.raises(DownloadError, match="checksum mismatch"):
         load_mnist(tmp_path / "home")
-    assert os.listdir(tmp_path / "home" / "mnist") == []
+    assert not (tmp_path / "home").exists()  # a failed download creates no data home
 
 
 def test_default_mirrors_and_checksums():
@@ -150,3 +150,11 @@ def test_label_count_mismatch(home):
     write_idx(data_home / "mnist" / NAMES["test"][1], np.zeros(2, np.uint8), 2049)
     with pytest.raises(ValueError, match="2 labels for 4 images"):
         load_mnist(data_home, subset="test")
+
+
+def test_labels_beyond_9_name_the_file(home):
+    tmp_path, _ = home
+    write_idx(str(tmp_path / "mnist" / NAMES["test"][1]), np.array([0, 200, 3, 4]), 2049)
+    with pytest.raises(ValueError, match="labels span 0..200, expected digits 0..9") as info:
+        load_mnist(tmp_path, subset="test")
+    assert NAMES["test"][1] in str(info.value)

@@ -84,6 +84,10 @@ def test_default_checksums():
         ({"X": np.zeros((32, 32, 3, 2), np.float64)}, "expected uint8"),
         ({"y": np.ones((3, 1), np.uint8)}, "3 labels for 2 images"),
         ({"y": np.full((2, 1), 11, np.uint8)}, "labels span"),
+        ({"y": np.array([[1.0], [np.nan]])}, "y holds nan"),
+        ({"y": np.array([[2.5], [3.0]])}, "y holds 2.5"),
+        ({"y": np.array([[0], [3]], np.int16)}, "labels span 0..3, expected 1..10"),
+        ({"y": np.array([["a"], ["b"]])}, "expected integer labels"),
     ],
 )
 def test_invalid_mat_content(tmp_path, override, match):
@@ -99,3 +103,8 @@ def test_garbage_mat(tmp_path):
     (tmp_path / "svhn" / "train_32x32.mat").write_bytes(b"MATLAB garbage" * 20)
     with pytest.raises(ValueError, match="train_32x32.mat.*cannot read"):
         load_svhn(tmp_path)
+
+
+def test_whole_float_labels_are_accepted(tmp_path):
+    write_mat(str(tmp_path / "svhn" / "train_32x32.mat"), 2, y=np.array([[10.0], [3.0]]))
+    np.testing.assert_array_equal(load_svhn(tmp_path).target, [0, 3])
