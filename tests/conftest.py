@@ -2,6 +2,7 @@
 
 * ``hermetic``: no network and an empty default data home (opt in with
   ``pytestmark = pytest.mark.usefixtures("hermetic")``);
+* ``bars``: a tiny two-class image task for the torch classifiers;
 * ``fake_datasets``: writers of tiny data sets in the official file layouts, so that
   the loaders, the comparison and the examples run on them.
 
@@ -103,3 +104,23 @@ def fake_datasets():
     into the ``pathlib.Path`` ``data_home`` (created if needed)."""
     return {"mnist": write_mnist, "cifar10": write_cifar10, "svhn": write_svhn,
             "fruits360": write_fruits360}
+
+
+def _bars(n, size=8, seed=0, channel_axis=False):
+    """2 classes: a horizontal (0) or vertical (1) bright bar, plus noise.
+
+    Returns float32 images of shape ``(n, size, size)`` (``(n, size, size, 1)``, the
+    layout ``ImageBatches`` takes, with ``channel_axis``) and labels of shape ``(n,)``.
+    """
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, n)
+    line = np.arange(size)[None, :] == rng.randint(0, size, n)[:, None]  # (n, size)
+    X = np.where(y[:, None, None] == 0, line[:, :, None], line[:, None, :]).astype(np.float32)
+    X = X + 0.3 * rng.randn(n, size, size).astype(np.float32)
+    return (X[..., None] if channel_axis else X), y
+
+
+@pytest.fixture(scope="session")
+def bars():
+    """The function ``bars(n, size=8, seed=0, channel_axis=False) -> (X, y)``."""
+    return _bars

@@ -1,8 +1,8 @@
 """CNN baselines with the scikit-learn API.
 
 :class:`CNNClassifier` trains a LeNet-5 or a compact residual network
-(:mod:`sklearn_ckn.cnn._architectures`) with the plain-PyTorch training loop of
-:mod:`sklearn_ckn.cnn._training`.
+(:data:`ARCHITECTURES`) with the plain-PyTorch training loop of
+:mod:`sklearn_ckn.core.training`, shared with the supervised CKN.
 """
 
 from ._architectures import ARCHITECTURES, build_architecture

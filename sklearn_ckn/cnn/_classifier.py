@@ -19,7 +19,8 @@ from .._device import resolve_device, to_cpu_state
 from .._images import validate_images
 from .._threads import torch_threads
 from ._architectures import ARCHITECTURES, ImageClassifierNet
-from ._training import ImageBatches, Trainer, predict_logits
+from .._batches import ImageBatches
+from ..core.training import Trainer, predict_logits
 
 __all__ = ["CNNClassifier"]
 

@@ -11,8 +11,13 @@ A layer maps an input map ``x`` of shape ``(B, C, H, W)`` as follows (Mairal, 20
 
 Steps 3 and 4 commute (one acts on space, the other on channels), so pooling comes
 first: the ``F x F`` product then runs on ``s^2`` times fewer positions.
-The modules hold their fitted state in buffers and contain no scikit-learn code, so
-they can be differentiated through (Grad-CAM) and moved between devices.
+The modules contain no scikit-learn code, so they can be differentiated through
+(Grad-CAM) and moved between devices. The anchors are an ``nn.Parameter``: frozen
+(``requires_grad=False``) in the unsupervised CKN, trained end to end in the
+supervised one (Mairal, 2016), where an optimiser step is followed by
+:meth:`CKNLayer.normalize_anchors_` to bring them back onto the sphere. The Nystrom
+matrix is recomputed, and differentiated through, at every training forward pass;
+otherwise it is a cached buffer, refreshed when the anchors change.
 """
 
 import torch
@@ -77,8 +82,9 @@ class CKNLayer(nn.Module):
         self.nystrom_reg = float(nystrom_reg)
         self.kappa = get_kernel(kernel, self.sigma)
         self.patch_dim = self.in_channels * self.patch_size**2
-        self.register_buffer("anchors", torch.zeros(self.n_filters, self.patch_dim))
+        self.anchors = nn.Parameter(torch.zeros(self.n_filters, self.patch_dim), requires_grad=False)
         self.register_buffer("lintrans", torch.eye(self.n_filters))
+        self._lintrans_stale = False
         if self.whitening:
             p = self.patch_size
             self.register_buffer("white_weight", torch.zeros(self.patch_dim, self.in_channels, p, p))
@@ -116,11 +122,34 @@ class CKNLayer(nn.Module):
         self.white_weight.copy_(weight)
         self.white_bias.copy_(bias)
 
+    @torch.no_grad()
     def set_anchors(self, anchors):
         """Install unit-norm anchors and recompute the Nystrom matrix."""
-        anchors = anchors.to(self.anchors)
-        self.anchors.copy_(anchors)
-        self.lintrans.copy_(kernel_inverse_sqrt(anchors, self.kappa, reg=self.nystrom_reg))
+        self.anchors.copy_(anchors.to(self.anchors))
+        self._refresh_lintrans()
+
+    @torch.no_grad()
+    def normalize_anchors_(self):
+        """Project the anchors back onto the unit sphere (after an optimiser step)."""
+        norms = self.anchors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.anchors.div_(norms)
+        self._lintrans_stale = True
+
+    def _refresh_lintrans(self):
+        with torch.inference_mode(False), torch.no_grad():
+            self.lintrans.copy_(
+                kernel_inverse_sqrt(self.anchors.detach(), self.kappa, reg=self.nystrom_reg)
+            )
+        self._lintrans_stale = False
+
+    def nystrom_matrix(self):
+        """``kappa(Z Z^T)^(-1/2)``: differentiable while training the anchors, else cached."""
+        if self.training and self.anchors.requires_grad and torch.is_grad_enabled():
+            self._lintrans_stale = True  # the anchors are about to change
+            return kernel_inverse_sqrt(self.anchors, self.kappa, reg=self.nystrom_reg)
+        if getattr(self, "_lintrans_stale", False):
+            self._refresh_lintrans()
+        return self.lintrans
 
     def whiten_patches(self, patches):
         """Map raw ``(K, C*p*p)`` patches to the space the anchors live in."""
@@ -167,7 +196,7 @@ class CKNLayer(nn.Module):
 
     def project(self, x):
         """Apply the Nystrom matrix to every position of ``x``."""
-        return torch.matmul(self.lintrans, x.flatten(2)).view(x.shape)
+        return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
 
     def forward(self, x):
         return self.project(self.pool(self.embed(x)))
@@ -202,6 +231,17 @@ class CKNSequential(nn.Module):
         for layer in self.layers[: len(self.layers) if n_layers is None else n_layers]:
             x = layer(x)
         return x
+
+    def normalize_anchors_(self):
+        """Project every layer's anchors back onto the unit sphere."""
+        for layer in self.layers:
+            layer.normalize_anchors_()
+
+    def train_anchors_(self, mode=True):
+        """Make the anchors trainable (``mode=True``) or frozen; returns ``self``."""
+        for layer in self.layers:
+            layer.anchors.requires_grad_(mode)
+        return self
 
     def map_sizes(self, height, width):
         """Input spatial size of each layer, then the output size: ``L + 1`` pairs."""

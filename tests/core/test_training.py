@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sklearn_ckn.cnn._architectures import ResNetSmall
-from sklearn_ckn.cnn._training import (
-    ImageBatches,
+from sklearn_ckn._batches import ImageBatches
+from sklearn_ckn.core.training import (
     Trainer,
     augment_batch,
     make_optimizer,

@@ -1,19 +1,21 @@
-"""Training loop for image classifiers, in plain PyTorch (no scikit-learn here).
+"""The one training loop of the package's torch classifiers, in plain PyTorch.
 
-* :class:`ImageBatches` turns ``(n, H, W, C)`` numpy images (any numeric dtype,
-  ``uint8`` scaled to [0, 1]) into float ``(b, C, H, W)`` batches in channels-last
-  memory format, without a float copy of the whole data set on the CPU (on CUDA the
-  data set is moved to the GPU once, in its own dtype).
-* :func:`augment_batch` does the data augmentation on whole batches: random
-  translations with zero padding ("random crops") and horizontal flips.
-* :func:`one_cycle` is the learning-rate schedule: linear warm-up from
+* :func:`augment_batch`: data augmentation on whole batches (random translations
+  with zero padding, i.e. "random crops", and horizontal flips).
+* :func:`one_cycle`: the learning-rate schedule: linear warm-up from
   ``learning_rate / 10`` to ``learning_rate`` during the first ``warmup`` fraction of
   the steps, then linear decay to 0 (the triangular one-cycle schedule of fast CIFAR
   training recipes).
-* :class:`Trainer` holds the model, the optimizer (SGD with Nesterov momentum, or
+* :func:`squared_hinge_loss`: the one-vs-rest squared hinge loss of LinearSVC (and of
+  the supervised CKN of Mairal, 2016), beside torch's cross-entropy.
+* :class:`Trainer`: holds the model, the optimizer (SGD with Nesterov momentum, or
   AdamW) and the random generator, and runs epochs with per-epoch history, an
-  optional validation set and early stopping.
+  optional validation set, early stopping and two hooks: ``before_epoch`` (e.g. an
+  exact solve of a linear head on the current features) and ``after_step`` (e.g.
+  projecting CKN anchors back onto the sphere).
 
+The data is any object with ``len(data)``, ``data.device`` and ``data.get(index)``
+returning a float ``(b, C, H, W)`` batch (``sklearn_ckn._batches.ImageBatches``).
 Randomness (batch order, augmentation) comes only from the ``torch.Generator`` given
 to :class:`Trainer`, on the CPU, so runs are repeatable for a given seed on a given
 device; dropout and weight initialisation use torch's global generator, which the
@@ -25,88 +27,21 @@ import copy
 import math
 import time
 
-import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from .._images import images_to_tensor, to_float_nchw
 from .._progress import progress
 
 __all__ = [
-    "ImageBatches",
-    "augment_batch",
-    "one_cycle",
-    "make_optimizer",
+    "LOSSES",
     "Trainer",
+    "augment_batch",
+    "make_optimizer",
+    "one_cycle",
+    "pad_batch",
     "predict_logits",
+    "squared_hinge_loss",
 ]
-
-
-class ImageBatches:
-    """Float image batches from a ``(n, H, W, C)`` numpy array.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, H, W, C)
-        Any numeric dtype; ``uint8`` is scaled to [0, 1].
-    device : torch.device
-        Where the batches go.
-    preload : bool or None, default=None
-        Copy the whole array to ``device`` once (``uint8`` kept as such, other dtypes
-        as float32) rather than gathering each batch from the numpy array. None: only
-        on CUDA, where it saves a host-to-device copy per batch.
-    """
-
-    def __init__(self, images, device, preload=None):
-        self.device = torch.device(device)
-        self.n = images.shape[0]
-        self.shape = images.shape[1:]
-        self._numpy = None
-        self._tensor = None
-        if preload is None:
-            preload = self.device.type == "cuda"
-        if not preload:
-            self._numpy = images
-        else:
-            dtype = images.dtype
-            if dtype != np.uint8:
-                dtype = np.float32
-            chunks = []
-            for start in range(0, self.n, 8192):
-                part = np.ascontiguousarray(images[start:start + 8192], dtype=dtype)
-                if not part.flags.writeable:
-                    part = part.copy()
-                chunks.append(torch.from_numpy(part).to(self.device))
-            self._tensor = torch.cat(chunks) if chunks else torch.empty((0,) + self.shape)
-
-    def __len__(self):
-        return self.n
-
-    @staticmethod
-    def _to_float(t):
-        # (b, H, W, C) -> (b, C, H, W) view, which *is* channels-last memory.
-        return to_float_nchw(t, memory_format=torch.channels_last)
-
-    def get(self, index=None):
-        """Batch of the rows ``index`` (a slice, or an int64 array/tensor of indices)."""
-        if self._tensor is not None:
-            if index is None:
-                part = self._tensor
-            elif isinstance(index, slice):
-                part = self._tensor[index]
-            else:
-                part = self._tensor[torch.as_tensor(index, device=self.device)]
-            return self._to_float(part)
-        if index is None:
-            part = self._numpy
-        elif isinstance(index, slice):
-            part = self._numpy[index]
-        else:
-            if isinstance(index, torch.Tensor):
-                index = index.numpy()
-            part = self._numpy[index]
-        return images_to_tensor(part, memory_format=torch.channels_last)
 
 
 def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
@@ -155,21 +90,47 @@ def one_cycle(step, total_steps, warmup=0.2, start=0.1):
     return max(0.0, (total_steps - step) / max(total_steps - peak, 1.0))
 
 
-def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9):
+def squared_hinge_loss(scores, target):
+    """One-vs-rest squared hinge loss, summed over classes, averaged over samples.
+
+    ``scores`` ``(b, k)``, ``target`` class indices ``(b,)``: the mean over samples of
+    ``sum_c max(0, 1 - y_c s_c)^2`` with ``y_c = +1`` for the true class, else -1
+    (LinearSVC's loss, and Mairal's for the supervised CKN).
+    """
+    signs = 2.0 * F.one_hot(target, num_classes=scores.shape[1]).to(scores.dtype) - 1.0
+    return torch.clamp(1.0 - signs * scores, min=0.0).pow(2).sum(dim=1).mean()
+
+
+#: Training losses by name: ``fn(scores, target, label_smoothing)``.
+LOSSES = {
+    "cross_entropy": lambda s, t, smoothing=0.0: F.cross_entropy(s, t, label_smoothing=smoothing),
+    "squared_hinge": lambda s, t, smoothing=0.0: squared_hinge_loss(s, t),
+}
+
+
+def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9, param_groups=None):
     """SGD (Nesterov) or AdamW over the trainable parameters of ``model``.
 
-    Weight decay applies to the weights of convolutions and linear layers only, not
-    to biases and batch-norm parameters (tensors with fewer than 2 dimensions).
+    By default weight decay applies to the weights of convolutions and linear layers
+    only, not to biases and batch-norm parameters (tensors with fewer than 2
+    dimensions). ``param_groups`` (a list of ``{"params": [...], "weight_decay": w,
+    "lr_scale": s}`` dicts) replaces that rule; ``lr_scale`` (default 1) multiplies
+    the learning rate of its group.
     """
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
+    if param_groups is None:
+        decay, no_decay = [], []
+        for p in model.parameters():
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else no_decay).append(p)
+        param_groups = [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+    groups = []
+    for g in param_groups:
+        params = [p for p in g["params"] if p.requires_grad]
+        if params:
+            groups.append(dict(g, params=params))
     if not groups:
         raise ValueError("The model has no trainable parameter.")
     if name == "sgd":
@@ -179,7 +140,8 @@ def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9):
     else:
         raise ValueError(f"Unknown optimizer {name!r}; expected 'sgd' or 'adamw'.")
     for g in opt.param_groups:
-        g["base_lr"] = learning_rate
+        g["base_lr"] = learning_rate * g.pop("lr_scale", 1.0)
+        g["lr"] = g["base_lr"]
     return opt
 
 
@@ -196,7 +158,7 @@ def _autocast(device, enabled):
 _PAD_MULTIPLE = 8
 
 
-def _pad_batch(x, n_pad):
+def pad_batch(x, n_pad):
     pad = x.new_zeros((n_pad,) + tuple(x.shape[1:]))
     return torch.cat([x, pad]).contiguous(memory_format=torch.channels_last)
 
@@ -216,7 +178,7 @@ def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precisi
                 xb = data.get(slice(start, start + batch_size))
                 n = xb.shape[0]
                 if n % _PAD_MULTIPLE:
-                    xb = _pad_batch(xb, _PAD_MULTIPLE - n % _PAD_MULTIPLE)
+                    xb = pad_batch(xb, _PAD_MULTIPLE - n % _PAD_MULTIPLE)
                 with _autocast(data.device, mixed_precision):
                     logits = model(xb).float()
                     if flip_tta:
@@ -247,6 +209,15 @@ class Trainer:
         SGD momentum, or AdamW's first beta.
     label_smoothing : float
         Label smoothing of the training cross-entropy.
+    loss : {"cross_entropy", "squared_hinge"}
+        Training (and validation) loss, see :data:`LOSSES`.
+    param_groups : list of dict or None
+        Optimizer parameter groups (see :func:`make_optimizer`); None: the default rule.
+    before_epoch : callable or None
+        Called as ``before_epoch(epoch_index)`` at the start of every epoch, before the
+        model is put in training mode.
+    after_step : callable or None
+        Called without arguments after every optimizer step.
     batch_size : int
     crop : (int, int)
         Maximal random shift of the augmentation, ``(0, 0)`` for none.
@@ -263,11 +234,18 @@ class Trainer:
     """
 
     def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,
-                 momentum=0.9, label_smoothing=0.0, batch_size=128, crop=(0, 0), flip=False,
+                 momentum=0.9, label_smoothing=0.0, loss="cross_entropy", param_groups=None,
+                 before_epoch=None, after_step=None, batch_size=128, crop=(0, 0), flip=False,
                  generator=None, frozen=(), mixed_precision=False, verbose=0):
+        if loss not in LOSSES:
+            raise ValueError(f"Unknown loss {loss!r}; expected one of {sorted(LOSSES)}.")
         self.model = model
-        self.optimizer = make_optimizer(model, optimizer, learning_rate, weight_decay, momentum)
+        self.optimizer = make_optimizer(model, optimizer, learning_rate, weight_decay, momentum,
+                                        param_groups=param_groups)
         self.label_smoothing = label_smoothing
+        self.loss = loss
+        self.before_epoch = before_epoch
+        self.after_step = after_step
         self.batch_size = int(batch_size)
         self.crop = tuple(crop)
         self.flip = bool(flip)
@@ -291,11 +269,11 @@ class Trainer:
             m.eval()
 
     def evaluate(self, data, y):
-        """Mean cross-entropy (no smoothing) and accuracy on ``data``."""
+        """Mean loss (no label smoothing) and accuracy on ``data``."""
         logits = predict_logits(self.model, data, batch_size=max(self.batch_size, 256),
                                 mixed_precision=self.mixed_precision)
         y = torch.as_tensor(y)
-        loss = F.cross_entropy(logits, y).item()
+        loss = LOSSES[self.loss](logits, y).item()
         acc = (logits.argmax(1) == y).double().mean().item()
         return loss, acc
 
@@ -334,7 +312,7 @@ class Trainer:
         device = data.device
         y = torch.as_tensor(y, dtype=torch.int64)
         y_dev = y.to(device)
-        criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+        loss_fn = LOSSES[self.loss]
         if schedule not in ("one-cycle", "constant"):
             raise ValueError(f"Unknown schedule {schedule!r}; expected 'one-cycle' or 'constant'.")
         n_batches = len(self._batches_count(len(data)))
@@ -346,6 +324,8 @@ class Trainer:
         n_run = 0
         for epoch in range(epochs):
             t0 = time.perf_counter()
+            if self.before_epoch is not None:
+                self.before_epoch(epoch)
             self._train_mode()
             chunks = self._batches(len(data))
             sum_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -367,10 +347,12 @@ class Trainer:
                                        generator=self.generator)
                 with _autocast(device, self.mixed_precision):
                     logits = self.model(xb)
-                    loss = criterion(logits.float(), yb)
+                    loss = loss_fn(logits.float(), yb, self.label_smoothing)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+                if self.after_step is not None:
+                    self.after_step()
                 step += 1
                 with torch.no_grad():
                     sum_loss += loss.detach().double() * len(idx)
