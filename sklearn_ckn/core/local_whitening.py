@@ -25,36 +25,70 @@ def _overlap_counts(height, width, patch_size, like):
     return F.fold(F.unfold(ones, patch_size), (height, width), patch_size)
 
 
-def _fold_mean(patches, counts, patch_size):
-    """Rebuild ``(n, C*p*p, L)`` valid patches into ``(n, C, H, W)`` by averaging overlaps."""
-    return F.fold(patches, tuple(counts.shape[-2:]), patch_size) / counts
+def _box_sum(x, p):
+    """Sums over the valid ``p x p`` windows of ``(n, C, H, W)``: separable, ``2 (p - 1)`` adds."""
+    h, w = x.shape[-2:]
+    rows = x[..., : h - p + 1, :].clone()
+    for i in range(1, p):
+        rows += x[..., i : h - p + 1 + i, :]
+    out = rows[..., : w - p + 1].clone()
+    for j in range(1, p):
+        out += rows[..., j : w - p + 1 + j]
+    return out
+
+
+def _fold_mean(patches, counts, n_channels, patch_size):
+    """Rebuild ``(n, C*p*p, L)`` valid patches into ``(n, C, H, W)`` by averaging overlaps.
+
+    ``p^2`` shifted in-place adds: several times faster than ``F.fold`` on the CPU.
+    """
+    p = patch_size
+    h, w = counts.shape[-2:]
+    ho, wo = h - p + 1, w - p + 1
+    parts = patches.view(patches.shape[0], n_channels, p, p, ho, wo)
+    out = torch.zeros(patches.shape[0], n_channels, h, w, dtype=patches.dtype, device=patches.device)
+    for i in range(p):
+        for j in range(p):
+            out[..., i : i + ho, j : j + wo] += parts[:, :, i, j]
+    return out.div_(counts)
+
+
+def _centre_patches(x, counts, p):
+    """Remove every patch's per-channel mean and rebuild the image by averaging overlaps.
+
+    ``fold(patches - means) / counts = x - (sum of the means of the windows covering
+    a pixel) / counts``: two box sums instead of a ``p^2``-fold copy of the image.
+    """
+    means = _box_sum(x, p).div_(p * p)
+    covering = _box_sum(F.pad(means, (p - 1,) * 4), p)
+    return x - covering.div_(counts)
 
 
 def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     """Whiten each image of ``x`` (``(n, C, H, W)``, float) with its own patches.
 
     Returns a tensor of the same shape and dtype. Images smaller than a patch are
-    returned unchanged.
+    returned unchanged. Only the per-image ``(C p^2, C p^2)`` second-moment matrices
+    and their eigendecompositions are computed in float64 (their smallest eigenvalues
+    decide which directions are dropped); patches, products and the rebuilt images
+    stay in the input's dtype.
     """
     n, c, h, w = x.shape
     p = patch_size
     if h < p or w < p:
         return x
     counts = _overlap_counts(h, w, p, x)
+    x = _centre_patches(x, counts, p)
     patches = F.unfold(x, p)  # (n, C*p*p, L): valid patches, no padding
-    L = patches.shape[-1]
-    patches = patches.view(n, c, p * p, L)
-    patches = (patches - patches.mean(2, keepdim=True)).view(n, c * p * p, L)
-    x = _fold_mean(patches, counts, p)
-    patches = F.unfold(x, p).to(torch.float64)
-    second_moment = patches @ patches.transpose(1, 2)  # (n, d, d), batched
+    wide = patches.to(torch.float64)
+    second_moment = torch.bmm(wide, wide.transpose(1, 2))  # (n, d, d), batched
+    del wide
     evals, evecs = torch.linalg.eigh(second_moment)
     evals = evals.clamp_min(0.0)
     keep = evals.sqrt() > rel_eps * evals.amax(1, keepdim=True).sqrt()
     scale = torch.where(keep, evals.clamp_min(torch.finfo(evals.dtype).tiny) ** power, 0.0)
-    whitening = evecs @ (scale.unsqueeze(-1) * evecs.transpose(1, 2))
-    patches = (whitening @ patches).to(x.dtype)
-    return _fold_mean(patches, counts, p)
+    whitening = torch.bmm(evecs * scale.unsqueeze(1), evecs.transpose(1, 2)).to(x.dtype)
+    return _fold_mean(torch.bmm(whitening, patches), counts, c, p)
 
 
 class LocalPatchWhitening(nn.Module):
