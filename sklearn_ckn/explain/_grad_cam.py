@@ -1,18 +1,25 @@
-"""Grad-CAM (Selvaraju et al., ICCV 2017) for CNNs and CKN pipelines.
+"""Class activation maps for CNNs and CKN models: Grad-CAM, HiResCAM and LayerCAM.
 
 For an image, a class ``c`` with score ``y_c`` and the ``K`` feature maps ``A_k``
-(``h x w``) of a target layer:
+(``h x w``) of a target layer, with gradients ``G_k = d y_c / d A_k``:
 
-1. ``alpha_k = mean_{i,j} d y_c / d A_k[i, j]`` (spatial mean of the gradients),
-2. ``L = ReLU(sum_k alpha_k A_k)``, an ``h x w`` map,
-3. ``L`` is upsampled to the input's ``H x W`` by bilinear interpolation
-   (``align_corners=False``),
-4. and rescaled to [0, 1] per image: ``(L - min L) / (max L - min L)``; a map that is
-   zero everywhere stays zero, a constant positive one becomes all ones.
+* ``"gradcam"`` (Selvaraju et al., ICCV 2017): ``L = ReLU(sum_k alpha_k A_k)`` with
+  ``alpha_k = mean_ij G_k[i, j]`` (one weight per channel, its spatial mean gradient);
+* ``"hirescam"`` (Draelos & Carin, 2020): ``L = ReLU(sum_k G_k * A_k)``, element-wise:
+  each position keeps its own gradient (for a score that is affine in ``A``, as after
+  the last CKN layer, the map before the ReLU sums to ``y_c`` minus its value at
+  ``A = 0``);
+* ``"layercam"`` (Jiang et al., 2021), the default: ``L = ReLU(sum_k ReLU(G_k) *
+  A_k)``, element-wise with positive gradients only.
+
+``L`` is then upsampled to the input's ``H x W`` by bilinear interpolation
+(``align_corners=False``) and rescaled to [0, 1] per image: ``(L - min L) / (max L -
+min L)``; a map that is zero everywhere stays zero, a constant positive one becomes
+all ones.
 
 The score ``y_c`` is a CNN's logit, or a CKN pipeline's ``decision_function`` value
 (``-s`` / ``+s`` for two classes). See :mod:`sklearn_ckn.explain._adapters` for how
-estimators become differentiable and ``docs/explain.md`` for the default layers.
+estimators become differentiable and for the default target layer.
 """
 
 import numbers
@@ -24,11 +31,20 @@ import torch.nn.functional as F
 from .._images import iter_batches
 from ._adapters import as_differentiable
 
-__all__ = ["grad_cam", "cam_from_gradients"]
+__all__ = ["METHODS", "cam_from_gradients", "check_method", "grad_cam"]
+
+METHODS = ("layercam", "hirescam", "gradcam")
 
 
-def cam_from_gradients(activations, gradients, size, normalize=True):
-    """Grad-CAM maps from a layer's activations and the gradients of the class scores.
+def check_method(method):
+    """Validate a ``method`` name (one of :data:`METHODS`)."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}.")
+    return method
+
+
+def cam_from_gradients(activations, gradients, size, normalize=True, method="layercam"):
+    """Class activation maps from a layer's activations and the class scores' gradients.
 
     Parameters
     ----------
@@ -37,13 +53,22 @@ def cam_from_gradients(activations, gradients, size, normalize=True):
         Output ``(H, W)``.
     normalize : bool, default=True
         Rescale each map to [0, 1].
+    method : {"layercam", "hirescam", "gradcam"}, default="layercam"
+        How gradients weight the activations (see the module docstring).
 
     Returns
     -------
     maps : Tensor of shape (b, H, W), float64
     """
+    check_method(method)
     act = activations.double()
-    weights = gradients.double().mean(dim=(2, 3), keepdim=True)
+    grad = gradients.double()
+    if method == "gradcam":
+        weights = grad.mean(dim=(2, 3), keepdim=True)
+    elif method == "hirescam":
+        weights = grad
+    else:
+        weights = torch.relu(grad)
     cam = torch.relu((weights * act).sum(dim=1, keepdim=True))
     cam = F.interpolate(cam, size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
     if not normalize:
@@ -58,9 +83,9 @@ def cam_from_gradients(activations, gradients, size, normalize=True):
     return torch.where(varying, scaled, constant)
 
 
-def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=True,
-             return_targets=False):
-    """Grad-CAM heat maps of a fitted CNN or CKN pipeline, at input resolution.
+def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_size=64,
+             normalize=True, return_targets=False):
+    """Class activation maps (Grad-CAM and variants) of a fitted CNN or CKN pipeline.
 
     Parameters
     ----------
@@ -69,8 +94,8 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
         ``CKNTransformer -> [StandardScaler | Normalizer | MaxAbsScaler | MinMaxScaler
         | RobustScaler]* -> linear classifier`` with ``coef_`` and ``intercept_``
         (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``,
-        ``SGDClassifier``; a nested pipeline as last step, e.g. from
-        :func:`sklearn_ckn.svm._linear.make_linear_classifier`, is flattened).
+        ``SGDClassifier``, ``TorchLinearSVC``; a nested pipeline as last step, e.g.
+        from :func:`sklearn_ckn.svm.make_linear_classifier`, is flattened).
     X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
         Images, as the estimator takes them.
     target : label, array-like of shape (n,) or None, default=None
@@ -78,17 +103,25 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
         all. None: the predicted class (the highest score of the explained forward
         pass; for a CNN with test-time augmentation or mixed precision, its
         ``predict``).
+    method : {"layercam", "hirescam", "gradcam"}, default="layercam"
+        How the gradients weight the feature maps: element-wise with positive
+        gradients only (LayerCAM), element-wise (HiResCAM), or by their spatial mean
+        per channel (classic Grad-CAM). LayerCAM is the default: Grad-CAM's
+        per-channel weights also light up look-alike patterns that the model does not
+        use, and LayerCAM's maximum fell on the informative pattern most often
+        (``benchmarks/bench_localisation.py``, figures in ``docs/explain.md``).
     layer : int, str, nn.Module or None, default=None
         Target layer. CNN: a sub-module name of ``network_`` (e.g.
-        ``"features.stage2"``) or the module itself; default its last convolutional
-        block (``network_.last_conv_block``). CKN pipeline: index of a CKN layer
-        (negative allowed), whose kernel embedding before pooling is used; default
-        the last layer.
+        ``"features.stage2"``) or the module itself. CKN pipeline: index of a CKN
+        layer (negative allowed), whose kernel embedding before pooling is used.
+        None: chosen from the map resolution, the deepest candidate layer (CNN:
+        blocks of ``network_.features`` with a convolution; CKN: every layer) whose
+        map's shorter side is at least ``min(8, ceil(min(H, W) / 2))``, else the
+        candidate with the largest map.
     batch_size : int, default=64
         Images per forward/backward pass.
     normalize : bool, default=True
-        Rescale each map to [0, 1]; False returns the raw upsampled
-        ``ReLU(sum_k alpha_k A_k)``.
+        Rescale each map to [0, 1]; False returns the raw upsampled maps.
     return_targets : bool, default=False
         Also return the explained labels.
 
@@ -104,8 +137,8 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
     TypeError
         For an estimator that cannot be explained (e.g. a k-NN pipeline).
     ValueError
-        For an unfitted estimator (``NotFittedError``), unknown target labels or
-        layers, invalid images.
+        For an unfitted estimator (``NotFittedError``), unknown target labels,
+        methods or layers, invalid images.
 
     Examples
     --------
@@ -119,17 +152,18 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
     >>> X[y == 1, 2:5, 2:5] += 2.0          # class 1: a bright square at the top left
     >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
     >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
-    >>> maps = grad_cam(model, X[:4])
+    >>> maps = grad_cam(model, X[:4], method="hirescam")
     >>> maps.shape, float(maps.min()) >= 0, float(maps.max()) <= 1
     ((4, 12, 12), True, True)
     """
     if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
             or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    check_method(method)
     model = as_differentiable(estimator)
-    resolved = model.resolve_layer(layer)
     images = model.validate(X)
     n, height, width = images.shape[:3]
+    key = model.resolve_layer(layer, images.shape[1:])
     if target is None and not model.forward_predicts:
         target = model.estimator.predict(X)
     target_idx = None if target is None else model.encode(target, n)
@@ -142,8 +176,9 @@ def grad_cam(estimator, X, target=None, *, layer=None, batch_size=64, normalize=
             idx = None
             if target_idx is not None:
                 idx = torch.as_tensor(target_idx[sl], device=model.device)
-            act, grad, _, idx = model.activations_and_gradients(x, resolved, idx)
-            cam = cam_from_gradients(act, grad, (height, width), normalize=normalize)
+            act, grad, _, idx = model.activations_and_gradients(x, key, idx)
+            cam = cam_from_gradients(act, grad, (height, width), normalize=normalize,
+                                     method=method)
             maps[sl] = cam.cpu().numpy()
             chosen[sl] = idx.cpu().numpy()
     if return_targets:

@@ -1,29 +1,94 @@
-"""Figures for explaining image classifiers: Grad-CAM overlays and first-layer filters.
+"""Figures for explaining image classifiers: heat-map overlays and first-layer filters.
 
-* :func:`plot_grad_cam`: one row per image, the original image titled with its true
-  class (``"Original: airplane"``) and, per model, the Grad-CAM heat map (jet colour
-  map) over the image, titled with the model's prediction
-  (``"Grad-CAM (CNN): airplane"``; red when it is wrong);
-* :func:`plot_filters`: the first-layer filters of a CNN (convolution kernels) or a
-  CKN (anchor points reshaped to patches; for a whitened first layer, mapped back to
-  pixel space through the pseudo-inverse of the whitening), each rescaled to [0, 1].
+Both follow scikit-learn's Display pattern: ``XDisplay.from_estimator(...)`` computes
+what is shown and calls :meth:`plot`, which draws on the given axes (``ax=``) or on a
+new pyplot figure, and returns the display with ``figure_`` and ``ax_`` / ``axes_``.
+``plot_grad_cam`` and ``plot_filters`` are shortcuts for ``from_estimator``.
 
-Figures are :class:`matplotlib.figure.Figure` objects on the Agg canvas: nothing is
-shown and pyplot's state is untouched; save them with ``fig.savefig(path)``.
+In a script, ``plt.show()`` shows the figures (they are pyplot figures) and
+``display.figure_.savefig(path)`` (or ``display.savefig(path)``) saves them. In
+Jupyter, a display as a cell's last value renders as its figure (``_repr_png_``) and
+is then released from pyplot, so that the inline backend does not show it a second
+time; a display that is not the last value is shown by the inline backend as usual.
+
+* :class:`GradCAMDisplay`: one row per image, the original image titled with its
+  true class (``"Original: airplane"``) and, per model, the heat map (jet colour map)
+  over the image, titled with the method, the model and its prediction
+  (``"LayerCAM (CNN): airplane"``; red when it is wrong);
+* :class:`FiltersDisplay`: the first-layer filters of a CNN (convolution kernels) or
+  a CKN (anchor points reshaped to patches; for a whitened first layer, mapped back to
+  pixel space through the pseudo-inverse of the whitening), each rescaled to [0, 1],
+  tiled into one image.
 """
 
+import io
 import math
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from torch import nn
 
-from .._plotting import _class_name, _new_figure
-from ._grad_cam import grad_cam
-from ._adapters import _flatten_steps, _unwrap, as_differentiable
+from ._adapters import as_differentiable, flatten_steps, unwrap
+from ._grad_cam import check_method, grad_cam
 
-__all__ = ["plot_grad_cam", "plot_filters"]
+__all__ = ["FiltersDisplay", "GradCAMDisplay", "plot_filters", "plot_grad_cam"]
+
+METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "layercam": "LayerCAM"}
+
+
+# -- shared helpers -----------------------------------------------------------------------
+def _class_name(label, target_names):
+    """Display name of a label: ``target_names[label]`` for integer labels, else str."""
+    if (target_names is not None and isinstance(label, (int, np.integer))
+            and 0 <= int(label) < len(target_names)):
+        return str(target_names[int(label)])
+    return str(label)
+
+
+def _new_axes(nrows, ncols, figsize):
+    """A new pyplot figure (``plt.show()`` shows it) and its ``(nrows, ncols)`` axes."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _given_axes(ax, nrows, ncols, what):
+    """User axes as a ``(nrows, ncols)`` array (a single Axes for a one-panel grid)."""
+    from matplotlib.axes import Axes
+
+    axes = np.asarray([ax] if isinstance(ax, Axes) else ax, dtype=object)
+    if axes.size != nrows * ncols or not all(isinstance(a, Axes) for a in axes.ravel()):
+        raise ValueError(
+            f"ax must be {nrows * ncols} matplotlib Axes for {what} ({nrows} x {ncols} "
+            f"panels), got {axes.size} object(s)."
+        )
+    return axes.reshape(nrows, ncols)
+
+
+class _Display:
+    """Jupyter and script behaviour shared by the displays."""
+
+    figure_ = None
+
+    def _repr_png_(self):
+        """The figure as PNG bytes (Jupyter), then released from pyplot (shown once)."""
+        if self.figure_ is None:
+            return None
+        import matplotlib.pyplot as plt
+
+        buffer = io.BytesIO()
+        self.figure_.savefig(buffer, format="png", dpi=self.figure_.dpi)
+        plt.close(self.figure_)  # the inline backend would show it a second time
+        return buffer.getvalue()
+
+    def savefig(self, fname, **kwargs):
+        """Save the figure: ``self.figure_.savefig(fname, **kwargs)``."""
+        if self.figure_ is None:
+            raise ValueError("Nothing is plotted yet: call plot() first.")
+        self.figure_.savefig(fname, **kwargs)
 
 
 def _display_image(image):
@@ -60,13 +125,15 @@ def _as_models(estimators, model_names):
             raise ValueError(
                 f"model_names has {len(names)} names for {len(estimators)} estimators."
             )
-    if names is None:
-        families = [as_differentiable(e).family.upper() for e in estimators]
-        names = [
-            f"{f} {families[:i + 1].count(f)}" if families.count(f) > 1 else f
-            for i, f in enumerate(families)
-        ]
     return estimators, names
+
+
+def _default_names(estimators):
+    families = [str(as_differentiable(e).family).upper() for e in estimators]
+    return [
+        f"{f} {families[:i + 1].count(f)}" if families.count(f) > 1 else f
+        for i, f in enumerate(families)
+    ]
 
 
 def _per_model(value, n_models, what):
@@ -77,21 +144,163 @@ def _per_model(value, n_models, what):
     return [value] * n_models
 
 
-def plot_grad_cam(
-    estimators,
-    X,
-    y_true=None,
-    target_names=None,
-    model_names=None,
-    alpha=0.5,
-    *,
-    target=None,
-    layer=None,
-    batch_size=64,
-    cmap="jet",
-    title=None,
-):
-    """Grad-CAM of one or several models side by side: one row per image.
+# -- heat maps ----------------------------------------------------------------------------
+class GradCAMDisplay(_Display):
+    """Heat maps of one or several models over images: one row per image.
+
+    Build it with :meth:`from_estimator` (or :func:`plot_grad_cam`), or from maps
+    computed elsewhere, then call :meth:`plot`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, H, W, C)
+        The images, as validated by the estimators.
+    maps : list of ndarray of shape (n, H, W)
+        One array of heat maps in [0, 1] per model.
+    predictions : list of array-like of shape (n,)
+        Each model's predicted labels (shown in the titles).
+    model_names : list of str or None
+        Column names (None: the titles name no model).
+    y_true : array-like of shape (n,), default=None
+        True labels (titles of the originals; wrong predictions in red).
+    target_names : list of str, default=None
+        Display names of integer labels.
+    methods : list of str, default=None
+        The method of each model's maps (titles); default ``"layercam"``.
+
+    Attributes
+    ----------
+    figure_ : matplotlib.figure.Figure
+    axes_ : ndarray of matplotlib Axes, shape (n, n_columns)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import GradCAMDisplay
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
+    >>> X[y == 1, 2:5, 2:5] += 2.0
+    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
+    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
+    >>> disp = GradCAMDisplay.from_estimator(model, X[:2], y_true=y[:2], method="hirescam")
+    >>> disp.axes_.shape
+    (2, 2)
+    """
+
+    def __init__(self, images, maps, predictions, model_names, *, y_true=None,
+                 target_names=None, methods=None):
+        self.images = images
+        self.maps = maps
+        self.predictions = predictions
+        self.model_names = model_names
+        self.y_true = y_true
+        self.target_names = target_names
+        self.methods = methods
+
+    def __repr__(self):
+        names = None if self.model_names is None else list(self.model_names)
+        return (f"GradCAMDisplay({len(self.images)} images, models={names}, "
+                f"methods={self.methods or 'layercam'})")
+
+    @classmethod
+    def from_estimator(cls, estimators, X, y_true=None, target_names=None, model_names=None,
+                       *, target=None, method="layercam", layer=None, batch_size=64, ax=None,
+                       alpha=0.5, cmap="jet", title=None, show_original=True):
+        """Compute the heat maps of fitted models and plot them (see :func:`plot_grad_cam`)."""
+        estimators, names = _as_models(estimators, model_names)
+        layers = _per_model(layer, len(estimators), "layer")
+        methods = [check_method(m) for m in _per_model(method, len(estimators), "method")]
+        if not 0 <= float(alpha) <= 1:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}.")
+        images = as_differentiable(estimators[0]).validate(X)
+        n = images.shape[0]
+        if y_true is not None:
+            y_true = np.asarray(y_true)
+            if y_true.shape != (n,):
+                raise ValueError(f"y_true has shape {y_true.shape}, expected ({n},).")
+        all_maps, predictions = [], []
+        for est, lay, meth in zip(estimators, layers, methods):
+            maps, explained = grad_cam(est, X, target, method=meth, layer=lay,
+                                       batch_size=batch_size, return_targets=True)
+            all_maps.append(maps)
+            predictions.append(explained if target is None else np.asarray(est.predict(X)))
+        if names is None:
+            names = None if len(estimators) == 1 else _default_names(estimators)
+        display = cls(images, all_maps, predictions, names, y_true=y_true,
+                      target_names=target_names, methods=methods)
+        return display.plot(ax=ax, alpha=alpha, cmap=cmap, title=title,
+                            show_original=show_original)
+
+    def plot(self, ax=None, *, alpha=0.5, cmap="jet", title=None, show_original=True):
+        """Draw the grid.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or array-like of Axes, default=None
+            ``n_images * n_columns`` axes (a single Axes for one panel), filled row by
+            row; None: a new pyplot figure.
+        alpha : float, default=0.5
+            Opacity of the heat maps.
+        cmap : str, default="jet"
+            Colour map of the heat maps.
+        title : str, default=None
+            Figure title (only on a new figure; set your own otherwise).
+        show_original : bool, default=True
+            A first column with the images alone.
+
+        Returns
+        -------
+        display : GradCAMDisplay
+        """
+        n_models = len(self.maps)
+        n = len(self.images)
+        ncols = n_models + bool(show_original)
+        if ax is None:
+            fig, axes = _new_axes(n, ncols, (2.1 * ncols, 2.2 * n + (0.4 if title else 0.0)))
+            if title:
+                fig.suptitle(title, fontsize=11)
+        else:
+            axes = _given_axes(ax, n, ncols, f"{n} image(s) and {n_models} model(s)")
+            fig = axes[0, 0].figure
+        names = self.model_names
+        methods = self.methods or ["layercam"] * n_models
+        for i in range(n):
+            shown = _display_image(self.images[i])
+            grey = shown.ndim == 2
+            img_kw = {"cmap": "gray" if grey else None, "vmin": 0, "vmax": 1,
+                      "interpolation": "nearest"}
+            row = list(axes[i])
+            if show_original:
+                a = row.pop(0)
+                a.imshow(shown, **img_kw)
+                label = "Original"
+                if self.y_true is not None:
+                    label += f": {_class_name(self.y_true[i], self.target_names)}"
+                a.set_title(label, fontsize=8)
+                a.set_axis_off()
+            for j, a in enumerate(row):
+                a.imshow(shown, **img_kw)
+                a.imshow(self.maps[j][i], cmap=cmap, alpha=float(alpha), vmin=0, vmax=1,
+                         interpolation="bilinear")
+                head = METHOD_NAMES.get(methods[j], methods[j])
+                if names is not None:
+                    head += f" ({names[j]})"
+                predicted = self.predictions[j][i]
+                wrong = self.y_true is not None and predicted != self.y_true[i]
+                a.set_title(f"{head}: {_class_name(predicted, self.target_names)}", fontsize=8,
+                            color="tab:red" if wrong else "black")
+                a.set_axis_off()
+        self.figure_, self.axes_ = fig, axes
+        return self
+
+
+def plot_grad_cam(estimators, X, y_true=None, target_names=None, model_names=None, alpha=0.5,
+                  *, target=None, method="layercam", layer=None, batch_size=64, cmap="jet",
+                  title=None, ax=None, show_original=True):
+    """Heat maps (Grad-CAM, HiResCAM, LayerCAM) of one or several models, side by side.
 
     Parameters
     ----------
@@ -106,12 +315,15 @@ def plot_grad_cam(
     target_names : list of str, default=None
         Display names of integer labels (``target_names[label]``).
     model_names : list of str, default=None
-        Column names; default ``"CNN"`` / ``"CKN"`` (numbered when repeated).
+        Column names; default ``"CNN"`` / ``"CKN"`` (numbered when repeated), none for
+        a single model.
     alpha : float, default=0.5
         Opacity of the heat map over the image.
     target : label, array-like or None, default=None
         Class explained in every model (see :func:`grad_cam`); default the model's
         prediction. Titles always show the prediction.
+    method : str or list of str, default="layercam"
+        ``"layercam"``, ``"hirescam"`` or ``"gradcam"``, for all models or one per model.
     layer : layer, list of layers or None, default=None
         Target layer for all models, or one per model (see :func:`grad_cam`).
     batch_size : int, default=64
@@ -120,58 +332,45 @@ def plot_grad_cam(
         Colour map of the heat maps.
     title : str, default=None
         Figure title.
+    ax : matplotlib Axes or array-like of Axes, default=None
+        Where to draw: ``n * (1 + n_models)`` axes (``n * n_models`` without the
+        originals), filled row by row; None: a new pyplot figure.
+    show_original : bool, default=True
+        A first column with the images alone.
 
     Returns
     -------
-    fig : matplotlib.figure.Figure
+    display : GradCAMDisplay
+        With ``figure_`` and ``axes_``; renders as the figure in Jupyter;
+        ``display.savefig(path)`` saves it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import plot_grad_cam
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
+    >>> X[y == 1, 2:5, 2:5] += 2.0
+    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
+    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
+    >>> fig, axes = plt.subplots(1, 2)
+    >>> disp = plot_grad_cam(model, X[:1], ax=axes, method=["hirescam"])
+    >>> disp.figure_ is fig
+    True
+    >>> plt.close(fig)
     """
-    estimators, names = _as_models(estimators, model_names)
-    layers = _per_model(layer, len(estimators), "layer")
-    if not 0 <= float(alpha) <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}.")
-    images = as_differentiable(estimators[0]).validate(X)
-    n = images.shape[0]
-    if y_true is not None:
-        y_true = np.asarray(y_true)
-        if y_true.shape != (n,):
-            raise ValueError(f"y_true has shape {y_true.shape}, expected ({n},).")
-    results = []
-    for est, lay in zip(estimators, layers):
-        maps, explained = grad_cam(est, X, target, layer=lay, batch_size=batch_size,
-                                   return_targets=True)
-        predicted = explained if target is None else np.asarray(est.predict(X))
-        results.append((maps, predicted))
-
-    ncols = 1 + len(estimators)
-    fig = _new_figure((2.1 * ncols, 2.2 * n + (0.4 if title else 0.0)))
-    if title:
-        fig.suptitle(title, fontsize=11)
-    axes = fig.subplots(n, ncols, squeeze=False)
-    for i in range(n):
-        shown = _display_image(images[i])
-        grey = shown.ndim == 2
-        img_kw = dict(cmap="gray" if grey else None, vmin=0, vmax=1, interpolation="nearest")
-        ax = axes[i, 0]
-        ax.imshow(shown, **img_kw)
-        label = "Original"
-        if y_true is not None:
-            label += f": {_class_name(y_true[i], target_names)}"
-        ax.set_title(label, fontsize=8)
-        for j, (name, (maps, predicted)) in enumerate(zip(names, results), start=1):
-            ax = axes[i, j]
-            ax.imshow(shown, **img_kw)
-            ax.imshow(maps[i], cmap=cmap, alpha=float(alpha), vmin=0, vmax=1,
-                      interpolation="bilinear")
-            head = "Grad-CAM" if (len(names) == 1 and model_names is None) else f"Grad-CAM ({name})"
-            wrong = y_true is not None and predicted[i] != y_true[i]
-            ax.set_title(f"{head}: {_class_name(predicted[i], target_names)}", fontsize=8,
-                         color="tab:red" if wrong else "black")
-        for ax in axes[i]:
-            ax.set_axis_off()
-    return fig
+    return GradCAMDisplay.from_estimator(
+        estimators, X, y_true, target_names, model_names, target=target, method=method,
+        layer=layer, batch_size=batch_size, ax=ax, alpha=alpha, cmap=cmap, title=title,
+        show_original=show_original,
+    )
 
 
-# -- first-layer filters ------------------------------------------------------------------
+# -- first-layer filters --------------------------------------------------------------------
 def _first_conv(net):
     for name, module in net.named_modules():
         if isinstance(module, nn.Conv2d):
@@ -196,7 +395,140 @@ def _ckn_first_layer_filters(ckn):
     return patches.reshape(-1, c, p, p).numpy(), how
 
 
-def plot_filters(estimator, n_filters=None, *, ncols=None, title=None):
+def _filters_of(estimator):
+    """``(F, C, kh, kw)`` first-layer filters of a fitted CNN / CKN and a description."""
+    from ..ckn import CKNTransformer
+    from ..cnn import CNNClassifier
+
+    est = unwrap(estimator)
+    if isinstance(est, Pipeline):
+        steps = flatten_steps(est)
+        est = steps[0][1] if steps else est
+    if isinstance(est, CNNClassifier):
+        if not hasattr(est, "network_"):
+            raise NotFittedError("This CNNClassifier is not fitted yet.")
+        name, conv = _first_conv(est.network_)
+        return conv.weight.detach().to("cpu", torch.float64).numpy(), \
+            f"CNN first convolution ({name})"
+    if isinstance(est, CKNTransformer):
+        if not hasattr(est, "network_"):
+            raise NotFittedError("This CKNTransformer is not fitted yet.")
+        weights, how = _ckn_first_layer_filters(est)
+        return weights, f"CKN first layer: {how}"
+    raise TypeError(
+        "plot_filters supports a fitted CNNClassifier, a fitted CKNTransformer or a "
+        f"Pipeline starting with one; got {type(estimator).__name__}."
+    )
+
+
+def _tile(filters, ncols, gap=1):
+    """Filters ``(n, C, kh, kw)`` in [0, 1] as one ``(rows, cols[, 3])`` image, white gaps."""
+    n, c, kh, kw = filters.shape
+    nrows = math.ceil(n / ncols)
+    colour = c == 3
+    shape = (nrows * (kh + gap) - gap, ncols * (kw + gap) - gap) + ((3,) if colour else ())
+    mosaic = np.ones(shape)
+    for k, f in enumerate(filters):
+        r, col = divmod(k, ncols)
+        panel = f.transpose(1, 2, 0) if colour else (f[0] if c == 1 else f.mean(axis=0))
+        mosaic[r * (kh + gap):r * (kh + gap) + kh, col * (kw + gap):col * (kw + gap) + kw] = panel
+    return mosaic
+
+
+class FiltersDisplay(_Display):
+    """First-layer filters of a fitted CNN or CKN, tiled into one image.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n, C, kh, kw)
+        The filters, each rescaled to [0, 1] (all its channels together).
+    n_total : int
+        How many filters the layer has.
+    description : str
+        What is shown (default title).
+
+    Attributes
+    ----------
+    mosaic_ : ndarray of shape (rows, cols) or (rows, cols, 3)
+        The tiled image (white one-pixel gaps).
+    figure_ : matplotlib.figure.Figure
+    ax_ : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import FiltersDisplay
+    >>> X = np.random.default_rng(0).random((20, 10, 10))
+    >>> ckn = CKNTransformer(n_filters=6, subsamplings=2, random_state=0, device="cpu").fit(X)
+    >>> disp = FiltersDisplay.from_estimator(ckn, ncols=3)
+    >>> disp.filters.shape, disp.mosaic_.shape
+    ((6, 1, 3, 3), (7, 11))
+    """
+
+    def __init__(self, filters, n_total, description):
+        self.filters = filters
+        self.n_total = n_total
+        self.description = description
+
+    def __repr__(self):
+        return f"FiltersDisplay({len(self.filters)} of {self.n_total} filters)"
+
+    @classmethod
+    def from_estimator(cls, estimator, n_filters=None, *, ncols=None, ax=None, title=None):
+        """The first-layer filters of a fitted estimator (see :func:`plot_filters`)."""
+        weights, what = _filters_of(estimator)
+        total = weights.shape[0]
+        if n_filters is not None:
+            if (isinstance(n_filters, bool) or not isinstance(n_filters, (int, np.integer))
+                    or n_filters < 1):
+                raise ValueError(f"n_filters must be a positive integer, got {n_filters!r}.")
+            weights = weights[: int(n_filters)]
+        lo = weights.min(axis=(1, 2, 3), keepdims=True)
+        hi = weights.max(axis=(1, 2, 3), keepdims=True)
+        span = hi - lo
+        scaled = np.where(span > 0, (weights - lo) / np.where(span > 0, span, 1.0), 0.5)
+        return cls(scaled, total, what).plot(ax=ax, ncols=ncols, title=title)
+
+    def plot(self, ax=None, *, ncols=None, title=None):
+        """Draw the tiled filters.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; None: a new pyplot figure.
+        ncols : int, default=None
+            Filters per row (default ``min(8, n)``).
+        title : str, default=None
+            Axes title; default says what is shown.
+
+        Returns
+        -------
+        display : FiltersDisplay
+        """
+        n, c, kh, kw = self.filters.shape
+        ncols = min(8, n) if ncols is None else max(1, min(int(ncols), n))
+        nrows = math.ceil(n / ncols)
+        if ax is None:
+            fig, axes = _new_axes(1, 1, (0.45 * ncols * (kw + 1) / 4 + 0.6,
+                                         0.45 * nrows * (kh + 1) / 4 + 0.9))
+            ax = axes[0, 0]
+        else:
+            ax = _given_axes(ax, 1, 1, "the filters")[0, 0]
+            fig = ax.figure
+        self.mosaic_ = _tile(self.filters, ncols)
+        if c == 3:
+            ax.imshow(self.mosaic_, interpolation="nearest")
+        else:
+            ax.imshow(self.mosaic_, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title or f"{self.description}\n{n} of {self.n_total} filters, "
+                     f"{kh}x{kw}x{c}", fontsize=8)
+        ax.set_axis_off()
+        self.figure_, self.ax_ = fig, ax
+        return self
+
+
+def plot_filters(estimator, n_filters=None, *, ncols=None, title=None, ax=None):
     """The first-layer filters of a fitted CNN or CKN as an image grid.
 
     Parameters
@@ -213,63 +545,30 @@ def plot_filters(estimator, n_filters=None, *, ncols=None, title=None):
     ncols : int, default=None
         Filters per row (default ``min(8, n)``).
     title : str, default=None
-        Figure title; default says what is shown.
+        Title; default says what is shown.
+    ax : matplotlib Axes, default=None
+        Where to draw; None: a new pyplot figure.
 
     Returns
     -------
-    fig : matplotlib.figure.Figure
-        One panel per filter, rescaled to [0, 1] per filter (all its channels
-        together, so colours keep their balance); 3-channel filters in colour,
-        others in grey (the mean over channels when there are not 1 or 3).
+    display : FiltersDisplay
+        ``figure_``, ``ax_`` and ``mosaic_``: the filters, rescaled to [0, 1] each
+        (all its channels together, so colours keep their balance), tiled with white
+        one-pixel gaps; 3-channel filters in colour, others in grey (the mean over
+        channels when there are not 1 or 3). Renders as the figure in Jupyter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import plot_filters
+    >>> X = np.random.default_rng(0).random((20, 10, 10))
+    >>> ckn = CKNTransformer(n_filters=6, subsamplings=2, random_state=0, device="cpu").fit(X)
+    >>> fig, (left, right) = plt.subplots(1, 2)
+    >>> disp = plot_filters(ckn, ax=right)
+    >>> disp.ax_ is right
+    True
+    >>> plt.close(fig)
     """
-    from ..ckn import CKNTransformer
-    from ..cnn._classifier import CNNClassifier
-
-    est = _unwrap(estimator)
-    if isinstance(est, Pipeline):
-        steps = _flatten_steps(est)
-        est = steps[0][1] if steps else est
-    if isinstance(est, CNNClassifier):
-        if not hasattr(est, "network_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("This CNNClassifier is not fitted yet.")
-        name, conv = _first_conv(est.network_)
-        weights = conv.weight.detach().to("cpu", torch.float64).numpy()
-        what = f"CNN first convolution ({name})"
-    elif isinstance(est, CKNTransformer):
-        if not hasattr(est, "network_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("This CKNTransformer is not fitted yet.")
-        weights, how = _ckn_first_layer_filters(est)
-        what = f"CKN first layer: {how}"
-    else:
-        raise TypeError(
-            "plot_filters supports a fitted CNNClassifier, a fitted CKNTransformer or a "
-            f"Pipeline starting with one; got {type(estimator).__name__}."
-        )
-    total = weights.shape[0]
-    if n_filters is not None:
-        if (isinstance(n_filters, bool) or not isinstance(n_filters, (int, np.integer))
-                or n_filters < 1):
-            raise ValueError(f"n_filters must be a positive integer, got {n_filters!r}.")
-        weights = weights[: int(n_filters)]
-    n = weights.shape[0]
-    ncols = min(8, n) if ncols is None else max(1, min(int(ncols), n))
-    nrows = math.ceil(n / ncols)
-    fig = _new_figure((1.0 * ncols + 0.4, 1.0 * nrows + 0.7))
-    _, c, kh, kw = weights.shape
-    fig.suptitle(title or f"{what}\n{n} of {total} filters, {kh}x{kw}x{c}", fontsize=9)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax, w in zip(axes.ravel(), weights):
-        lo, hi = w.min(), w.max()
-        w = (w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5)
-        if c == 3:
-            ax.imshow(w.transpose(1, 2, 0), interpolation="nearest")
-        else:
-            ax.imshow(w[0] if c == 1 else w.mean(axis=0), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    return fig
+    return FiltersDisplay.from_estimator(estimator, n_filters, ncols=ncols, ax=ax, title=title)

@@ -18,10 +18,11 @@ from sklearn.preprocessing import (
 from sklearn.svm import LinearSVC
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
-from sklearn_ckn.explain._adapters import (
+from sklearn_ckn.explain import ModelAdapter, as_differentiable
+from sklearn_ckn.explain._adapters import ADAPTERS, CKNPipelineAdapter, CNNAdapter
+from sklearn_ckn.explain._torch_steps import (
     CKNClassifierNet,
     LinearHead,
-    as_differentiable,
     scaler_to_torch,
 )
 from sklearn_ckn.svm._linear import make_linear_classifier
@@ -71,7 +72,8 @@ def test_ckn_pipeline_reproduces_decision_function(kind, colour, n_classes):
     y = np.arange(len(X)) % n_classes
     pipe = make_pipeline(_ckn(), *CLASSIFIERS[kind]()).fit(X, y)
     model = as_differentiable(pipe)
-    assert model.family == "ckn" and isinstance(model.module, CKNClassifierNet)
+    assert isinstance(model, CKNPipelineAdapter) and model.family == "ckn"
+    assert isinstance(model.module, CKNClassifierNet)
     np.testing.assert_array_equal(model.classes_, pipe.classes_)
     scores = model.decision_scores(X)
     _check_scores(scores, pipe, X)
@@ -90,7 +92,8 @@ def test_cnn_reproduces_decision_function(n_classes):
     cnn = CNNClassifier("resnet-small", architecture_params={"widths": (8, 16)}, epochs=1,
                         device="cpu", random_state=0).fit(X, y)
     model = as_differentiable(cnn)
-    assert model.family == "cnn" and model.module is cnn.network_
+    assert isinstance(model, CNNAdapter) and model.family == "cnn"
+    assert model.module is cnn.network_
     logits = model.decision_scores(X)
     dec = cnn.decision_function(X)
     if n_classes == 2:
@@ -99,7 +102,7 @@ def test_cnn_reproduces_decision_function(n_classes):
         np.testing.assert_allclose(logits, dec, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(cnn.classes_[logits.argmax(axis=1)], cnn.predict(X))
     x = model.to_tensor(model.validate(X[:5]))
-    _, _, scores, _ = model.activations_and_gradients(x, model.resolve_layer())
+    _, _, scores, _ = model.activations_and_gradients(x, model.resolve_layer(None, (12, 10, 3)))
     np.testing.assert_allclose(scores.double().numpy(), logits[:5], rtol=1e-5, atol=1e-5)
 
 
@@ -119,6 +122,7 @@ def test_fitted_modules_are_shared_not_copied():
     model = as_differentiable(pipe)
     assert model.module.ckn is pipe[0].network_
     assert all(not t.requires_grad for t in model.module.buffers())
+    assert all(not t.requires_grad for t in model.module.parameters())  # frozen anchors
 
 
 @pytest.mark.parametrize(
@@ -157,3 +161,64 @@ def test_unsupported_steps_name_the_supported_ones():
         as_differentiable(pipe)
     for name in ("StandardScaler", "Normalizer", "MaxAbsScaler"):
         assert name in str(info.value)
+
+
+def test_every_family_implements_the_interface():
+    for adapter in ADAPTERS:
+        assert issubclass(adapter, ModelAdapter) and adapter.family
+        for name in ("accepts", "candidate_layers", "layer_key", "forward_from"):
+            assert getattr(adapter, name) is not getattr(ModelAdapter, name), (adapter, name)
+
+
+def test_a_new_family_is_one_small_class():
+    """A toy family (a linear model on pixels) plugs in through the interface alone."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from sklearn_ckn.explain import grad_cam
+
+    class PixelScorer(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            self.n_features_in_ = X[0].size
+            self.weight_ = torch.zeros(len(self.classes_), 1, *X.shape[1:3])
+            self.weight_[1, 0, :2, :2] = 1.0  # class 1: the top-left corner is bright
+            return self
+
+        def predict(self, X):
+            return self.classes_[np.asarray(X)[:, :2, :2].sum(axis=(1, 2)) > 1]
+
+    class PixelAdapter(ModelAdapter):
+        family = "pixels"
+
+        @classmethod
+        def accepts(cls, estimator):
+            return isinstance(estimator, PixelScorer)
+
+        def __init__(self, est):
+            self.estimator = self.input_estimator = est
+            self.classes_, self.device = est.classes_, torch.device("cpu")
+            self.module = torch.nn.Identity()
+
+        def validate(self, X):
+            return np.asarray(X, dtype=np.float32)[..., None]
+
+        def candidate_layers(self, image_shape):
+            return [("input", tuple(image_shape[:2]))]
+
+        def layer_key(self, layer):
+            return "input"
+
+        def forward_from(self, x, key):
+            act = x.detach().requires_grad_(True)
+            return (act[:, None] * self.estimator.weight_).sum(dim=(2, 3, 4)), act
+
+    X = np.zeros((2, 6, 6))
+    X[1, :2, :2] = 1.0
+    est = PixelScorer().fit(X, np.array([0, 1]))
+    ADAPTERS.append(PixelAdapter)
+    try:
+        maps = grad_cam(est, X, target=1, method="hirescam")
+    finally:
+        ADAPTERS.remove(PixelAdapter)
+    assert maps[1, :2, :2].min() > 0.5 and maps[1, 3:, 3:].max() < 0.1
+    assert not maps[0].any()  # no evidence at all: an all-zero map

@@ -7,7 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
+import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plot_cifar10_grad_cam.py"
 
