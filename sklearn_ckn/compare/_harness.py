@@ -30,6 +30,7 @@ used.
 import argparse
 import datetime
 import json
+import numbers
 import os
 import platform
 import shlex
@@ -44,6 +45,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.utils import Bunch
 
+from .._device import resolve_device
 from .._threads import cpu_threads
 from .._models import available_models, make_model
 from .._plotting import (
@@ -208,7 +210,7 @@ def _load_official(loader, data_home, subset, n, random_state, **kwargs):
 
 def load_comparison_data(
     dataset="digits", data_home=None, *, n_train=None, n_test=None, random_state=0,
-    image_size=None,
+    image_size=None, download_if_missing=True,
 ):
     """Training and test images of a data set, as the comparison uses them.
 
@@ -229,6 +231,9 @@ def load_comparison_data(
     image_size : int or (int, int), default=None
         Fruits-360 only: size the images are resized to; None means 32x32
         (``FRUITS_IMAGE_SIZE``), ``0`` keeps the files' 100x100.
+    download_if_missing : bool, default=True
+        If False, missing MNIST, CIFAR-10 or SVHN files raise ``FileNotFoundError``
+        instead of being downloaded.
 
     Returns
     -------
@@ -264,7 +269,7 @@ def load_comparison_data(
         "svhn": datasets.load_svhn,
         "fruits360": datasets.load_fruits360,
     }[dataset]
-    kwargs = {}
+    kwargs = {"download_if_missing": download_if_missing}
     if dataset == "fruits360":
         # Classes default to the sorted union of both trees: train and test agree.
         size = FRUITS_IMAGE_SIZE if image_size is None else image_size
@@ -299,6 +304,127 @@ def _check_models(models):
     if len(set(models)) != len(models):
         raise ValueError(f"models has duplicates: {models}.")
     return models
+
+
+def _check_count(name, value):
+    """``None`` or a positive integer (not a bool)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be None or a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _check_random_state(random_state):
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, numbers.Integral)
+        or not 0 <= random_state < 2**32
+    ):
+        raise ValueError(
+            f"random_state must be an integer in [0, 2**32 - 1], got {random_state!r}."
+        )
+    return int(random_state)
+
+
+def _check_image_size(image_size, dataset):
+    if image_size is None:
+        return
+    if dataset != "fruits360":
+        raise ValueError(
+            f"image_size applies to the fruits360 data set only, not to {dataset!r}."
+        )
+    size = (image_size, image_size) if isinstance(image_size, numbers.Integral) else image_size
+    try:
+        size = tuple(size)
+    except TypeError:
+        size = ()
+    ints = len(size) == 2 and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size
+    )
+    if not ints or not (size == (0, 0) or min(size) > 0):
+        raise ValueError(
+            "image_size must be 0 (keep the files' 100x100), a positive integer or "
+            f"(height, width), got {image_size!r}."
+        )
+
+
+def check_out_folder(out):
+    """Raise a ``ValueError`` unless ``out`` is, or can be created as, a writable folder.
+
+    Nothing is created: the nearest existing folder on the way must be writable.
+    """
+    path = os.path.abspath(os.fspath(out))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"out={os.fspath(out)!r} is a file, not a folder for the results.")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(
+            f"out={os.fspath(out)!r} cannot be created: {existing!r} is a file, not a folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"out={os.fspath(out)!r} is not writable: no permission to write in {existing!r}."
+        )
+
+
+def _validate_model_params(model):
+    """Check the parameters of every step against its constraints now, not in ``fit``
+    (``_validate_params`` is what scikit-learn's ``fit`` runs first)."""
+    steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
+    for step in steps:
+        if hasattr(step, "steps"):
+            _validate_model_params(step)
+        validate = getattr(step, "_validate_params", None)
+        if validate is not None:
+            validate()
+
+
+def _build_models(models, dataset, model_params, quick, device, random_state, verbose):
+    """``{name: unfitted model}`` with the defaults of the data set and the user's
+    parameters, every parameter checked."""
+    built = {}
+    for name in models:
+        defaults = QUICK_PARAMS[name] if quick else DATASET_PARAMS.get(dataset, {}).get(name, {})
+        params = dict(defaults)
+        params.update(model_params.get(name, {}))
+        try:
+            model = make_model(
+                name, random_state=random_state, device=device, verbose=max(0, verbose - 1),
+                **params,
+            )
+            _validate_model_params(model)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"model {name!r}: {exc}") from exc
+        built[name] = model
+    return built
+
+
+def _check_training_sets(built, caps, y_train, cv, random_state):
+    """Fail before any fit when a model's training set (or CV fold) cannot work."""
+    for name, model in built.items():
+        y = y_train[_stratified_subset(y_train, caps.get(name), random_state)]
+        classes, counts = np.unique(y, return_counts=True)
+        what = f"{name} would be fitted on {len(y)} training image(s) of {len(classes)} class(es)"
+        if len(classes) < 2:
+            raise ValueError(f"{what}; a classifier needs at least 2 classes: use more images.")
+        smallest = len(y)
+        if cv is not None:
+            if cv > counts.max():
+                raise ValueError(
+                    f"cv={cv} folds need at least {cv} images of some class, but {what}, "
+                    f"at most {counts.max()} per class: use a smaller cv or more images."
+                )
+            smallest = len(y) - -(-len(y) // cv)  # the training part of the largest fold
+        for key, value in model.get_params().items():
+            if key.split("__")[-1] == "n_neighbors" and isinstance(value, numbers.Integral):
+                if value > smallest:
+                    raise ValueError(
+                        f"{name} uses {value} neighbours but would be fitted on only "
+                        f"{smallest} image(s): use more images or fewer neighbours."
+                    )
 
 
 def _versions():
@@ -379,19 +505,13 @@ def _write_results(out, table, info):
         json.dump(_json_safe(payload), f, indent=2)
 
 
-def _fit_models(models, dataset, data, caps, model_params, quick, device, random_state, cv,
-                verbose, out, info):
-    """Fit, time and score every model; write the partial results after each one."""
+def _fit_models(built, data, caps, random_state, cv, verbose, out, info):
+    """Fit, time and score every model of ``built`` (``{name: unfitted model}``); write
+    the partial results after each one."""
     X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     rows, predictions, model_reprs = [], {}, {}
-    for i, name in enumerate(models, 1):
-        defaults = QUICK_PARAMS[name] if quick else DATASET_PARAMS.get(dataset, {}).get(name, {})
-        params = dict(defaults)
-        params.update(model_params.get(name, {}))
-        model = make_model(
-            name, random_state=random_state, device=device, verbose=max(0, verbose - 1),
-            **params,
-        )
+    models = list(built)
+    for i, (name, model) in enumerate(built.items(), 1):
         model_reprs[name] = repr(model)
         cap = caps.get(name)
         used = _stratified_subset(y_train, cap, random_state)
@@ -458,8 +578,14 @@ def run_comparison(
     n_misclassified=24,
     n_jobs="auto",
     command=None,
+    download_if_missing=True,
 ):
     """Fit and score several models on one data set; write tables and figures.
+
+    Every argument, model parameter and the output folder are checked before the data
+    are loaded, and the training sets' sizes (classes, ``cv`` folds, neighbours)
+    before any model is fitted, so that a mistake fails in seconds with a
+    ``ValueError``, not after hours of fitting.
 
     Parameters
     ----------
@@ -482,7 +608,7 @@ def run_comparison(
         Folder for the files listed in the module docstring (created); None writes
         nothing.
     random_state : int, default=0
-        Seeds the split, the samples and every model.
+        Seeds the split, the samples and every model; in [0, 2**32 - 1].
     verbose : int, default=1
         0: silent; 1: the steps and the tables; 2: also the models' progress bars.
     max_train : dict of str to int or None, default=None
@@ -506,10 +632,21 @@ def run_comparison(
         processes, else None.
     command : str, default=None
         Command line recorded in ``results.json`` (default: ``sys.argv``).
+    download_if_missing : bool, default=True
+        If False, missing data files raise ``FileNotFoundError`` instead of being
+        downloaded.
 
     Returns
     -------
     result : ComparisonResult
+
+    Raises
+    ------
+    ValueError
+        For a bad argument or model parameter, an output folder that cannot be
+        written, an unavailable device or training sets too small for the models.
+    FileNotFoundError
+        When the data are missing (and cannot or may not be downloaded).
     """
     models = _check_models(models)
     if dataset not in DATASETS:
@@ -529,17 +666,27 @@ def run_comparison(
             raise ValueError(
                 f"model_params has unknown model {name!r}; models: {available_models()}."
             )
-    if cv is not None and (not isinstance(cv, (int, np.integer)) or cv < 2):
+    if cv is not None and (
+        isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2
+    ):
         raise ValueError(f"cv must be None or an integer >= 2, got {cv!r}.")
     threads = _resolve_n_jobs(n_jobs, dataset)
+    n_train, n_test = _check_count("n_train", n_train), _check_count("n_test", n_test)
+    random_state = _check_random_state(random_state)
+    _check_image_size(image_size, dataset)
+    resolve_device(device)  # "tpu", or "cuda" without CUDA, fails here, not after other fits
+    built = _build_models(models, dataset, model_params, quick, device, random_state, verbose)
+    if out is not None:
+        check_out_folder(out)
 
     start = time.perf_counter()
     _say(verbose, f"Loading {dataset} ...")
     data = load_comparison_data(
         dataset, data_home, n_train=n_train, n_test=n_test, random_state=random_state,
-        image_size=image_size,
+        image_size=image_size, download_if_missing=download_if_missing,
     )
     X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    _check_training_sets(built, caps, y_train, cv, random_state)
     _say(
         verbose,
         f"{dataset}: {len(y_train)} training and {len(y_test)} test images of shape "
@@ -570,8 +717,7 @@ def run_comparison(
     with cpu_threads(threads):
         info["machine"] = _machine(device)
         rows, predictions, model_reprs = _fit_models(
-            models, dataset, data, caps, model_params, quick, device, random_state, cv,
-            verbose, out, info,
+            built, data, caps, random_state, cv, verbose, out, info,
         )
 
     columns = ["model", "accuracy", "balanced_accuracy"]
@@ -700,27 +846,38 @@ def run_example_comparison(dataset, argv=None, *, description=None):
     Returns
     -------
     result : ComparisonResult
+
+    Raises
+    ------
+    SystemExit
+        With status 2 and one ``error:`` line, for bad arguments, missing or invalid
+        data (everything :func:`run_comparison` raises a ``ValueError`` or
+        ``OSError`` for).
     """
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}; available datasets: {list(DATASETS)}.")
     if description is None:
         description = f"CKN vs CNN (and baselines) on {_EXAMPLE_TITLES[dataset]}."
-    args = _example_parser(dataset, description).parse_args(argv)
+    parser = _example_parser(dataset, description)
+    args = parser.parse_args(argv)
     extra = {"image_size": args.image_size} if dataset == "fruits360" else {}
-    result = run_comparison(
-        dataset,
-        models=args.models,
-        data_home=args.data_home,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        cv=args.cv,
-        device=args.device,
-        out=args.out,
-        random_state=args.random_state,
-        quick=args.quick,
-        verbose=0,
-        **extra,
-    )
+    try:
+        result = run_comparison(
+            dataset,
+            models=args.models,
+            data_home=args.data_home,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            cv=args.cv,
+            device=args.device,
+            out=args.out,
+            random_state=args.random_state,
+            quick=args.quick,
+            verbose=0,
+            **extra,
+        )
+    except (ValueError, OSError) as exc:  # the user's arguments or data: no traceback
+        parser.error(" ".join(str(exc).split()))
     if args.verbose:
         print(result.table.to_string(index=False, float_format="%.4f"))
         if {"cnn", "ckn"} <= set(result.predictions):

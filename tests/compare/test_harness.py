@@ -165,7 +165,7 @@ def test_official_split_from_files(tmp_path, fake_datasets):
 def test_missing_files_cli_message(tmp_path, capsys):
     code = main(["compare", "--dataset", "fruits360", "--data-home", str(tmp_path),
                  "--out", str(tmp_path / "o"), "--verbose", "0"])
-    assert code == 1
+    assert code == 2  # argparse's status for a user's mistake
     assert "Fruits-360" in capsys.readouterr().err
 
 
@@ -213,7 +213,7 @@ def test_cli_verbose_zero_prints_nothing(tmp_path, capsys, monkeypatch):
         (["compare", "--max-train", "knn"], "MODEL=N"),
         (["compare", "--max-train", "knn=0"], "positive integer"),
         (["compare", "--max-train", "svm=10"], "--max-train: unknown model(s) svm"),
-        (["compare", "--cv", "1"], "--cv must be at least 2"),
+        (["compare", "--cv", "1"], "argument --cv: expected an integer of at least 2"),
         (["compare", "--n-jobs", "0"], "--n-jobs"),
         ([], "required"),
     ],
