@@ -13,7 +13,13 @@ differentiable), which is what L-BFGS needs.
 
 import torch
 
-__all__ = ["fit_squared_hinge_ovr", "squared_hinge_objective", "squared_hinge_value_and_grad"]
+__all__ = [
+    "build_preconditioner",
+    "fit_squared_hinge_ovr",
+    "fit_squared_hinge_path",
+    "squared_hinge_objective",
+    "squared_hinge_value_and_grad",
+]
 
 
 def squared_hinge_objective(X, Y, W, b, C):
@@ -36,13 +42,17 @@ def squared_hinge_value_and_grad(X, Y, W, b, C):
     return _value_grad_active(X, Y, W, b, C)[:2]
 
 
-def _value_grad_active(X, Y, W, b, C):
+def _value_grad_active(X, Y, W, b, C, weights=None):
     # Also returns the fraction of margins below 1: they alone carry curvature.
+    # ``weights`` (n,) of 0/1 leaves rows out (cross-validation folds without copies).
     with torch.no_grad():
         # r = max(0, 1 - Y f); d/df of C r^2 is -2 C Y r
         slack = torch.clamp_(torch.addmm(b, X, W).mul_(Y).neg_().add_(1), min=0)
+        if weights is not None:
+            slack.mul_(weights[:, None])
         loss = 0.5 * (W * W).sum() + C * (slack * slack).sum()
-        active = float((slack > 0).sum()) / slack.numel()
+        n_rows = slack.shape[0] if weights is None else max(float(weights.sum()), 1.0)
+        active = float((slack > 0).sum()) / (n_rows * slack.shape[1])
         dloss = slack.mul_(Y).mul_(-2.0 * C)
         grad = torch.empty(W.shape[0] + 1, W.shape[1], dtype=W.dtype, device=W.device)
         torch.add(torch.mm(dloss.T, X).T, W, out=grad[:-1])
@@ -90,11 +100,12 @@ class _DenseFactor:
         _check_finite_gram(self.gram, X)
         self.n, self.d = n, d
 
-    def set(self, C, active_fraction):
+    def set(self, C, active_fraction, n=None):
         # Any symmetric positive definite matrix is a valid preconditioner, so the
-        # factor is made to exist by growing a diagonal jitter.
+        # factor is made to exist by growing a diagonal jitter. ``n``: rows of the
+        # problem solved (a fold may use fewer than the factor was estimated from).
         H = self.gram * (2.0 * active_fraction / self.n)
-        H.diagonal()[: self.d] += 1.0 / (C * self.n)
+        H.diagonal()[: self.d] += 1.0 / (C * (self.n if n is None else n))
         jitter = 1e-6 * float(H.diagonal().mean())
         for _ in range(_MAX_JITTER_TRIES):
             L, info = torch.linalg.cholesky_ex(H)
@@ -147,9 +158,9 @@ class _LowRankFactor:
         self.s = s
         self.n, self.d1 = n, B.shape[1]
 
-    def set(self, C, active_fraction):
+    def set(self, C, active_fraction, n=None):
         c = 2.0 * active_fraction / self.n
-        penalty = 1.0 / (C * self.n)
+        penalty = 1.0 / (C * (self.n if n is None else n))
         # Outside the rows' span the curvature is unknown but at least the penalty's;
         # the smallest sampled eigenvalue is the estimate of randomized Nystrom
         # preconditioning (Frangella, Tropp and Udell, 2023).
@@ -170,9 +181,27 @@ class _LowRankFactor:
     grad_v = to_p  # L is symmetric
 
 
+def build_preconditioner(X, *, fit_intercept=True, n_hessian_samples=10_000, max_dense_features=16_384):
+    """The Hessian estimate of :func:`fit_squared_hinge_ovr`, to share between fits.
+
+    It depends on ``X`` only (``C`` and the active fraction rescale it), so a path of
+    ``C`` values or the folds of a cross-validation can reuse one: building it is the
+    costliest step of a fit with many features (a ``(d, m) x (m, d)`` product and,
+    later, a Cholesky factorisation). Parameters as in :func:`fit_squared_hinge_ovr`.
+    """
+    n, d = X.shape
+    if d <= max_dense_features:
+        m = min(n, max(n_hessian_samples, d))
+        factor_type = _DenseFactor
+    else:
+        m = min(n, n_hessian_samples)
+        factor_type = _LowRankFactor
+    return factor_type(X, torch.arange(m, device=X.device) * n // m, fit_intercept)
+
+
 def fit_squared_hinge_ovr(
     X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=10_000,
-    max_dense_features=16_384,
+    max_dense_features=16_384, init=None, preconditioner=None, sample_mask=None,
 ):
     """Minimise :func:`squared_hinge_objective` over ``W`` and ``b`` by preconditioned L-BFGS.
 
@@ -208,6 +237,14 @@ def fit_squared_hinge_ovr(
     max_dense_features : int
         Largest ``d`` for the dense ``d x d`` Gram matrix and Cholesky factor; above
         it, the low-rank preconditioner from ``n_hessian_samples`` rows.
+    init : tuple (W, b), optional
+        Starting point (warm start), e.g. the solution for a nearby ``C``.
+    preconditioner : object, optional
+        From :func:`build_preconditioner` on the same ``X`` and ``fit_intercept``
+        (then ``n_hessian_samples`` and ``max_dense_features`` are unused).
+    sample_mask : torch.Tensor of shape (n,), optional
+        1 for the rows to fit on, 0 for rows left out (a cross-validation fold
+        without copying ``X``).
 
     Returns
     -------
@@ -216,32 +253,84 @@ def fit_squared_hinge_ovr(
     n_iter : int
         L-BFGS iterations run.
     """
+    W, b, n_iter, _ = _fit(
+        X, Y, C, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, init=init,
+        factor=preconditioner if preconditioner is not None else build_preconditioner(
+            X, fit_intercept=fit_intercept, n_hessian_samples=n_hessian_samples,
+            max_dense_features=max_dense_features,
+        ),
+        weights=sample_mask,
+    )
+    return W, b, n_iter
+
+
+def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_mask=None, **kwargs):
+    """:func:`fit_squared_hinge_ovr` for every ``C`` of ``Cs`` in turn, each fit warm-started.
+
+    Each fit starts from the previous one's solution (and active fraction) and all
+    share one preconditioner, so a path of nearby values (e.g. increasing ``C`` by
+    factors of 2-3) costs far less than as many fits from zero. ``kwargs``:
+    ``fit_intercept``, ``max_iter``, ``tol``, ``n_hessian_samples``,
+    ``max_dense_features`` as in :func:`fit_squared_hinge_ovr`.
+
+    Returns
+    -------
+    list of (W, b, n_iter)
+        One solution per value of ``Cs``, in the same order.
+    """
+    fit_intercept = kwargs.pop("fit_intercept", True)
+    n_hessian_samples = kwargs.pop("n_hessian_samples", 10_000)
+    max_dense_features = kwargs.pop("max_dense_features", 16_384)
+    if preconditioner is None:
+        preconditioner = build_preconditioner(
+            X, fit_intercept=fit_intercept, n_hessian_samples=n_hessian_samples,
+            max_dense_features=max_dense_features,
+        )
+    out, alpha = [], 1.0
+    for C in Cs:
+        W, b, n_iter, alpha = _fit(
+            X, Y, float(C), fit_intercept=fit_intercept, init=init, factor=preconditioner,
+            weights=sample_mask, alpha=alpha, **kwargs,
+        )
+        out.append((W, b, n_iter))
+        init = (W, b)
+    return out
+
+
+def _fit(X, Y, C, *, fit_intercept, factor, max_iter=500, tol=1e-3, init=None, weights=None, alpha=1.0):
+    # Returns (W, b, n_iter, last active fraction); see fit_squared_hinge_ovr.
     n, d = X.shape
     k = Y.shape[1]
-    if d <= max_dense_features:
-        m = min(n, max(n_hessian_samples, d))
-        factor_type = _DenseFactor
-    else:
-        m = min(n, n_hessian_samples)
-        factor_type = _LowRankFactor
-    factor = factor_type(X, torch.arange(m, device=X.device) * n // m, fit_intercept)
     d1 = factor.d1
+    if weights is not None:
+        weights = weights.to(dtype=X.dtype, device=X.device)
+        n_fit = float(weights.sum())
+        if n_fit <= 0:
+            raise ValueError("sample_mask leaves no row to fit on.")
+    else:
+        n_fit = n
     # The objective is divided by C * n so that its scale does not depend on the
     # number of samples.
-    scale = 1.0 / (C * n)
+    scale = 1.0 / (C * n_fit)
     P = torch.zeros(d1, k, dtype=X.dtype, device=X.device)
+    if init is not None:
+        P[:d] = init[0]
+        if fit_intercept:
+            P[d] = init[1]
     zero_b = torch.zeros(k, dtype=X.dtype, device=X.device)
     chunk = 10  # iterations between convergence checks
-    n_iter, alpha, f_prev, active = 0, 1.0, None, [1.0]
+    n_iter, f_prev, active = 0, None, [alpha]
     converged = False
     while not converged and n_iter < max_iter:
         # (Re)start L-BFGS in the variables of the current preconditioner.
-        factor.set(C, alpha)
+        factor.set(C, alpha, n_fit)
         V = factor.to_v(P).contiguous()
 
         def closure():
             P.copy_(factor.to_p(V))
-            loss, grad, active[0] = _value_grad_active(X, Y, P[:d], P[d] if fit_intercept else zero_b, C)
+            loss, grad, active[0] = _value_grad_active(
+                X, Y, P[:d], P[d] if fit_intercept else zero_b, C, weights
+            )
             V.grad = factor.grad_v(grad[:d1] * scale).contiguous()
             return float(loss) * scale
 
@@ -265,4 +354,4 @@ def fit_squared_hinge_ovr(
             if not alpha / 3 <= active[0] <= 3 * alpha:
                 alpha = max(active[0], 1e-3)
                 break
-    return P[:d].clone(), (P[d].clone() if fit_intercept else zero_b), int(n_iter)
+    return P[:d].clone(), (P[d].clone() if fit_intercept else zero_b), int(n_iter), alpha

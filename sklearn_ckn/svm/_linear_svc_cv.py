@@ -1,0 +1,206 @@
+"""TorchLinearSVC with its ``C`` chosen by cross-validation along a warm-started path."""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
+from .._device import resolve_device
+from ..core.linear_svm import build_preconditioner, fit_squared_hinge_ovr, fit_squared_hinge_path
+from ._linear_svc import _DTYPES, TorchLinearSVC
+
+__all__ = ["TorchLinearSVCCV"]
+
+
+class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
+    """:class:`TorchLinearSVC` whose ``C`` is chosen by cross-validation.
+
+    For every fold, the values of ``Cs`` are fitted in increasing order, each
+    starting from the previous solution, and all fits (folds and the final refit)
+    share one preconditioner estimated on ``X``: choosing among ``len(Cs)`` values
+    costs far less than ``len(Cs) * n_folds`` independent fits. Folds leave their
+    validation rows out by a mask, without copying ``X``. The ``C`` with the best mean
+    validation score (the smallest among equals) is refitted on all the data,
+    starting from the folds' mean solution for it. The model is that of
+    ``LinearSVC(loss="squared_hinge")`` with an unpenalised intercept, one-vs-rest.
+
+    Parameters
+    ----------
+    Cs : int or array-like of float, default=8
+        Candidate values of ``C``; an int ``n`` means ``n`` values spaced
+        logarithmically between ``1e-4`` and ``1e1`` (a range suited to standardised
+        features, such as CKN features after a ``StandardScaler``).
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: ``None`` is 5-fold, an int ``k`` is stratified ``k``-fold
+        (:func:`sklearn.model_selection.check_cv` with a classifier).
+    scoring : str or callable, default=None
+        Validation score (:func:`sklearn.metrics.check_scoring`); ``None`` is accuracy.
+    fit_intercept : bool, default=True
+        Learn an (unpenalised) intercept per class.
+    max_iter : int, default=500
+        Maximum number of L-BFGS iterations of each fit.
+    tol : float, default=1e-3
+        Stopping tolerance of each fit, as in :class:`TorchLinearSVC`.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the computation.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Attributes
+    ----------
+    C_ : float
+        The chosen ``C``.
+    Cs_ : ndarray of shape (n_Cs,)
+        The candidate values, increasing.
+    scores_ : ndarray of shape (n_folds, n_Cs)
+        Validation score of every fold and candidate.
+    mean_scores_ : ndarray of shape (n_Cs,)
+        Mean validation score per candidate.
+    n_iter_path_ : ndarray of shape (n_folds, n_Cs)
+        L-BFGS iterations of every warm-started fit of the path.
+    n_iter_ : int
+        L-BFGS iterations of the final refit.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights of the refitted model.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts of the refitted model.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+
+    See Also
+    --------
+    TorchLinearSVC : the same model with a given ``C``.
+    sklearn.linear_model.LogisticRegressionCV : the same conventions for logistic regression.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ckn.svm import TorchLinearSVCCV
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = TorchLinearSVCCV(Cs=[0.001, 0.01, 0.1], cv=3, device="cpu").fit(X / 16, y)
+    >>> clf.C_ in (0.001, 0.01, 0.1), clf.scores_.shape
+    (True, (3, 3))
+    >>> clf.score(X / 16, y) > 0.95
+    True
+    """
+
+    _parameter_constraints = {
+        "Cs": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "dtype": [StrOptions(set(_DTYPES))],
+        "device": [str],
+    }
+
+    def __init__(
+        self, Cs=8, *, cv=None, scoring=None, fit_intercept=True, max_iter=500, tol=1e-3,
+        dtype="float32", device="auto",
+    ):
+        self.Cs = Cs
+        self.cv = cv
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.dtype = dtype
+        self.device = device
+
+    def _candidates(self):
+        if isinstance(self.Cs, numbers.Integral):
+            return np.logspace(-4, 1, int(self.Cs))
+        Cs = np.asarray(self.Cs, dtype=np.float64).ravel()
+        if Cs.size == 0 or not np.all(np.isfinite(Cs)) or np.any(Cs <= 0):
+            raise ValueError(f"Cs must be positive finite numbers or an int >= 1; got {self.Cs!r}.")
+        return np.unique(Cs)  # sorted: the path runs from strong to weak regularisation
+
+    def _as_linear_svc(self, W, b, classes):
+        """A fitted TorchLinearSVC holding ``(W, b)``, for scorers that want an estimator."""
+        est = TorchLinearSVC(fit_intercept=self.fit_intercept, dtype=self.dtype, device="cpu")
+        est.classes_ = classes
+        est.coef_ = W.T.cpu().numpy().astype(np.float64)
+        est.intercept_ = b.cpu().numpy().astype(np.float64)
+        est.n_features_in_ = self.n_features_in_
+        return est
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Choose ``C`` by cross-validation, then fit it on all of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+
+        Returns
+        -------
+        self : TorchLinearSVCCV
+            Fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
+        check_classification_targets(y)
+        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
+        Y = binarizer.fit_transform(y)
+        classes = binarizer.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                "TorchLinearSVCCV needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {classes[0]!r}."
+            )
+        Cs = self._candidates()
+        cv = check_cv(self.cv, y, classifier=True)
+        splits = list(cv.split(X, y))
+        scorer = check_scoring(TorchLinearSVC(), scoring=self.scoring)
+        device = resolve_device(self.device)
+        dtype = _DTYPES[self.dtype]
+        if not X.flags.writeable:  # torch cannot wrap read-only memory (memmaps)
+            X = X.copy()
+        Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
+        Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
+        options = {"fit_intercept": self.fit_intercept, "max_iter": self.max_iter, "tol": self.tol}
+        # One Hessian estimate for every fit: it only preconditions, so the rows of
+        # other folds in it change the number of iterations, never the solutions.
+        factor = build_preconditioner(Xt, fit_intercept=self.fit_intercept)
+        scores = np.empty((len(splits), len(Cs)))
+        n_iter = np.empty((len(splits), len(Cs)), dtype=int)
+        sums = [None] * len(Cs)
+        for i, (train, test) in enumerate(splits):
+            mask = torch.zeros(len(y), dtype=dtype, device=device)
+            mask[torch.as_tensor(train, device=device)] = 1
+            path = fit_squared_hinge_path(
+                Xt, Yt, Cs, preconditioner=factor, sample_mask=mask, **options
+            )
+            for j, (W, b, it) in enumerate(path):
+                n_iter[i, j] = it
+                scores[i, j] = scorer(self._as_linear_svc(W, b, classes), X[test], y[test])
+                sums[j] = (W, b) if sums[j] is None else (sums[j][0] + W, sums[j][1] + b)
+        mean_scores = scores.mean(axis=0)
+        best = int(np.flatnonzero(mean_scores == mean_scores.max())[0])
+        self.C_ = float(Cs[best])
+        W0, b0 = (t / len(splits) for t in sums[best])
+        W, b, self.n_iter_ = fit_squared_hinge_ovr(
+            Xt, Yt, C=self.C_, init=(W0, b0), preconditioner=factor, **options
+        )
+        self.Cs_ = Cs
+        self.scores_ = scores
+        self.mean_scores_ = mean_scores
+        self.n_iter_path_ = n_iter
+        self.classes_ = classes
+        self.coef_ = W.T.cpu().numpy().astype(np.float64)
+        self.intercept_ = b.cpu().numpy().astype(np.float64)
+        return self

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ckn.core.linear_svm import (
+    build_preconditioner,
+    fit_squared_hinge_ovr,
+    fit_squared_hinge_path,
+    squared_hinge_objective,
+)
+from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV
+
+
+def _problem(n=300, d=20, k=3, seed=0):
+    X, y = make_classification(n, d, n_informative=8, n_classes=k, random_state=seed)
+    Y = torch.as_tensor(np.where(y[:, None] == np.arange(k), 1.0, -1.0))
+    return torch.as_tensor(X), Y, y
+
+
+def test_masked_fit_equals_fit_on_the_kept_rows():
+    X, Y, _ = _problem()
+    keep = torch.arange(len(X)) % 3 != 0
+    W, b, _ = fit_squared_hinge_ovr(X, Y, C=0.1, tol=1e-10, sample_mask=keep.double())
+    W_ref, b_ref, _ = fit_squared_hinge_ovr(X[keep], Y[keep], C=0.1, tol=1e-10)
+    ours = float(squared_hinge_objective(X[keep], Y[keep], W, b, 0.1))
+    ref = float(squared_hinge_objective(X[keep], Y[keep], W_ref, b_ref, 0.1))
+    assert ours == pytest.approx(ref, rel=1e-7)
+    torch.testing.assert_close(W, W_ref, rtol=1e-3, atol=1e-4)
+
+
+def test_warm_started_path_reaches_the_cold_optima_in_fewer_iterations():
+    X, Y, _ = _problem(d=30)
+    Cs = [0.01, 0.03, 0.1, 0.3, 1.0]
+    factor = build_preconditioner(X)
+    path = fit_squared_hinge_path(X, Y, Cs, preconditioner=factor, tol=1e-8)
+    cold = [fit_squared_hinge_ovr(X, Y, C=C, tol=1e-8) for C in Cs]
+    for C, (W, b, _), (W0, b0, _) in zip(Cs, path, cold):
+        ours, ref = (float(squared_hinge_objective(X, Y, w, c, C)) for w, c in [(W, b), (W0, b0)])
+        assert ours <= ref * (1 + 1e-6)
+    assert sum(p[2] for p in path[1:]) < sum(c[2] for c in cold[1:])
+
+
+def test_cv_picks_the_best_mean_validation_score_and_refits_on_everything():
+    X, _, y = _problem(n=240)
+    Cs = [1e-4, 1e-2, 1.0]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    clf = TorchLinearSVCCV(Cs=Cs, cv=cv, dtype="float64", tol=1e-8, device="cpu").fit(X.numpy(), y)
+    # Scores by hand: one TorchLinearSVC per fold and C.
+    expected = np.array([
+        [TorchLinearSVC(C=C, dtype="float64", tol=1e-8, device="cpu").fit(X[tr].numpy(), y[tr]).score(X[te].numpy(), y[te])
+         for C in Cs]
+        for tr, te in cv.split(X.numpy(), y)
+    ])
+    np.testing.assert_allclose(clf.scores_, expected, atol=1.5 / 80)  # at most one sample differs
+    assert clf.C_ == Cs[int(np.argmax(clf.mean_scores_))]
+    ref = TorchLinearSVC(C=clf.C_, dtype="float64", tol=1e-8, device="cpu").fit(X.numpy(), y)
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-3, atol=1e-4)
+    assert clf.n_iter_path_.shape == (3, 3) and clf.Cs_.tolist() == Cs
+
+
+def test_integer_Cs_and_invalid_Cs():
+    X, _, y = _problem(n=120)
+    clf = TorchLinearSVCCV(Cs=4, cv=2, device="cpu").fit(X.numpy(), y)
+    np.testing.assert_allclose(clf.Cs_, np.logspace(-4, 1, 4))
+    with pytest.raises(ValueError, match="Cs must be positive"):
+        TorchLinearSVCCV(Cs=[0.1, -1.0], device="cpu").fit(X.numpy(), y)
+
+
+@parametrize_with_checks([TorchLinearSVCCV(Cs=3, cv=3, device="cpu")])
+def test_scikit_learn_conventions(estimator, check):
+    check(estimator)
