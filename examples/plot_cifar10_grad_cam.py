@@ -1,17 +1,19 @@
 """
-Grad-CAM of a CNN and a CKN on CIFAR-10
-=======================================
+Class activation maps of a CNN and a CKN on CIFAR-10
+====================================================
 
 Trains a CNN (:class:`~sklearn_ckn.CNNClassifier`, a narrow residual network) and a
 CKN pipeline (:class:`~sklearn_ckn.CKNTransformer` -> ``StandardScaler`` ->
 ``LogisticRegression``) on a sample of CIFAR-10, prints their per-class test accuracy
 (``CLASS / CNN Acc / CKN Acc / Difference``) and saves, into ``--out``,
 
-* ``grad_cam_cifar10.png``: one test image per class, the original titled with its
-  class ("Original: airplane") and the Grad-CAM of each model over it, titled with
-  the model's prediction ("Grad-CAM (CNN): airplane", red when wrong). The CNN is
-  explained at its last convolutional block (4x4 maps for 32x32 images), the CKN at
-  its last layer's kernel map before pooling (16x16 maps);
+* ``grad_cam_cifar10.png``: one test image per class (one row each), the original
+  titled with its class ("Original: airplane") and the map of each model over it,
+  titled with the method, the model and its prediction ("LayerCAM (CNN): airplane",
+  red when wrong). Maps are LayerCAM (``--method``: also ``hirescam`` or
+  ``gradcam``) at each model's default layer, chosen from the map resolution: the
+  CNN's second stage (8x8 maps for 32x32 images; its last block is 4x4), the CKN's
+  last layer's kernel embedding before pooling (16x16);
 * ``filters_cnn.png`` / ``filters_ckn.png``: the first-layer filters of both models
   (CKN anchors mapped back to pixel space through the whitening's pseudo-inverse).
 
@@ -45,9 +47,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
+from sklearn_ckn.compare import format_per_class_table, per_class_accuracy
 from sklearn_ckn.datasets import load_cifar10
 from sklearn_ckn.explain import plot_filters, plot_grad_cam
-from sklearn_ckn._plotting import format_per_class_table, per_class_accuracy
+
+METHOD_NAMES = {"layercam": "LayerCAM", "hirescam": "HiResCAM", "gradcam": "Grad-CAM"}
 
 
 def _ints(text):
@@ -68,7 +72,7 @@ def one_per_class(y, n_show):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Grad-CAM of a CNN and a CKN on CIFAR-10.")
+    parser = argparse.ArgumentParser(description="Class activation maps of a CNN and a CKN on CIFAR-10.")
     parser.add_argument("--data-home", default=None,
                         help="folder containing cifar-10-batches-py/")
     parser.add_argument("--n-train", type=int, default=5000,
@@ -80,7 +84,9 @@ def main(argv=None):
                         help="channels of the residual CNN's stages")
     parser.add_argument("--ckn-filters", default="32,128", help="CKN filters per layer")
     parser.add_argument("--n-show", type=int, default=10,
-                        help="images in the Grad-CAM figure (one per class)")
+                        help="images in the heat-map figure (one per class)")
+    parser.add_argument("--method", default="layercam", choices=["layercam", "hirescam", "gradcam"],
+                        help="how gradients weight the feature maps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--out", default="grad_cam_out", help="output folder")
     parser.add_argument("--quick", action="store_true", help="tiny models (smoke test)")
@@ -127,23 +133,28 @@ def main(argv=None):
     print(format_per_class_table(table, first="cnn", second="ckn"))
 
     # %%
-    # Grad-CAM of both models on one test image per class.
+    # Class activation maps of every model on one test image per class: one row per
+    # class, the original, then one column per model (more models: add them to the
+    # dict). ``plot_grad_cam`` returns a display; in a notebook it shows as the
+    # cell's value, in a script ``plt.show()`` shows it.
     t = time.perf_counter()
     show = one_per_class(y_test, args.n_show)
-    fig = plot_grad_cam({"CNN": cnn, "CKN": ckn}, X_test[show], y_true=y_test[show],
-                        target_names=names,
-                        title="Grad-CAM on CIFAR-10: CNN (last conv block) vs CKN (last layer)")
+    explained = {"CNN": cnn, "CKN": ckn}
+    display = plot_grad_cam(explained, X_test[show], y_true=y_test[show], target_names=names,
+                            method=args.method,
+                            title=f"CIFAR-10: {METHOD_NAMES[args.method]} at each model's default layer")
     os.makedirs(args.out, exist_ok=True)
     files = {"grad_cam": os.path.join(args.out, "grad_cam_cifar10.png")}
-    fig.savefig(files["grad_cam"], dpi=110)
+    display.figure_.savefig(files["grad_cam"], dpi=110)
     for name, model in (("cnn", cnn), ("ckn", ckn)):
         files[f"filters_{name}"] = os.path.join(args.out, f"filters_{name}.png")
-        plot_filters(model, n_filters=32).savefig(files[f"filters_{name}"], dpi=110)
+        plot_filters(model, n_filters=32).figure_.savefig(files[f"filters_{name}"], dpi=110)
     seconds["grad_cam"] = time.perf_counter() - t
-    print(f"\nGrad-CAM and filter figures in {args.out} ({seconds['grad_cam']:.1f} s): "
+    print(f"\nHeat-map and filter figures in {args.out} ({seconds['grad_cam']:.1f} s): "
           + ", ".join(os.path.basename(f) for f in files.values()))
     print(f"Total {time.perf_counter() - start:.1f} s")
-    return {"cnn": cnn, "ckn": ckn, "per_class": table, "files": files, "seconds": seconds}
+    return {"cnn": cnn, "ckn": ckn, "per_class": table, "files": files, "seconds": seconds,
+            "display": display}
 
 
 if __name__ == "__main__":

@@ -28,3 +28,9 @@ def test_example_on_tiny_cifar10(tmp_path, capsys, fake_datasets):
         assert (out / name).stat().st_size > 0
     assert list(result["per_class"]["class"])[:2] == ["airplane", "automobile"]
     assert set(result["files"]) == {"grad_cam", "filters_cnn", "filters_ckn"}
+    # One row per class: the original, then the CNN and the CKN maps.
+    axes = result["display"].axes_
+    assert axes.shape == (4, 3)
+    assert axes[0, 0].get_title() == "Original: airplane"
+    assert axes[0, 1].get_title().startswith("LayerCAM (CNN): ")
+    assert axes[0, 2].get_title().startswith("LayerCAM (CKN): ")
