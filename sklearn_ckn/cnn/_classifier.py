@@ -1,38 +1,20 @@
 """scikit-learn front end of the CNN baselines: :class:`CNNClassifier`."""
 
-import contextlib
 import copy
-from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 from torch import nn
 
-from .._compat import Interval, StrOptions, check_partial_fit_first_call, fit_context
-from .._device import resolve_device, to_cpu_state
-from .._images import validate_images
-from .._threads import torch_threads
+from numbers import Real
+
+from .._compat import Interval, StrOptions, fit_context
+from .._device import to_cpu_state
+from .._torch_estimator import TorchImageClassifier
 from ._architectures import ARCHITECTURES, ImageClassifierNet
-from .._batches import ImageBatches
-from ..core.training import Trainer, predict_logits
 
 __all__ = ["CNNClassifier"]
-
-
-@contextlib.contextmanager
-def _seeded(seed, device):
-    """Seed torch's global generators (weight init, dropout) without leaking the state."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def _channel_statistics(images, batch=4096):
@@ -55,7 +37,7 @@ def _channel_statistics(images, batch=4096):
     return mean, std
 
 
-class CNNClassifier(ClassifierMixin, BaseEstimator):
+class CNNClassifier(TorchImageClassifier):
     """Convolutional neural network classifier for images, trained with PyTorch.
 
     A strong, plain CNN baseline with the scikit-learn API: a LeNet-5 or a compact
@@ -216,31 +198,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **TorchImageClassifier._common_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES)), callable],
         "architecture_params": [dict, None],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions({"sgd", "adamw"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "augment": [StrOptions({"auto"}), "boolean"],
         "test_time_augmentation": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
         "init_from": "no_validation",
         "freeze_features": ["boolean"],
-        "warm_start": ["boolean"],
-        "image_shape": [tuple, list, None],
-        "mixed_precision": ["boolean"],
-        "device": [str, torch.device],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -298,40 +263,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ helpers
-    def _validate_X(self, X, reset):
-        return validate_images(self, X, reset=reset, image_shape=self.image_shape)
-
-    def _validate_y(self, y):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        return y
-
-    def _encode(self, y):
-        """Class indices of labels ``y`` (all of them must be in ``classes_``)."""
-        y = np.asarray(y)
-        try:
-            idx = np.searchsorted(self.classes_, y)
-            idx = np.clip(idx, 0, len(self.classes_) - 1)
-            bad = np.asarray(self.classes_[idx] != y, dtype=bool)
-        except TypeError:  # labels not comparable with classes_ (e.g. str vs int)
-            idx, bad = np.zeros(len(y), dtype=np.int64), np.ones(len(y), dtype=bool)
-        if np.any(bad):
-            unknown = np.unique(y[bad])
-            raise ValueError(
-                f"y contains labels {unknown.tolist()!r} that are not in classes_ "
-                f"{self.classes_.tolist()!r}."
-            )
-        return torch.from_numpy(idx.astype(np.int64))
-
-    def _augmentation(self):
-        h, w, c = self.image_shape_
-        colour = c >= 3
-        augment = colour if self.augment == "auto" else bool(self.augment)
-        if not augment:
-            return (0, 0), False
-        return (h // 8, w // 8), colour
-
+    # ------------------------------------------------------------------ network
     def _source_network(self):
         """The network to transfer from (``init_from``), or None."""
         src = self.init_from
@@ -369,8 +301,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             f"or its network_; got {type(src).__name__}."
         )
 
-    def _build_network(self, images, n_classes):
+    def _initialize_network(self, images, y_idx):
         """Build ``network_`` (and ``_net_spec_``) for images ``(n, H, W, C)``."""
+        n_classes = len(self.classes_)
         h, w, c = self.image_shape_
         source = self._source_network()
         if source is None:
@@ -418,36 +351,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         # what tensor cores want on GPUs; batches come in that layout (ImageBatches).
         self.network_ = net.to(self.device_, memory_format=torch.channels_last).eval()
 
-    def _make_trainer(self, generator):
-        crop, flip = self._augmentation()
-        frozen = (self.network_.features,) if self._frozen_ else ()
-        return Trainer(
-            self.network_, optimizer=self.optimizer, learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay, momentum=self.momentum,
-            label_smoothing=self.label_smoothing, batch_size=self.batch_size, crop=crop,
-            flip=flip, generator=generator, frozen=frozen,
-            mixed_precision=self.mixed_precision, verbose=self.verbose,
-        )
+    def _trainer_options(self):
+        return {
+            "label_smoothing": self.label_smoothing,
+            "frozen": (self.network_.features,) if self._frozen_ else (),
+        }
 
-    def _split_validation(self, images, y_idx, rng):
-        n = images.shape[0]
-        n_val = int(np.ceil(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 2:
-            raise ValueError(
-                f"early_stopping with validation_fraction={self.validation_fraction} "
-                f"leaves no validation or training data for {n} samples."
-            )
-        indices = np.arange(n)
-        y_np = y_idx.numpy()
-        seed = rng.randint(np.iinfo(np.int32).max)
-        try:
-            train, val = train_test_split(indices, test_size=n_val, stratify=y_np,
-                                          random_state=seed)
-        except ValueError:  # a class too small to stratify
-            train, val = train_test_split(indices, test_size=n_val, random_state=seed)
-        train.sort()
-        val.sort()
-        return train, val
+    def _prediction_options(self):
+        return {"flip_tta": self.test_time_augmentation, "mixed_precision": self.mixed_precision}
 
     # ------------------------------------------------------------------ fitting
     @fit_context(prefer_skip_nested_validation=True)
@@ -469,9 +380,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self : CNNClassifier
             The fitted classifier.
         """
-        continuing = self.warm_start and hasattr(self, "network_")
-        return self._fit(X, y, validation_data=validation_data, continuing=continuing,
-                         epochs=self.epochs, schedule="one-cycle")
+        return self._fit_epochs(X, y, validation_data=validation_data)
 
     @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -495,192 +404,12 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self : CNNClassifier
             The classifier.
         """
-        first = check_partial_fit_first_call(self, classes)
-        if first and len(self.classes_) < 2:
-            raise ValueError(
-                "CNNClassifier needs samples of at least 2 classes; classes has only "
-                f"one class: {self.classes_[0]!r}."
-            )
-        continuing = not first and hasattr(self, "network_")
-        return self._fit(X, y, validation_data=None, continuing=continuing, epochs=1,
-                         schedule="constant", partial=True)
-
-    def _fit(self, X, y, *, validation_data, continuing, epochs, schedule, partial=False):
-        images = self._validate_X(X, reset=not continuing)
-        y = self._validate_y(y)
-        check_consistent_length(images, y)
-        if not continuing:
-            if not partial:
-                self.classes_ = np.unique(y)
-            if len(np.unique(y)) < 2 and not partial:
-                raise ValueError(
-                    "CNNClassifier needs samples of at least 2 classes in the data, but "
-                    f"the data contains only one class: {self.classes_[0]!r}."
-                )
-        y_idx = self._encode(y)
-
-        with torch_threads(self.n_jobs):
-            if not continuing:
-                self.device_ = resolve_device(self.device)
-                rng = check_random_state(self.random_state)
-                seed = int(rng.randint(np.iinfo(np.int32).max))
-                self._rng_seed_ = seed
-                self.history_ = []
-                self.n_iter_ = 0
-                with _seeded(seed, self.device_):
-                    self._build_network(images, len(self.classes_))
-                generator = torch.Generator().manual_seed(seed + 1)
-            else:
-                rng = check_random_state(self._rng_seed_ + self.n_iter_)
-                generator = getattr(self, "_generator", None)
-                if generator is None:
-                    generator = torch.Generator().manual_seed(self._rng_seed_ + 1 + self.n_iter_)
-            self._generator = generator
-
-            train_images, validation = images, None
-            if not partial and self.early_stopping and validation_data is None:
-                train_idx, val_idx = self._split_validation(images, y_idx, rng)
-                train_images = images[train_idx]
-                validation = (ImageBatches(images[val_idx], self.device_), y_idx[val_idx])
-                y_idx = y_idx[train_idx]
-            elif validation_data is not None:
-                X_val, y_val = validation_data
-                val_images = self._validate_X(X_val, reset=False)
-                y_val = self._validate_y(y_val)
-                check_consistent_length(val_images, y_val)
-                validation = (ImageBatches(val_images, self.device_), self._encode(y_val))
-
-            trainer = getattr(self, "_trainer", None)
-            if trainer is None or not partial or trainer.model is not self.network_:
-                trainer = self._make_trainer(generator)
-            self._trainer = trainer
-            data = ImageBatches(train_images, self.device_)
-            train_seed = int(torch.randint(2**62, (1,), generator=generator))
-            with _seeded(train_seed, self.device_):
-                n_run = trainer.run(
-                    data, y_idx, epochs=epochs, schedule=schedule, validation=validation,
-                    early_stopping=bool(self.early_stopping and not partial),
-                    n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-                    history=self.history_, epoch_offset=self.n_iter_,
-                )
-        self.n_iter_ += n_run
-        return self
-
-    # --------------------------------------------------------------- prediction
-    def _logits(self, X):
-        check_is_fitted(self, "network_")
-        images = self._validate_X(X, reset=False)
-        with torch_threads(self.n_jobs):
-            data = ImageBatches(images, self.device_)
-            logits = predict_logits(
-                self.network_, data, batch_size=max(int(self.batch_size), 256),
-                flip_tta=self.test_time_augmentation, mixed_precision=self.mixed_precision,
-            )
-        return logits.double().numpy()
-
-    def decision_function(self, X):
-        """Logits of the network (for two classes, the logit difference).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
-
-        Returns
-        -------
-        scores : ndarray of shape (n,) or (n, n_classes)
-            For two classes, positive values favour ``classes_[1]``.
-        """
-        logits = self._logits(X)
-        if len(self.classes_) == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
-
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the logits).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
-
-        Returns
-        -------
-        proba : ndarray of shape (n, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        logits = self._logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        return p
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Predicted labels (values of ``classes_``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
-
-        Returns
-        -------
-        y : ndarray of shape (n,)
-            Labels.
-        """
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        return self._partial_fit_epoch(X, y, classes=classes)
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
-        # A copy: BaseEstimator.__getstate__ may return the instance's own __dict__.
-        state = dict(super().__getstate__())
-        if "network_" in state:
-            state["_network_state_"] = to_cpu_state(state.pop("network_"))
-        state.pop("_trainer", None)
-        state.pop("_generator", None)
+        state = super().__getstate__()
         if isinstance(state.get("init_from"), nn.Module):
             # A network given as init_from may live on a GPU: pickle a CPU copy.
             state["init_from"] = copy.deepcopy(state["init_from"]).to("cpu")
-        if "device_" in state:
-            state["device_"] = str(state["device_"])
         return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        net_state = state.pop("_network_state_", None)
-        super().__setstate__(state)
-        if "device_" in state:
-            # An unpickled model lives on the CPU (it may come from a GPU machine).
-            self.device_ = torch.device("cpu")
-        if net_state is not None:
-            builder, kwargs = self._net_spec_
-            net = builder(**kwargs)
-            net.load_state_dict(net_state)
-            self._set_network(net)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        try:
-            on_gpu = resolve_device(self.device).type == "cuda"
-        except ValueError:
-            on_gpu = False
-        # cuDNN convolutions are not bit-reproducible; CPU training is.
-        tags.non_deterministic = on_gpu
-        return tags

@@ -14,6 +14,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 import sklearn_ckn.cnn._classifier as classifier_module
+import sklearn_ckn._torch_estimator as torch_estimator_module
 from sklearn_ckn import CNNClassifier
 
 
@@ -151,14 +152,14 @@ def test_fit_does_not_touch_global_torch_rng():
 def test_n_jobs_sets_and_restores_torch_threads():
     X, y = quadrants(40)
     seen = []
-    original = classifier_module.Trainer.run
+    original = torch_estimator_module.Trainer.run
 
     def spy(self, *args, **kwargs):
         seen.append(torch.get_num_threads())
         return original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(classifier_module.Trainer, "run", spy)
+        mp.setattr(torch_estimator_module.Trainer, "run", spy)
         CNNClassifier(**dict(TINY, epochs=1), n_jobs=2).fit(X, y)
     assert seen == [2]
     assert torch.get_num_threads() == 1
@@ -313,7 +314,7 @@ def test_pickle_round_trip_predicts_identically():
     state = clf.__getstate__()
     assert "network_" not in state and "_trainer" not in state
     tensors = state["_network_state_"]
-    assert tensors and all(t.device.type == "cpu" for t in tensors.values())
+    assert tensors and all(isinstance(a, np.ndarray) for a in tensors.values())
     loaded = pickle.loads(pickle.dumps(clf))
     assert hasattr(clf, "network_") and hasattr(clf, "_trainer")  # pickling left clf alone
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
@@ -324,19 +325,19 @@ def test_pickle_round_trip_predicts_identically():
 
 
 def test_model_from_a_gpu_loads_on_cpu(monkeypatch):
-    """Pretend the model was trained on CUDA: the pickle holds CPU tensors only."""
+    """Pretend the model was trained on CUDA: the pickle holds numpy arrays, no tensor."""
     X, y = quadrants(80)
     clf = CNNClassifier(**dict(TINY, epochs=1)).fit(X, y)
     expected = clf.predict_proba(X)
     seen = []
-    real = classifier_module.to_cpu_state
+    real = torch_estimator_module.state_to_numpy
 
     def spy(module):
         state = real(module)
-        seen.append(all(t.device.type == "cpu" for t in state.values()))
+        seen.append(all(isinstance(a, np.ndarray) for a in state.values()))
         return state
 
-    monkeypatch.setattr(classifier_module, "to_cpu_state", spy)
+    monkeypatch.setattr(torch_estimator_module, "state_to_numpy", spy)
     clf.device_ = torch.device("cuda:0")  # as if fitted on a GPU
     clf.set_params(device="cuda")
     blob = pickle.dumps(clf)
@@ -412,13 +413,13 @@ def test_unfitted_raises():
 # ------------------------------------------------------------------ early stopping
 def _spy_run(monkeypatch):
     calls = []
-    original = classifier_module.Trainer.run
+    original = torch_estimator_module.Trainer.run
 
     def spy(self, data, y, **kwargs):
         calls.append({"n_train": len(data), "y": y.clone(), **kwargs})
         return original(self, data, y, **kwargs)
 
-    monkeypatch.setattr(classifier_module.Trainer, "run", spy)
+    monkeypatch.setattr(torch_estimator_module.Trainer, "run", spy)
     return calls
 
 

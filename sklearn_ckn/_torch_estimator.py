@@ -1,0 +1,365 @@
+"""The base of the package's torch classifiers (:class:`CNNClassifier`, :class:`CKNClassifier`).
+
+:class:`TorchImageClassifier` does everything that does not depend on the network:
+image and label validation, label encoding, device and thread handling, seeding, the
+``fit`` / ``partial_fit`` / ``warm_start`` flow around the one training loop
+(:class:`sklearn_ckn.core.training.Trainer`), the validation split for early
+stopping, prediction, and pickling. A subclass supplies the network through hooks:
+
+``_initialize_network(images, y_idx)``
+    Build ``network_`` (and ``_net_spec_``, see below) for a first fit; may use the
+    training data (input statistics, unsupervised initialisation, ...).
+``_trainer_options()``
+    Keyword arguments of the :class:`~sklearn_ckn.core.training.Trainer` beyond the
+    common ones (loss, parameter groups, hooks, frozen modules, augmentation).
+``_prediction_options()``
+    Keyword arguments of :func:`~sklearn_ckn.core.training.predict_logits`.
+
+Pickling keeps no torch object: the network travels as ``_net_spec_ = (builder,
+kwargs)`` (an importable callable and plain constructor arguments) plus its state
+as a dict of numpy arrays, so a model fitted on a GPU loads on a CPU (an unpickled
+model lives on the CPU) and persistence formats that refuse torch tensors (skops)
+can store it. The optimizer is not pickled: training continued after unpickling
+starts a new one.
+"""
+
+import contextlib
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+
+from ._batches import ImageBatches
+from ._compat import Interval, StrOptions, check_partial_fit_first_call
+from ._device import resolve_device
+from ._images import check_classification_labels, validate_images
+from ._threads import torch_threads
+from .core.training import Trainer, predict_logits
+
+__all__ = ["TorchImageClassifier", "network_from_spec", "state_to_numpy"]
+
+
+@contextlib.contextmanager
+def _seeded(seed, device):
+    """Seed torch's global generators (weight init, dropout) without leaking the state."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def state_to_numpy(module):
+    """``module``'s state dict as CPU numpy arrays (pickles without torch tensors)."""
+    return {k: v.detach().to("cpu").numpy().copy() for k, v in module.state_dict().items()}
+
+
+def network_from_spec(spec, state):
+    """Rebuild a network from ``(builder, kwargs)`` and a numpy (or tensor) state dict."""
+    builder, kwargs = spec
+    net = builder(**kwargs)
+    net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    return net
+
+
+class TorchImageClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the torch image classifiers (see the module docstring); not for direct use."""
+
+    #: Constraints of the parameters every subclass has.
+    _common_constraints = {
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"sgd", "adamw"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "augment": [StrOptions({"auto"}), "boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "image_shape": [tuple, list, None],
+        "mixed_precision": ["boolean"],
+        "device": [str, torch.device],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ hooks
+    def _initialize_network(self, images, y_idx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _trainer_options(self):
+        return {}
+
+    def _prediction_options(self):
+        return {"mixed_precision": self.mixed_precision}
+
+    # ------------------------------------------------------------------ helpers
+    def _validate_X(self, X, reset):
+        return validate_images(self, X, reset=reset, image_shape=self.image_shape)
+
+    def _validate_y(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return check_classification_labels(y)
+
+    def _encode(self, y):
+        """Class indices of labels ``y`` (all of them must be in ``classes_``)."""
+        y = np.asarray(y)
+        try:
+            idx = np.searchsorted(self.classes_, y)
+            idx = np.clip(idx, 0, len(self.classes_) - 1)
+            bad = np.asarray(self.classes_[idx] != y, dtype=bool)
+        except TypeError:  # labels not comparable with classes_ (e.g. str vs int)
+            idx, bad = np.zeros(len(y), dtype=np.int64), np.ones(len(y), dtype=bool)
+        if np.any(bad):
+            unknown = np.unique(y[bad])
+            raise ValueError(
+                f"y contains labels {unknown.tolist()!r} that are not in classes_ "
+                f"{self.classes_.tolist()!r}."
+            )
+        return torch.from_numpy(idx.astype(np.int64))
+
+    def _augmentation(self):
+        """``(crop, flip)`` of the training batches: shifts up to 1/8, flips for colour."""
+        h, w, c = self.image_shape_
+        colour = c >= 3
+        augment = colour if self.augment == "auto" else bool(self.augment)
+        if not augment:
+            return (0, 0), False
+        return (h // 8, w // 8), colour
+
+    def _set_network(self, net):
+        self.network_ = net.to(self.device_).eval()
+
+    def _make_trainer(self, generator):
+        crop, flip = self._augmentation()
+        options = dict(crop=crop, flip=flip)
+        options.update(self._trainer_options())
+        return Trainer(
+            self.network_, optimizer=self.optimizer, learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay, momentum=self.momentum,
+            batch_size=self.batch_size, generator=generator,
+            mixed_precision=self.mixed_precision, verbose=self.verbose, **options,
+        )
+
+    def _split_validation(self, images, y_idx, rng):
+        n = images.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 2:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} "
+                f"leaves no validation or training data for {n} samples."
+            )
+        indices = np.arange(n)
+        y_np = y_idx.numpy()
+        seed = rng.randint(np.iinfo(np.int32).max)
+        try:
+            train, val = train_test_split(indices, test_size=n_val, stratify=y_np,
+                                          random_state=seed)
+        except ValueError:  # a class too small to stratify
+            train, val = train_test_split(indices, test_size=n_val, random_state=seed)
+        train.sort()
+        val.sort()
+        return train, val
+
+    def _check_two_classes(self, classes, where):
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; {where} "
+                f"only one class: {classes[0]!r}."
+            )
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_epochs(self, X, y, validation_data=None):
+        """``fit``: a first fit, or more epochs of the current network (``warm_start``)."""
+        continuing = self.warm_start and hasattr(self, "network_")
+        return self._fit(X, y, validation_data=validation_data, continuing=continuing,
+                         epochs=self.epochs, schedule="one-cycle")
+
+    def _partial_fit_epoch(self, X, y, classes=None):
+        """``partial_fit``: one epoch at a constant learning rate."""
+        first = check_partial_fit_first_call(self, classes)
+        if first:
+            self._check_two_classes(self.classes_, "classes has")
+        continuing = not first and hasattr(self, "network_")
+        return self._fit(X, y, validation_data=None, continuing=continuing, epochs=1,
+                         schedule="constant", partial=True)
+
+    def _fit(self, X, y, *, validation_data, continuing, epochs, schedule, partial=False):
+        images = self._validate_X(X, reset=not continuing)
+        y = self._validate_y(y)
+        check_consistent_length(images, y)
+        if not continuing and not partial:
+            self.classes_ = np.unique(y)
+            self._check_two_classes(self.classes_, "the data contains")
+        y_idx = self._encode(y)
+
+        with torch_threads(self.n_jobs):
+            if not continuing:
+                self.device_ = resolve_device(self.device)
+                rng = check_random_state(self.random_state)
+                seed = int(rng.randint(np.iinfo(np.int32).max))
+                self._rng_seed_ = seed
+                self.history_ = []
+                self.n_iter_ = 0
+            else:
+                rng = check_random_state(self._rng_seed_ + self.n_iter_)
+
+            train_images, validation = images, None
+            if not partial and self.early_stopping and validation_data is None:
+                train_idx, val_idx = self._split_validation(images, y_idx, rng)
+                train_images = images[train_idx]
+                validation = (ImageBatches(images[val_idx], self.device_), y_idx[val_idx])
+                y_idx = y_idx[train_idx]
+            elif validation_data is not None:
+                X_val, y_val = validation_data
+                val_images = self._validate_X(X_val, reset=False)
+                y_val = self._validate_y(y_val)
+                check_consistent_length(val_images, y_val)
+                validation = (ImageBatches(val_images, self.device_), self._encode(y_val))
+
+            if not continuing:
+                with _seeded(self._rng_seed_, self.device_):
+                    self._initialize_network(train_images, y_idx)
+                generator = torch.Generator().manual_seed(self._rng_seed_ + 1)
+            else:
+                generator = getattr(self, "_generator", None)
+                if generator is None:
+                    generator = torch.Generator().manual_seed(self._rng_seed_ + 1 + self.n_iter_)
+            self._generator = generator
+
+            trainer = getattr(self, "_trainer", None)
+            if trainer is None or not partial or trainer.model is not self.network_:
+                trainer = self._make_trainer(generator)
+            self._trainer = trainer
+            data = ImageBatches(train_images, self.device_)
+            train_seed = int(torch.randint(2**62, (1,), generator=generator))
+            with _seeded(train_seed, self.device_):
+                n_run = trainer.run(
+                    data, y_idx, epochs=epochs, schedule=schedule, validation=validation,
+                    early_stopping=bool(self.early_stopping and not partial),
+                    n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+                    history=self.history_, epoch_offset=self.n_iter_,
+                )
+        self.n_iter_ += n_run
+        return self
+
+    # --------------------------------------------------------------- prediction
+    def _logits(self, X):
+        check_is_fitted(self, "network_")
+        images = self._validate_X(X, reset=False)
+        with torch_threads(self.n_jobs):
+            data = ImageBatches(images, self.device_)
+            logits = predict_logits(self.network_, data, batch_size=max(int(self.batch_size), 256),
+                                    **self._prediction_options())
+        return logits.double().numpy()
+
+    def decision_function(self, X):
+        """Class scores of the network (for two classes, the score difference).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        scores : ndarray of shape (n,) or (n, n_classes)
+            For two classes, positive values favour ``classes_[1]``.
+        """
+        logits = self._logits(X)
+        if len(self.classes_) == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the class scores).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted labels (values of ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Images.
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+            Labels.
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # A copy: BaseEstimator.__getstate__ may return the instance's own __dict__.
+        state = dict(super().__getstate__())
+        if "network_" in state:
+            state["_network_state_"] = state_to_numpy(state.pop("network_"))
+        state.pop("_trainer", None)
+        state.pop("_generator", None)
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net_state = state.pop("_network_state_", None)
+        super().__setstate__(state)
+        if "device_" in state:
+            # An unpickled model lives on the CPU (it may come from a GPU machine).
+            self.device_ = torch.device("cpu")
+        if net_state is not None:
+            self._set_network(network_from_spec(self._net_spec_, net_state))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        try:
+            on_gpu = resolve_device(self.device).type == "cuda"
+        except ValueError:
+            on_gpu = False
+        # cuDNN convolutions are not bit-reproducible; CPU training is.
+        tags.non_deterministic = on_gpu
+        return tags
