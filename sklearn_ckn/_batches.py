@@ -21,10 +21,14 @@ class ImageBatches:
         Copy the whole array to ``device`` once (``uint8`` kept as such, other dtypes
         as float32) rather than gathering each batch from the numpy array. None: only
         on CUDA, where it saves a host-to-device copy per batch.
+    memory_format : torch.memory_format, default=torch.channels_last
+        Layout of the batches: channels-last suits convolutions (oneDNN, tensor
+        cores), ``torch.contiguous_format`` the CKN's patch products.
     """
 
-    def __init__(self, images, device, preload=None):
+    def __init__(self, images, device, preload=None, memory_format=torch.channels_last):
         self.device = torch.device(device)
+        self.memory_format = memory_format
         self.n = images.shape[0]
         self.shape = images.shape[1:]
         self._numpy = None
@@ -48,10 +52,9 @@ class ImageBatches:
     def __len__(self):
         return self.n
 
-    @staticmethod
-    def _to_float(t):
+    def _to_float(self, t):
         # (b, H, W, C) -> (b, C, H, W) view, which *is* channels-last memory.
-        return to_float_nchw(t, memory_format=torch.channels_last)
+        return to_float_nchw(t, memory_format=self.memory_format)
 
     def get(self, index=None):
         """Batch of the rows ``index`` (a slice, or an int64 array/tensor of indices)."""
@@ -71,4 +74,4 @@ class ImageBatches:
             if isinstance(index, torch.Tensor):
                 index = index.numpy()
             part = self._numpy[index]
-        return images_to_tensor(part, memory_format=torch.channels_last)
+        return images_to_tensor(part, memory_format=self.memory_format)

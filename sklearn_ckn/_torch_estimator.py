@@ -70,6 +70,9 @@ def network_from_spec(spec, state):
 class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     """Base of the torch image classifiers (see the module docstring); not for direct use."""
 
+    #: Memory layout of the image batches the network gets.
+    _memory_format = torch.channels_last
+
     #: Constraints of the parameters every subclass has.
     _common_constraints = {
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -136,6 +139,9 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         if not augment:
             return (0, 0), False
         return (h // 8, w // 8), colour
+
+    def _batches(self, images):
+        return ImageBatches(images, self.device_, memory_format=self._memory_format)
 
     def _set_network(self, net):
         self.network_ = net.to(self.device_).eval()
@@ -218,14 +224,14 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             if not partial and self.early_stopping and validation_data is None:
                 train_idx, val_idx = self._split_validation(images, y_idx, rng)
                 train_images = images[train_idx]
-                validation = (ImageBatches(images[val_idx], self.device_), y_idx[val_idx])
+                validation = (self._batches(images[val_idx]), y_idx[val_idx])
                 y_idx = y_idx[train_idx]
             elif validation_data is not None:
                 X_val, y_val = validation_data
                 val_images = self._validate_X(X_val, reset=False)
                 y_val = self._validate_y(y_val)
                 check_consistent_length(val_images, y_val)
-                validation = (ImageBatches(val_images, self.device_), self._encode(y_val))
+                validation = (self._batches(val_images), self._encode(y_val))
 
             if not continuing:
                 with _seeded(self._rng_seed_, self.device_):
@@ -241,7 +247,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             if trainer is None or not partial or trainer.model is not self.network_:
                 trainer = self._make_trainer(generator)
             self._trainer = trainer
-            data = ImageBatches(train_images, self.device_)
+            data = self._batches(train_images)
             train_seed = int(torch.randint(2**62, (1,), generator=generator))
             with _seeded(train_seed, self.device_):
                 n_run = trainer.run(
@@ -258,7 +264,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "network_")
         images = self._validate_X(X, reset=False)
         with torch_threads(self.n_jobs):
-            data = ImageBatches(images, self.device_)
+            data = self._batches(images)
             logits = predict_logits(self.network_, data, batch_size=max(int(self.batch_size), 256),
                                     **self._prediction_options())
         return logits.double().numpy()

@@ -91,6 +91,20 @@ class CKNLayer(nn.Module):
             self.register_buffer("white_bias", torch.zeros(self.patch_dim))
         self._pool_cache = {}
 
+    @property
+    def config(self):
+        """Constructor arguments: ``CKNLayer(**layer.config)`` rebuilds the layer."""
+        return {
+            "in_channels": self.in_channels,
+            "n_filters": self.n_filters,
+            "patch_size": self.patch_size,
+            "subsampling": self.subsampling,
+            "kernel": self.kernel,
+            "sigma": self.sigma,
+            "whitening": self.whitening,
+            "nystrom_reg": self.nystrom_reg,
+        }
+
     def extra_repr(self):
         return (
             f"in_channels={self.in_channels}, n_filters={self.n_filters}, "
@@ -221,6 +235,28 @@ class CKNSequential(nn.Module):
 
     def __len__(self):
         return len(self.layers)
+
+    @property
+    def config(self):
+        """Plain constructor arguments: ``CKNSequential.from_config(net.config)`` rebuilds it."""
+        pre = self.preprocess
+        return {
+            "layers": [layer.config for layer in self.layers],
+            "preprocess": None if pre is None else {
+                "patch_size": pre.patch_size, "power": pre.power,
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """An untrained network with the structure :attr:`config` describes."""
+        from .local_whitening import LocalPatchWhitening
+
+        pre = config.get("preprocess")
+        return cls(
+            [CKNLayer(**c) for c in config["layers"]],
+            preprocess=None if pre is None else LocalPatchWhitening(**pre),
+        )
 
     def preprocess_input(self, x):
         """The input of the first layer."""

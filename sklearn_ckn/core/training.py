@@ -214,8 +214,8 @@ class Trainer:
     param_groups : list of dict or None
         Optimizer parameter groups (see :func:`make_optimizer`); None: the default rule.
     before_epoch : callable or None
-        Called as ``before_epoch(epoch_index)`` at the start of every epoch, before the
-        model is put in training mode.
+        Called as ``before_epoch(epoch_index, data, y)`` at the start of every epoch,
+        before the model is put in training mode.
     after_step : callable or None
         Called without arguments after every optimizer step.
     batch_size : int
@@ -325,7 +325,7 @@ class Trainer:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             if self.before_epoch is not None:
-                self.before_epoch(epoch)
+                self.before_epoch(epoch, data, y)
             self._train_mode()
             chunks = self._batches(len(data))
             sum_loss = torch.zeros((), dtype=torch.float64, device=device)

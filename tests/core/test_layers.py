@@ -134,3 +134,61 @@ def test_layer_is_differentiable_after_an_inference_mode_forward():
     x.requires_grad_(True)
     layer(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+# -- trainable anchors (supervised CKN) ---------------------------------------------
+def _trainable_layer(seed=0, whitening=False):
+    g = torch.Generator().manual_seed(seed)
+    layer = CKNLayer(2, 4, patch_size=3, subsampling=2, nystrom_reg=1e-2).double()
+    layer.set_anchors(F.normalize(torch.randn(4, 18, generator=g, dtype=torch.float64), dim=1))
+    layer.anchors.requires_grad_(True)
+    return layer.train()
+
+
+def test_layer_gradcheck_through_anchors_and_input():
+    layer = _trainable_layer()
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(2, 2, 5, 5, generator=g, dtype=torch.float64) + 0.1).requires_grad_(True)
+    anchors = layer.anchors
+
+    def run(a, inp):
+        # The layer's anchors replaced by the gradcheck input.
+        return torch.func.functional_call(layer, {"anchors": a}, (inp,))
+
+    # Norms below 1 keep Z Z^T off the clamp at 1, where finite differences are one-sided.
+    a = (0.9 * anchors.detach()).requires_grad_(True)
+    assert torch.autograd.gradcheck(run, (a, x))
+
+
+def test_lintrans_cache_follows_the_anchors():
+    layer = _trainable_layer()
+    x = torch.rand(2, 2, 6, 6, dtype=torch.float64)
+    opt = torch.optim.SGD([layer.anchors], lr=0.5)
+    layer(x).pow(2).sum().backward()
+    opt.step()
+    layer.normalize_anchors_()
+    torch.testing.assert_close(layer.anchors.norm(dim=1), torch.ones(4, dtype=torch.float64))
+    layer.eval()
+    with torch.no_grad():
+        cached = layer(x)
+        fresh = layer.project(layer.pool(layer.embed(x)))  # same cached matrix
+        expected = torch.matmul(
+            kernel_inverse_sqrt_of(layer), layer.pool(layer.embed(x)).flatten(2)
+        ).view(cached.shape)
+    torch.testing.assert_close(cached, fresh)
+    torch.testing.assert_close(cached, expected)
+
+
+def kernel_inverse_sqrt_of(layer):
+    from sklearn_ckn.core.nystrom import kernel_inverse_sqrt
+
+    return kernel_inverse_sqrt(layer.anchors.detach(), layer.kappa, reg=layer.nystrom_reg)
+
+
+def test_frozen_anchors_get_no_gradient_and_config_rebuilds():
+    layer = CKNLayer(3, 4, patch_size=2, subsampling=2, whitening=True)
+    assert not layer.anchors.requires_grad
+    net = CKNSequential([layer, CKNLayer(4, 6, patch_size=1)])
+    rebuilt = CKNSequential.from_config(net.config)
+    assert rebuilt.config == net.config
+    assert set(rebuilt.state_dict()) == set(net.state_dict())
