@@ -6,18 +6,21 @@ Build it with ``python -m sphinx -W -b html docs docs/_build/html`` after
 * The API reference (``api.rst``) is generated here, at every build, from the
   ``__all__`` of ``sklearn_ckn`` and of its subpackages, so that it lists exactly
   the public API; each object gets a page from the numpydoc docstrings.
-* The gallery is built from ``examples/`` by sphinx-gallery. The examples are run
-  on small data (``--quick``): ``plot_digits_comparison.py`` and
-  ``plot_ckn_gridsearch_digits.py`` need no file and always run; the others need a
-  data set on disk and run only when ``SKLEARN_CKN_GALLERY_DATA`` names the folder
-  that holds them (the examples' ``--data-home``). Set ``SKLEARN_CKN_GALLERY=full``
-  to run the examples with their own (larger, slower) defaults instead of ``--quick``.
+* The gallery is built from ``examples/`` by sphinx-gallery, on small data:
+  ``plot_digits_comparison.py`` (the bundled 8x8 digits, as written, about 30 s) and
+  ``plot_ckn_gridsearch_digits.py`` (``--quick``) need no file and always run; the
+  others need a data set on disk and run, with ``--quick`` on 200 training and 100
+  test images, only when ``SKLEARN_CKN_GALLERY_DATA`` names the folder that holds
+  them (the examples' ``--data-home``); otherwise their pages show the code only.
+  ``SKLEARN_CKN_GALLERY=full`` runs every executed example with its own defaults.
+  Figures the examples save into their ``--out`` folder are shown on their pages.
 * The existing Markdown pages (``ckn.md``, ``cnn.md``, ...) are read with MyST.
 """
 
 import importlib
 import os
 import pkgutil
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +30,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # the package itself, also when not installed
 
 import sklearn_ckn  # noqa: E402
+from sphinx_gallery.scrapers import figure_rst  # noqa: E402
 
 # -- project -----------------------------------------------------------------------
 project = "sklearn-ckn"
@@ -85,14 +89,13 @@ def _skip_member(app, what, name, obj, skip, options):
 
 
 # -- API reference, generated from __all__ -----------------------------------------
-SUBPACKAGES = {
-    "ckn": "Convolutional kernel networks (the scikit-learn estimator).",
-    "cnn": "CNN baselines.",
-    "svm": "Linear classifiers for CKN features.",
-    "datasets": "Loaders for the benchmark image data sets.",
-    "explain": "Grad-CAM and first-layer filters.",
-    "compare": "The comparison harness behind ``python -m sklearn_ckn compare``.",
-    "core": "The algorithm in plain PyTorch (no scikit-learn): one module per step.",
+# Sections of the API page, in this order (each opens with the subpackage's docstring).
+SUBPACKAGES = ["ckn", "cnn", "svm", "datasets", "explain", "compare", "core"]
+# Shown for a subpackage without a docstring.
+FALLBACK_SUMMARIES = {
+    "core": "The CKN algorithm in plain PyTorch (no scikit-learn), one module per step: "
+            "patches, kernels, whitening, spherical k-means, Nystrom maps, pooling, "
+            "layers, the unsupervised fit and the linear SVM solver.",
 }
 
 
@@ -145,11 +148,13 @@ def write_api_reference():
                 for n, m in reexported]
         out.append("")
     out += _autosummary("sklearn_ckn", [n for n, _ in own])
-    for sub, summary in SUBPACKAGES.items():
+    for sub in SUBPACKAGES:
         module = importlib.import_module(f"sklearn_ckn.{sub}")
         title = f":mod:`sklearn_ckn.{sub}`"
-        out += [title, "-" * len(title), "", summary, "",
+        out += [title, "-" * len(title), "",
                 f".. automodule:: sklearn_ckn.{sub}", "   :no-members:", "   :no-index:", ""]
+        if not (module.__doc__ or "").strip():
+            out += [FALLBACK_SUMMARIES.get(sub, ""), ""]
         names = [n for n in _public_names(module) if _home(module, n) == module.__name__]
         if names:
             out += _autosummary(f"sklearn_ckn.{sub}", sorted(names, key=str.lower))
@@ -176,21 +181,44 @@ NO_DATA_EXAMPLES = ["plot_digits_comparison.py", "plot_ckn_gridsearch_digits.py"
 GALLERY_DATA = os.environ.get("SKLEARN_CKN_GALLERY_DATA")
 GALLERY_FULL = os.environ.get("SKLEARN_CKN_GALLERY", "quick") == "full"
 GALLERY_OUT = tempfile.mkdtemp(prefix="sklearn_ckn_gallery_")
+# Command line of each example in the default (CI) build: the digits comparison runs
+# as written (about 30 s on 2 cores: real accuracies); the grid search and the
+# examples on downloaded data sets run with tiny models on a few images.
+QUICK_ARGV = {
+    "plot_digits_comparison": [],
+    "plot_ckn_gridsearch_digits": ["--quick"],
+}
+QUICK_DEFAULT = ["--quick", "--n-train", "200", "--n-test", "100"]
 
 
 def gallery_argv(gallery_conf, script_vars):
     """Command line of each example: small data, outputs outside the source tree."""
     name = Path(script_vars["src_file"]).stem
+    if name == "plot_ckn_gridsearch_digits":  # takes neither --out nor --data-home
+        return (["--quick"] if not GALLERY_FULL else []) + ["--verbose", "0"]
     argv = ["--out", os.path.join(GALLERY_OUT, name)]
     if GALLERY_DATA:
         argv += ["--data-home", GALLERY_DATA]
     if not GALLERY_FULL:
-        argv += ["--quick"]
-        if name.endswith("_comparison") or name.endswith("_grad_cam"):
-            argv += ["--n-train", "200", "--n-test", "100"]
-    if name == "plot_ckn_gridsearch_digits":
-        argv = [a for a in argv if a == "--quick"] + ["--verbose", "0"]
+        argv += QUICK_ARGV.get(name, QUICK_DEFAULT)
     return argv
+
+
+_SHOWN = set()
+
+
+def saved_figure_scraper(block, block_vars, gallery_conf):
+    """Show the PNG files an example wrote into its ``--out`` folder (the examples
+    save their figures and close them, so matplotlib's scraper sees none)."""
+    folder = Path(GALLERY_OUT) / Path(block_vars["src_file"]).stem
+    new = sorted(p for p in folder.rglob("*.png") if p not in _SHOWN) if folder.is_dir() else []
+    images = []
+    for path in new:
+        _SHOWN.add(path)
+        target = block_vars["image_path_iterator"].next()
+        shutil.copyfile(path, target)
+        images.append(target)
+    return figure_rst(images, gallery_conf["src_dir"])
 
 
 _executed = NO_DATA_EXAMPLES if not GALLERY_DATA else ["plot_"]
@@ -207,7 +235,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("matplotlib", saved_figure_scraper),
 }
 
 
