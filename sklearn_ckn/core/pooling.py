@@ -38,7 +38,14 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
 
 
 def gaussian_pool(x, subsampling, matrices=None):
-    """Pool a ``(B, C, H, W)`` map; ``matrices`` may pass cached ``(P_h, P_w)``."""
+    """Pool a ``(B, C, H, W)`` map; ``matrices`` may pass cached ``(P_h, P_w)``.
+
+    Small outputs (see ``_KRON_MAX_EXTRA_FLOPS``) are pooled
+    by one product with the ``(H' W', H W)`` Kronecker product of the two matrices:
+    a single large matrix product over all ``B * C`` maps, where the separable form's
+    second step is ``B * C`` tiny products. Larger outputs use the separable form,
+    whose FLOPs are then far fewer.
+    """
     if subsampling == 1:
         return x
     h, w = x.shape[-2:]
@@ -48,5 +55,17 @@ def gaussian_pool(x, subsampling, matrices=None):
             pooling_matrix(w, subsampling, dtype=x.dtype, device=x.device),
         )
     p_h, p_w = matrices
+    ho, wo = p_h.shape[0], p_w.shape[0]
+    separable = h * w * wo + ho * h * wo
+    if h * w * ho * wo <= _KRON_MAX_EXTRA_FLOPS * separable and x.is_contiguous():
+        full = torch.kron(p_h, p_w)  # (H' W', H W), row (i, j) = P_h[i] outer P_w[j]
+        out = torch.mm(x.reshape(-1, h * w), full.T)
+        return out.view(*x.shape[:-2], ho, wo)
     # (B, C, H, W) @ (W, W') -> (B, C, H, W'), then (H', H) @ ... -> (B, C, H', W')
     return torch.matmul(p_h, torch.matmul(x, p_w.T))
+
+
+# The Kronecker form is used while it costs at most this many times the separable
+# form's FLOPs: e.g. 3.2x for 16x16 -> 4x4 (layer 2 of the CIFAR-10 networks, one
+# product instead of B*C tiny ones), not for 32x32 -> 16x16 (10.7x).
+_KRON_MAX_EXTRA_FLOPS = 4

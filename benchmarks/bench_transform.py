@@ -1,0 +1,144 @@
+"""CKN transform speed piece by piece, against the same process's float32 matmul rate.
+
+Fits the CIFAR-10 networks on a few real images (the anchors' values do not change
+the cost), then times, on batches of real CIFAR-10 images, alternating with a
+``4096 x 4096`` float32 matmul: the local whitening, every layer's embedding
+(patch products + kernel), pooling and Nystrom projection, the whole forward pass and
+``CKNTransformer.transform``. Rates count the matrix-product FLOPs of
+``CKNLayer.flops`` (embedding: the patch products; pooling: the two separable
+products; projection: the ``F x F`` product); the local whitening and the kernel's
+elementwise work count zero, so they only lower the whole pass's rate.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_transform.py \\
+        --out benchmarks/results/transform_cifar10.json
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import matmul_gflops, write_result  # noqa: E402
+
+from sklearn_ckn import CKNTransformer  # noqa: E402
+from sklearn_ckn._images import images_to_tensor  # noqa: E402
+from sklearn_ckn.datasets import load_cifar10  # noqa: E402
+
+
+def layer_flops(layer, height, width):
+    """Matrix-product FLOPs of one image per piece: embed, pool, project."""
+    hw = height * width
+    f, d = layer.n_filters, layer.patch_dim
+    embed = 2 * hw * d * (d + f) if layer.whitening else 2 * hw * d * f
+    ho, wo = layer.output_size(height, width)
+    pool = 0 if layer.subsampling == 1 else 2 * f * (height * width * wo + ho * height * wo)
+    return {"embed": embed, "pool": pool, "project": 2 * ho * wo * f * f}
+
+
+def median_time(f, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
+    ckn = CKNTransformer(
+        n_filters=n_filters, subsamplings=(2, 4), whitening="local", n_patches=20_000,
+        kmeans_max_iter=3, batch_size=batch_size, device="cpu", random_state=0,
+    ).fit(images[:fit_images])
+    net = ckn.network_
+    x = images_to_tensor(images[:batch_size], torch.device("cpu"))
+    h, w = x.shape[-2:]
+    pieces, flops = {}, {}
+    with torch.inference_mode():
+        inputs = [net.preprocess_input(x)]
+        pieces["local_whitening"] = lambda: net.preprocess_input(x)
+        flops["local_whitening"] = 0
+        sizes = net.map_sizes(h, w)
+        for i, layer in enumerate(net.layers):
+            inp = inputs[-1]
+            emb = layer.embed(inp)
+            pooled = layer.pool(emb)
+            inputs.append(layer.project(pooled))
+            f = layer_flops(layer, *sizes[i])
+            for piece, fn in [
+                ("embed", lambda layer=layer, inp=inp: layer.embed(inp)),
+                ("pool", lambda layer=layer, emb=emb: layer.pool(emb)),
+                ("project", lambda layer=layer, pooled=pooled: layer.project(pooled)),
+            ]:
+                pieces[f"layer{i + 1}_{piece}"] = fn
+                flops[f"layer{i + 1}_{piece}"] = f[piece] * batch_size
+        pieces["forward"] = lambda: net(x)
+        flops["forward"] = net.flops(h, w) * batch_size
+        for fn in pieces.values():
+            fn()  # warm up (pooling caches, allocator)
+        seconds = {}
+        matmul = []
+        for piece, fn in pieces.items():
+            matmul.append(matmul_gflops(repeats=2))
+            seconds[piece] = median_time(fn, repeats)
+        matmul.append(matmul_gflops(repeats=2))
+    n_transform = 4 * batch_size
+    t = time.perf_counter()
+    ckn.transform(images[:n_transform])
+    t_transform = time.perf_counter() - t
+    matmul.append(matmul_gflops(repeats=2))
+    rate = float(np.median(matmul))
+    out = {
+        "network": name,
+        "n_filters": list(n_filters),
+        "batch_size": batch_size,
+        "matmul_gflops_median": rate,
+        "matmul_gflops_samples": matmul,
+        "pieces": {
+            piece: {
+                "ms_per_batch": 1e3 * seconds[piece],
+                "share_of_forward": seconds[piece] / seconds["forward"],
+                "gflops": flops[piece] / seconds[piece] / 1e9,
+                "ratio_to_matmul": flops[piece] / seconds[piece] / 1e9 / rate,
+            }
+            for piece in pieces
+        },
+        "transform": {
+            "images": n_transform,
+            "seconds": t_transform,
+            "ratio_to_matmul": net.flops(h, w) * n_transform / t_transform / 1e9 / rate,
+        },
+    }
+    fwd = out["pieces"]["forward"]
+    print(
+        f"{name}: forward {fwd['ms_per_batch']:.0f} ms / {batch_size} images, "
+        f"{fwd['ratio_to_matmul']:.2f} of matmul ({rate:.0f} GFLOP/s); transform "
+        f"{out['transform']['ratio_to_matmul']:.2f}", flush=True,
+    )
+    for piece, r in out["pieces"].items():
+        print(f"  {piece:18s} {r['ms_per_batch']:8.1f} ms  {r['share_of_forward']:5.0%}  {r['ratio_to_matmul']:.2f}", flush=True)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-home", default="../shared/datasets")
+    p.add_argument("--networks", default="64,256;256,1024")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--fit-images", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    images, _ = load_cifar10(args.data_home, subset="train", return_X_y=True, n_samples=max(args.fit_images, 4 * args.batch_size))
+    runs = []
+    for spec in args.networks.split(";"):
+        n_filters = tuple(int(v) for v in spec.split(","))
+        runs.append(bench_network("/".join(map(str, n_filters)), n_filters, images, args.batch_size, args.repeats, args.fit_images))
+    write_result(args.out, {"benchmark": "transform", "dataset": "cifar10", "runs": runs})
+
+
+if __name__ == "__main__":
+    main()
