@@ -16,8 +16,9 @@ Families
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
     linear classifier``: a :class:`~._torch_steps.CKNClassifierNet` chains the fitted
-    CKN layers, torch versions of the scalers and a linear head built from ``coef_``
-    and ``intercept_``; the scores are the ``decision_function`` (``-s`` / ``+s`` for
+    CKN layers, the transformer's output normalisation (``normalize_shift_``,
+    ``normalize_scale_``) when fitted, torch versions of the scalers and a linear head
+    built from ``coef_`` and ``intercept_``; the scores are the ``decision_function`` (``-s`` / ``+s`` for
     two classes). Nested pipelines are flattened, ``"passthrough"`` steps skipped.
     Target layers: the CKN layers by index, each explained at its kernel embedding
     before pooling (:class:`CKNAdapter` holds this part, shared with any family built
@@ -78,6 +79,7 @@ from ._torch_steps import (
     SUPPORTED_SCALERS,
     CKNClassifierNet,
     LinearHead,
+    ShiftScale,
     scaler_to_torch,
 )
 
@@ -572,6 +574,10 @@ class CKNPipelineAdapter(CKNAdapter):
             )
         self.device = _ckn_device(ckn)
         scalers = [scaler_to_torch(step, device=self.device) for _, step in steps[1:-1]]
+        shift = getattr(ckn, "normalize_shift_", None)
+        if shift is not None:
+            # The transformer's own output normalisation (normalize="standard").
+            scalers.insert(0, ShiftScale(shift, ckn.normalize_scale_, device=self.device))
         coef = final.coef_
         if hasattr(coef, "toarray"):  # sparsified coef_
             coef = coef.toarray()

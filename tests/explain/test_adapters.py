@@ -222,3 +222,14 @@ def test_a_new_family_is_one_small_class():
         ADAPTERS.remove(PixelAdapter)
     assert maps[1, :2, :2].min() > 0.5 and maps[1, 3:, 3:].max() < 0.1
     assert not maps[0].any()  # no evidence at all: an all-zero map
+
+
+@pytest.mark.parametrize("normalize", ["standard", None])
+def test_ckn_output_normalisation_is_reproduced(normalize):
+    if "normalize" not in CKNTransformer().get_params():
+        pytest.skip("this CKNTransformer has no output normalisation")
+    X = _images(colour=False, n=40)
+    ckn = _ckn().set_params(normalize=normalize)
+    pipe = make_pipeline(ckn, LogisticRegression(max_iter=300)).fit(X, np.arange(40) % 2)
+    assert (getattr(pipe[0], "normalize_shift_", None) is not None) == (normalize is not None)
+    _check_scores(as_differentiable(pipe).decision_scores(X), pipe, X)
