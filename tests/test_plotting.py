@@ -112,3 +112,58 @@ def test_misclassified_limits_layouts_and_no_errors():
     fig = plot_misclassified(colour[:5], y_true[:5], y_true[:5], title="perfect")
     assert isinstance(fig, Figure)
     assert "0 misclassified of 5" in fig._suptitle.get_text()
+
+
+# ------------------------------------------------------------ Jupyter and ax= (issue 14)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_new_figures_render_as_png_in_jupyter():
+    from sklearn_ckn._plotting import ConfusionMatricesDisplay, MisclassifiedDisplay
+
+    fig = plot_confusion_matrices(Y_TRUE, {"ckn": CKN})
+    assert fig._repr_png_().startswith(PNG)  # a cell's last value shows the image
+    images = np.zeros((10, 8, 8), dtype=np.uint8)
+    fig = plot_misclassified(images, Y_TRUE, CNN)
+    assert fig._repr_png_().startswith(PNG)
+    disp = ConfusionMatricesDisplay.from_predictions(Y_TRUE, {"ckn": CKN, "cnn": CNN})
+    assert disp._repr_png_().startswith(PNG) and len(disp.axes_) == 2
+    disp = MisclassifiedDisplay.from_predictions(images, Y_TRUE, CNN, target_names=NAMES)
+    assert disp._repr_png_().startswith(PNG) and len(disp.axes_) == 4
+
+
+def test_given_axes_are_used_and_checked(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sklearn_ckn._plotting import ConfusionMatricesDisplay
+
+    mine = Figure()
+    FigureCanvasAgg(mine)
+    axes = mine.subplots(1, 3)
+    fig = plot_confusion_matrices(Y_TRUE, {"cnn": CNN, "ckn": CKN}, ax=axes[:2])
+    assert fig is mine
+    assert axes[1].get_title().startswith("ckn") and axes[1].images
+    assert not axes[2].images  # left alone
+    disp = ConfusionMatricesDisplay.from_predictions(Y_TRUE, {"knn": KNN}, ax=axes[2])
+    assert disp.figure_ is mine and disp.axes_[0] is axes[2] and axes[2].images
+    with pytest.raises(ValueError, match="ax must be 2 matplotlib Axes"):
+        plot_confusion_matrices(Y_TRUE, {"cnn": CNN, "ckn": CKN}, ax=axes[0])
+    grid = mine.subplots(2, 2)
+    images = np.zeros((10, 8, 8), dtype=np.uint8)
+    fig = plot_misclassified(images, Y_TRUE, CNN, ax=grid)
+    assert fig is mine and grid[1, 1].get_title().startswith("Pred:")
+    with pytest.raises(ValueError, match="ax must be 4 matplotlib Axes"):
+        plot_misclassified(images, Y_TRUE, CNN, ax=grid[0])
+    mine.savefig(tmp_path / "mine.png")
+
+
+def test_display_savefig_and_replot():
+    from sklearn_ckn._plotting import ConfusionMatricesDisplay
+
+    disp = ConfusionMatricesDisplay.from_predictions(Y_TRUE, {"ckn": CKN}, target_names=NAMES)
+    first = disp.figure_
+    disp.plot(cmap="Greens")
+    assert disp.figure_ is not first
+    assert [t.get_text() for t in disp.axes_[0].get_xticklabels()] == NAMES
+    with pytest.raises(ValueError, match="Nothing is plotted"):
+        ConfusionMatricesDisplay({}).savefig("unused.png")
