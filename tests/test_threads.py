@@ -58,3 +58,26 @@ def test_torch_threads_sets_and_restores():
         ) == [1, 1]
     finally:
         torch.set_num_threads(before)
+
+
+def test_torch_linear_svc_runs_with_its_n_jobs(monkeypatch):
+    import numpy as np
+
+    from sklearn_ckn.svm import _linear_svc
+
+    seen = []
+    original = _linear_svc.fit_squared_hinge_ovr
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_linear_svc, "fit_squared_hinge_ovr", spy)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.arange(40) % 2
+    before = torch.get_num_threads()
+    clf = _linear_svc.TorchLinearSVC(device="cpu", n_jobs=1).fit(X, y)
+    assert seen == [1] and torch.get_num_threads() == before
+    assert clf.decision_function(X).shape == (40,)
+    with pytest.raises(ValueError, match="n_jobs"):
+        _linear_svc.TorchLinearSVC(device="cpu", n_jobs=0).fit(X, y)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
 from .._device import resolve_device
 from .._images import check_classification_labels
+from .._threads import torch_threads
 from ..core.linear_svm import fit_squared_hinge_ovr
 
 __all__ = ["TorchLinearSVC"]
@@ -49,6 +50,10 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         classification; float64 for tight agreement with other solvers.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    n_jobs : int, default=None
+        CPU threads (torch and BLAS) of ``fit`` and ``decision_function``, restored
+        afterwards. None: one thread inside a joblib worker (e.g. under
+        ``GridSearchCV(n_jobs=2)``), the current setting elsewhere; -1: all cores.
 
     Attributes
     ----------
@@ -87,15 +92,18 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "dtype": [StrOptions(set(_DTYPES))],
         "device": [str],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
     }
 
-    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, dtype="float32", device="auto"):
+    def __init__(self, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, dtype="float32", device="auto",
+                 n_jobs=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.dtype = dtype
         self.device = device
+        self.n_jobs = n_jobs
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -130,11 +138,29 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
             X = X.copy()
         Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
         Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
-        W, b, self.n_iter_ = fit_squared_hinge_ovr(
-            Xt, Yt, C=float(self.C), fit_intercept=self.fit_intercept, max_iter=self.max_iter, tol=self.tol
-        )
+        with torch_threads(self.n_jobs):
+            W, b, self.n_iter_ = fit_squared_hinge_ovr(
+                Xt, Yt, C=float(self.C), fit_intercept=self.fit_intercept, max_iter=self.max_iter,
+                tol=self.tol,
+            )
         # Stored as NumPy arrays: the fitted model pickles and loads without a GPU, and
         # scikit-learn's LinearClassifierMixin provides decision_function and predict.
         self.coef_ = W.T.cpu().numpy().astype(np.float64)
         self.intercept_ = b.cpu().numpy().astype(np.float64)
         return self
+
+    def decision_function(self, X):
+        """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Signed distances to the hyperplanes (one column for two classes).
+        """
+        with torch_threads(self.n_jobs):
+            return super().decision_function(X)
