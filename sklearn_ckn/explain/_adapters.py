@@ -105,11 +105,11 @@ SUPPORTED = (
 )
 
 #: The default target layer is the deepest candidate whose map's shorter side is at
-#: least ``default_map_side(H, W)``: 8, or half the image's shorter side when that is
-#: less (4 for 8x8 images, 8 from 16x16 on). Measured on the distractor task of
+#: least ``default_map_side(H, W)``: 7, or half the image's shorter side when that is
+#: less (4 for 8x8 images, 7 from 14x14 on). Measured on the distractor task of
 #: ``benchmarks/bench_localisation.py``: maps of 4x4 or less (the last residual stage
 #: of a CNN on 16x16 or 32x32 images) spread over the whole image once upsampled.
-MIN_MAP_SIDE = 8
+MIN_MAP_SIDE = 7
 MIN_MAP_FRACTION = 2
 
 

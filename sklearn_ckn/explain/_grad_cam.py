@@ -116,7 +116,7 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
         layer (negative allowed), whose kernel embedding before pooling is used.
         None: chosen from the map resolution, the deepest candidate layer (CNN:
         blocks of ``network_.features`` with a convolution; CKN: every layer) whose
-        map's shorter side is at least ``min(8, ceil(min(H, W) / 2))``, else the
+        map's shorter side is at least ``min(7, ceil(min(H, W) / 2))``, else the
         candidate with the largest map.
     batch_size : int, default=64
         Images per forward/backward pass.

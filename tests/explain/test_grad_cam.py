@@ -53,7 +53,7 @@ def test_methods_differ_and_are_checked(model, task_test):
 
 # -- the default layer comes from the map resolution ---------------------------------------
 def test_default_map_side():
-    assert [default_map_side(s, s) for s in (3, 8, 15, 16, 32, 100)] == [2, 4, 8, 8, 8, 8]
+    assert [default_map_side(s, s) for s in (3, 8, 12, 13, 16, 32, 100)] == [2, 4, 6, 7, 7, 7, 7]
     assert default_map_side(100, 12) == 6
 
 
