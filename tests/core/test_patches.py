@@ -18,3 +18,20 @@ def test_gather_matches_unfold_and_norms_match(p):
     assert torch.allclose(got, expected)
     norms = patch_norms(x, p)
     assert torch.allclose(norms[:, 0].reshape(3, -1), unf.norm(dim=1), atol=1e-12)
+
+
+@pytest.mark.parametrize("channels, p", [(3, 3), (1, 2), (8, 3), (2, 5)])
+def test_patch_products_equal_a_same_padded_convolution(channels, p):
+    # Both routes (unfold + matmul for small patches, conv2d for large) and gradients.
+    from sklearn_ckn.core.patches import patch_products
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, channels, 7, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(5, channels * p * p, generator=g, dtype=torch.float64)
+    pad = p // 2
+    ref = F.conv2d(F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad)), weight.view(5, channels, p, p))
+    out = patch_products(x, weight, p)
+    torch.testing.assert_close(out, ref)
+    (g_out,) = torch.autograd.grad(out.sum(), x)
+    (g_ref,) = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(g_out, g_ref)
