@@ -73,13 +73,13 @@ def _check_numeric_dtype(X):
 def _check_finite(X, batch=8192):
     """Raise a ValueError for NaN, infinity or pixels beyond +-MAX_ABS_PIXEL.
 
-    Only dtypes that can hold such values are scanned (floats of 32 bits or more,
-    64-bit integers), in chunks and with reductions only, so that checking a large
-    data set allocates no full-size temporary.
+    Only dtypes that can hold such values are scanned (floats, 64-bit integers), in
+    chunks and with reductions only, so that checking a large data set allocates no
+    full-size temporary.
     """
-    kind, size = X.dtype.kind, X.dtype.itemsize
-    if not (kind == "f" and size >= 4) and not (kind in "iu" and size >= 8):
-        return  # bool, (u)int8..32 and float16 cannot exceed the limit
+    kind = X.dtype.kind
+    if kind != "f" and not (kind in "iu" and X.dtype.itemsize >= 8):
+        return  # bool and (u)int8..32 are always finite and within the limit
     lo = hi = None
     for start in range(0, X.shape[0], batch):
         chunk = X[start : start + batch]

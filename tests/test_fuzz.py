@@ -132,7 +132,7 @@ def labelled(image_strategy):
     )
 
 
-@fuzz_settings(max_examples=60)
+@fuzz_settings(max_examples=200)
 @given(data=images())
 def test_image_flattener(data):
     X, _ = data

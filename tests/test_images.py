@@ -82,9 +82,10 @@ def test_every_dtype_is_range_checked(X):
         ImageFlattener().fit(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values(bad):
-    X = np.zeros((3, 4, 4), dtype=np.float32)
+def test_non_finite_values(bad, dtype):
+    X = np.zeros((3, 4, 4), dtype=dtype)
     X[2, 1, 1] = bad
     with pytest.raises(ValueError, match="NaN or infinity"):
         ImageFlattener().fit(X)
