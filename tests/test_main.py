@@ -58,6 +58,7 @@ def assert_one_line_error(err, *fragments):
         (["--image-size", "16"], ["--image-size applies to --dataset fruits360 only"]),
         (["--cv", "1"], ["--cv", "at least 2"]),
         (["--n-train", "0"], ["--n-train", "positive integer"]),
+        (["--dataset", "mnist", "--data-home", "{file}"], ["data_home=", "is a file, not a folder"]),
         (["--param", "naive_bayes:nb__var_smoothing=-1"], ["--param naive_bayes", "var_smoothing"]),
         (["--param", "ckn:ckn__n_filters=-3"], ["--param ckn", "n_filters", "-3"]),
         (["--param", "cnn:epochs='many'"], ["--param cnn", "epochs"]),

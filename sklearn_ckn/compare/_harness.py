@@ -675,6 +675,8 @@ def run_comparison(
     random_state = _check_random_state(random_state)
     _check_image_size(image_size, dataset)
     resolve_device(device)  # "tpu", or "cuda" without CUDA, fails here, not after other fits
+    if data_home is not None and os.path.isfile(os.path.expanduser(os.fspath(data_home))):
+        raise ValueError(f"data_home={os.fspath(data_home)!r} is a file, not a folder.")
     built = _build_models(models, dataset, model_params, quick, device, random_state, verbose)
     if out is not None:
         check_out_folder(out)
