@@ -1,7 +1,8 @@
 """sklearn-ckn: Convolutional Kernel Networks with the scikit-learn API.
 
 Estimators
-    :class:`CKNTransformer` (unsupervised CKN features), :class:`CNNClassifier` (the
+    :class:`CKNTransformer` (unsupervised CKN features), :class:`CKNClassifier`
+    (supervised CKN, trained end to end), :class:`CNNClassifier` (the
     CNN baseline), :class:`TorchLinearSVC` (linear SVM for CKN features),
     :class:`KernelSVC` and :class:`ImageFlattener` (pixel baselines).
 Models by name
@@ -22,6 +23,7 @@ __version__ = "0.1.0.dev0"
 
 # Public names, imported on first use so that ``import sklearn_ckn`` stays light.
 _LAZY = {
+    "CKNClassifier": "sklearn_ckn.ckn",
     "CKNTransformer": "sklearn_ckn.ckn",
     "CNNClassifier": "sklearn_ckn.cnn",
     "TorchLinearSVC": "sklearn_ckn.svm",

@@ -156,6 +156,12 @@ class CKNLayer(nn.Module):
             )
         self._lintrans_stale = False
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        # A saved state (pickle, best epoch) must hold the matrix of the saved anchors.
+        if getattr(self, "_lintrans_stale", False):
+            self._refresh_lintrans()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
     def nystrom_matrix(self):
         """``kappa(Z Z^T)^(-1/2)``: differentiable while training the anchors, else cached."""
         if self.training and self.anchors.requires_grad and torch.is_grad_enabled():

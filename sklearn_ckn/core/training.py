@@ -34,6 +34,7 @@ from .._progress import progress
 
 __all__ = [
     "LOSSES",
+    "PAD_MULTIPLE",
     "Trainer",
     "augment_batch",
     "make_optimizer",
@@ -109,7 +110,7 @@ LOSSES = {
 
 
 def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9, param_groups=None):
-    """SGD (Nesterov) or AdamW over the trainable parameters of ``model``.
+    """SGD (Nesterov), Adam or AdamW over the trainable parameters of ``model``.
 
     By default weight decay applies to the weights of convolutions and linear layers
     only, not to biases and batch-norm parameters (tensors with fewer than 2
@@ -137,8 +138,11 @@ def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9, param
         opt = torch.optim.SGD(groups, lr=learning_rate, momentum=momentum, nesterov=momentum > 0)
     elif name == "adamw":
         opt = torch.optim.AdamW(groups, lr=learning_rate, betas=(momentum, 0.999))
+    elif name == "adam":
+        # Weight decay as an L2 term of the gradient: the objective the head solve has.
+        opt = torch.optim.Adam(groups, lr=learning_rate, betas=(momentum, 0.999))
     else:
-        raise ValueError(f"Unknown optimizer {name!r}; expected 'sgd' or 'adamw'.")
+        raise ValueError(f"Unknown optimizer {name!r}; expected 'sgd', 'adam' or 'adamw'.")
     for g in opt.param_groups:
         g["base_lr"] = learning_rate * g.pop("lr_scale", 1.0)
         g["lr"] = g["base_lr"]
@@ -155,7 +159,7 @@ def _autocast(device, enabled):
 # different code path for a batch of one image, and small-matrix GEMMs round differently
 # when the batch is not a multiple of the SIMD width, so without padding a prediction
 # could change (by ~1e-7) with the batch it is computed in.
-_PAD_MULTIPLE = 8
+PAD_MULTIPLE = 8
 
 
 def pad_batch(x, n_pad):
@@ -177,8 +181,8 @@ def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precisi
             for start in range(0, len(data), batch_size):
                 xb = data.get(slice(start, start + batch_size))
                 n = xb.shape[0]
-                if n % _PAD_MULTIPLE:
-                    xb = pad_batch(xb, _PAD_MULTIPLE - n % _PAD_MULTIPLE)
+                if n % PAD_MULTIPLE:
+                    xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
                 with _autocast(data.device, mixed_precision):
                     logits = model(xb).float()
                     if flip_tta:
@@ -199,8 +203,9 @@ class Trainer:
     model : nn.Module
         Maps ``(b, C, H, W)`` float batches to ``(b, n_classes)`` logits. Parameters
         with ``requires_grad=False`` are not optimised.
-    optimizer : {"sgd", "adamw"}
-        SGD with Nesterov momentum, or AdamW (``betas=(momentum, 0.999)``).
+    optimizer : {"sgd", "adam", "adamw"}
+        SGD with Nesterov momentum, Adam (L2 weight decay) or AdamW (decoupled weight
+        decay), with ``betas=(momentum, 0.999)``.
     learning_rate : float
         Peak learning rate of the schedule.
     weight_decay : float

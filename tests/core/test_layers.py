@@ -192,3 +192,14 @@ def test_frozen_anchors_get_no_gradient_and_config_rebuilds():
     rebuilt = CKNSequential.from_config(net.config)
     assert rebuilt.config == net.config
     assert set(rebuilt.state_dict()) == set(net.state_dict())
+
+
+def test_saved_state_holds_the_matrix_of_the_saved_anchors():
+    layer = _trainable_layer()
+    x = torch.rand(2, 2, 6, 6, dtype=torch.float64)
+    opt = torch.optim.SGD([layer.anchors], lr=0.5)
+    layer(x).pow(2).sum().backward()  # training forward: the cached matrix goes stale
+    opt.step()
+    layer.normalize_anchors_()
+    state = layer.state_dict()
+    torch.testing.assert_close(state["lintrans"], kernel_inverse_sqrt_of(layer))

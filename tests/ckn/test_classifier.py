@@ -1,0 +1,152 @@
+"""Tests of the supervised CKN, :class:`CKNClassifier`."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ckn import CKNClassifier, CKNTransformer
+
+TINY = dict(n_filters=(4, 8), patch_sizes=(3, 2), subsamplings=(2, 4), n_patches=2000,
+            batch_size=32, device="cpu", random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _plus_or_cross(n, size=8, seed=0):
+    """Class 0: a "+" at a random place, class 1: an "x", in uniform noise."""
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, n)
+    X = 0.3 * rng.rand(n, size, size)
+    plus = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], float)
+    cross = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], float)
+    for i in range(n):
+        r, c = rng.randint(0, size - 2, 2)
+        X[i, r:r + 3, c:c + 3] += plus if y[i] == 0 else cross
+    return X.astype(np.float32), y
+
+
+def test_initial_features_equal_the_unsupervised_transformer(bars):
+    X, y = bars(60)
+    clf = CKNClassifier(**dict(TINY, epochs=0)).fit(X, y)
+    params = {k: v for k, v in TINY.items() if k != "batch_size"}
+    ckn = CKNTransformer(**params, batch_size=256).fit(X)
+    np.testing.assert_allclose(clf.transform(X), ckn.transform(X), rtol=1e-5, atol=1e-6)
+    assert clf.n_iter_ == 0 and clf.history_ == []
+    assert clf.transform(X).shape == (60, clf.n_features_out_)
+
+
+def test_training_improves_on_the_unsupervised_start():
+    # Two anchors pooled over the whole image: k-means does not pick the "+" and
+    # "x" directions, and a linear head on its two features cannot tell them apart.
+    X, y = _plus_or_cross(200)
+    clf = CKNClassifier(n_filters=2, subsamplings=8, n_patches=2000, optimizer="adamw",
+                        learning_rate=0.03, weight_decay=1e-2, epochs=20, batch_size=32,
+                        device="cpu", random_state=0).fit(X, y)
+    assert clf.initial_train_accuracy_ < 0.75
+    assert clf.score(X, y) > clf.initial_train_accuracy_ + 0.1
+    losses = [h["train_loss"] for h in clf.history_]
+    assert losses[-1] < losses[0]
+
+
+def test_anchors_stay_on_the_sphere_and_move(bars):
+    X, y = bars(60)
+    clf = CKNClassifier(**dict(TINY, epochs=0)).fit(X, y)
+    before = [layer.anchors.detach().clone() for layer in clf.network_.ckn.layers]
+    clf.set_params(warm_start=True, epochs=2, optimizer="adamw", learning_rate=0.01).fit(X, y)
+    for layer, start in zip(clf.network_.ckn.layers, before):
+        norms = layer.anchors.detach().norm(dim=1)
+        torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
+        assert not torch.allclose(layer.anchors.detach(), start)
+    assert clf.n_iter_ == 2
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "cross_entropy"])
+def test_string_labels_proba_and_history(bars, loss):
+    X, y = bars(60)
+    labels = np.array(["horizontal", "vertical"])[y]
+    clf = CKNClassifier(**dict(TINY, epochs=2, loss=loss)).fit(X, labels)
+    assert list(clf.classes_) == ["horizontal", "vertical"]
+    assert set(clf.predict(X)) <= set(labels)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.decision_function(X).shape == (60,)
+    assert [h["epoch"] for h in clf.history_] == [1, 2]
+    assert clf.score(X, labels) > 0.8
+
+
+def test_multiclass_alternate_and_early_stopping(bars):
+    X, y = bars(90)
+    y = y + 2 * (np.arange(90) % 3 == 0)  # 4 classes, the extra ones noisy
+    clf = CKNClassifier(**dict(TINY, epochs=3, alternate=True, early_stopping=True,
+                               validation_fraction=0.2, n_iter_no_change=1)).fit(X, y)
+    assert clf.decision_function(X).shape == (90, len(clf.classes_))
+    assert "valid_accuracy" in clf.history_[0]
+    assert 1 <= clf.n_iter_ <= 3
+
+
+def test_repeatable_and_pickles(bars):
+    X, y = bars(60)
+    a = CKNClassifier(**dict(TINY, epochs=2)).fit(X, y)
+    b = CKNClassifier(**dict(TINY, epochs=2)).fit(X, y)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    state = a.__getstate__()
+    assert "network_" not in state
+    assert all(isinstance(v, np.ndarray) for v in state["_network_state_"].values())
+    loaded = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(loaded.decision_function(X), a.decision_function(X))
+    np.testing.assert_array_equal(loaded.transform(X), a.transform(X))
+    loaded.partial_fit(X, y)  # training goes on after unpickling
+    assert loaded.n_iter_ == 3
+
+
+def test_partial_fit_and_grid_search(bars):
+    X, y = bars(60)
+    clf = CKNClassifier(**TINY)
+    clf.partial_fit(X[:30], y[:30], classes=[0, 1])
+    clf.partial_fit(X[30:], y[30:])
+    assert clf.n_iter_ == 2
+    search = GridSearchCV(clone(clf).set_params(epochs=1), {"learning_rate": [0.01, 0.1]},
+                          cv=2).fit(X, y)
+    assert search.best_estimator_.n_iter_ == 1
+
+
+def test_named_architecture_and_feature_names():
+    X = np.random.RandomState(0).rand(20, 12, 12, 3).astype(np.float32)
+    y = np.arange(20) % 2
+    clf = CKNClassifier("ckn5", n_patches=500, epochs=0, device="cpu", random_state=0)
+    clf.fit(X, y)
+    assert len(clf.network_.ckn.layers) == 5
+    assert [layer.kernel for layer in clf.network_.ckn.layers][:2] == ["exp", "poly2"]
+    names = clf.get_feature_names_out()
+    assert len(names) == clf.n_features_out_ == np.prod(clf.output_shape_)
+
+
+def test_bad_input_errors(bars):
+    X, y = bars(20)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        CKNClassifier(**TINY).fit(X, np.zeros(20))
+    with pytest.raises(ValueError, match="architecture"):
+        CKNClassifier("ckn99").fit(X, y)
+    clf = CKNClassifier(**dict(TINY, epochs=0)).fit(X, y)
+    with pytest.raises(ValueError):
+        clf.predict(np.zeros((2, 5, 5)))
+
+
+# scikit-learn's checks fit 2-D rows of as few as 2 features, read as 1 x d images.
+@parametrize_with_checks(
+    [CKNClassifier(n_filters=(4, 8), patch_sizes=2, n_patches=2000, epochs=3,
+                   learning_rate=0.01, device="cpu", random_state=0)]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
