@@ -1,6 +1,6 @@
 """The unsupervised convolutional kernel network as a scikit-learn transformer."""
 
-import copy
+import math
 import numbers
 import time
 import warnings
@@ -15,9 +15,11 @@ from .._compat import Interval, StrOptions, check_feature_names_in, fit_context
 from .._device import resolve_device
 from .._images import images_to_tensor, iter_batches, validate_images
 from .._progress import progress
+from .._threads import torch_threads
 from ..core.kernels import KERNELS
 from ..core.layers import CKNLayer, CKNSequential
 from ..core.local_whitening import LocalPatchWhitening
+from ..core.patches import patch_norms
 from ..core.unsupervised import fit_ckn_unsupervised
 
 __all__ = ["CKNTransformer"]
@@ -25,7 +27,9 @@ __all__ = ["CKNTransformer"]
 
 def _per_layer(name, value, n_layers, kind):
     """Broadcast a scalar (or 1-tuple) to ``n_layers`` values and check their type."""
-    values = list(value) if isinstance(value, (tuple, list, np.ndarray)) else [value]
+    values = list(np.ravel(value)) if isinstance(value, np.ndarray) else (
+        list(value) if isinstance(value, (tuple, list)) else [value]
+    )
     if len(values) == 1:
         values = values * n_layers
     if len(values) != n_layers:
@@ -34,13 +38,158 @@ def _per_layer(name, value, n_layers, kind):
             "(set by the longest per-layer parameter); give one value or one per layer."
         )
     for v in values:
-        if kind == "int" and not (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1):
+        if kind == "int" and not (isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v >= 1):
             raise ValueError(f"{name} must hold integers >= 1, got {value!r}.")
-        if kind == "float" and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0):
-            raise ValueError(f"{name} must hold positive numbers, got {value!r}.")
+        if kind == "float":
+            if not (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and v > 0):
+                raise ValueError(f"{name} must hold positive numbers, got {value!r}.")
+            if not math.isfinite(v) or v < MIN_SIGMA:
+                raise ValueError(
+                    f"{name} must hold finite numbers >= {MIN_SIGMA:g}, got {value!r}: the "
+                    "'exp' kernel exp((u - 1) / sigma^2) of smaller bandwidths is 0 for every "
+                    "patch that is not an exact copy of an anchor (useful values lie "
+                    "around 0.3-1; the default is 0.6)."
+                )
         if kind == "kernel" and v not in KERNELS:
             raise ValueError(f"{name} must hold kernel names among {sorted(KERNELS)}, got {value!r}.")
-    return [int(v) for v in values] if kind == "int" else list(values)
+    if kind == "int":
+        return [int(v) for v in values]
+    if kind == "float":
+        return [float(v) for v in values]
+    return list(values)
+
+
+def _n_layers(*values):
+    """Depth of the network: the length of the longest per-layer parameter."""
+    return max(len(np.ravel(v)) if isinstance(v, (tuple, list, np.ndarray)) else 1 for v in values)
+
+
+def build_network(spec):
+    """A :class:`CKNSequential` (unfitted) from the spec of ``CKNTransformer._layer_specs``."""
+    layers = [CKNLayer(**layer) for layer in spec["layers"]]
+    pre = spec.get("preprocess")
+    preprocess = LocalPatchWhitening(**pre["local_whitening"]) if pre else None
+    return CKNSequential(layers, preprocess=preprocess)
+
+
+#: Side of the last map that ``subsamplings="auto"`` aims at.
+AUTO_FINAL_SIZE = 4
+
+#: Images whose features ``normalize="standard"`` learns its statistics from.
+NORMALIZE_SAMPLE = 4096
+
+#: Standard deviation of every feature after ``normalize="standard"``.
+NORMALIZE_STD = 0.1
+
+#: Training images on which ``fit`` checks that the kernel values do not underflow.
+SIGMA_CHECK_IMAGES = 64
+
+#: Smallest accepted bandwidth (below it, 1 / sigma^2 is of no use and soon overflows).
+MIN_SIGMA = 1e-3
+
+
+def auto_subsamplings(height, width, n_layers):
+    """The pooling factors of ``subsamplings="auto"`` for images of ``height x width``.
+
+    With ``m`` the larger side of the map entering a layer (the image for the first):
+
+    * every layer but the last pools by 2 when ``m > 2 * AUTO_FINAL_SIZE`` (8) and
+      not at all otherwise, except the first layer of large images (``m > 32``), which
+      pools by ``round(m / 16)`` so that the next layers work on maps of about 16;
+    * the last layer pools by ``max(1, round(m / AUTO_FINAL_SIZE))``, ending at a map
+      of about 4 x 4.
+
+    Two layers give: 8x8 -> (1, 2), final 4x4; 28x28 -> (2, 4), 4x4; 32x32 -> (2, 4),
+    4x4; 64x64 -> (4, 4), 4x4; 100x100 -> (6, 4), 5x5.
+
+    Parameters
+    ----------
+    height, width : int
+        Size of the input images.
+    n_layers : int
+        Number of layers.
+
+    Returns
+    -------
+    subsamplings : tuple of int
+
+    Examples
+    --------
+    >>> from sklearn_ckn.ckn._transformer import auto_subsamplings
+    >>> auto_subsamplings(28, 28, 2), auto_subsamplings(100, 100, 2)
+    ((2, 4), (6, 4))
+    """
+    m = max(int(height), int(width))
+    subs = []
+    for i in range(n_layers - 1):
+        if i == 0 and m > 32:
+            s = int(round(m / 16))
+        elif m > 2 * AUTO_FINAL_SIZE:
+            s = 2
+        else:
+            s = 1
+        subs.append(s)
+        m = -(-m // s)
+    subs.append(max(1, int(round(m / AUTO_FINAL_SIZE))))
+    return tuple(subs)
+
+
+def _kernel_diagnostics(network, x, n_layers=None):
+    """Forward ``x`` layer by layer; per ``"exp"`` layer, how many patches underflow.
+
+    Returns the last map reached and, per layer with the ``"exp"`` kernel, a dict with
+    ``nonzero`` (patches of non-negligible norm), ``dead`` (those whose kernel value is
+    0 for every anchor: their features vanish) and ``cos`` (their cosine to the
+    nearest anchor). Layers whose anchors are not fitted yet (all zero) stop the loop.
+    """
+    import torch.nn.functional as F
+
+    out = {}
+    x = network.preprocess_input(x)
+    for index, layer in enumerate(network.layers[:n_layers]):
+        if not bool(layer.anchors.detach().abs().sum() > 0):
+            break
+        emb = layer.embed(x)
+        if layer.kernel == "exp":
+            p = layer.patch_size
+            pad = p // 2
+            xp = F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
+            anchors = layer.anchors.detach()
+            if layer.whitening:
+                y = F.conv2d(xp, layer.white_weight, layer.white_bias)
+                dots = torch.einsum("fd,bdhw->bfhw", anchors, y)
+                norms = y.pow(2).sum(dim=1, keepdim=True).sqrt()
+            else:
+                dots = F.conv2d(xp, anchors.reshape(layer.n_filters, layer.in_channels, p, p))
+                norms = patch_norms(x, p)
+            nonzero = (norms > 1e-4 * norms.max().clamp_min(1e-30))[:, 0]
+            dead = nonzero & (emb.amax(dim=1) <= 0)
+            cos = (dots.amax(dim=1) / norms[:, 0].clamp_min(1e-30))[nonzero]
+            out[index] = {
+                "nonzero": int(nonzero.sum()),
+                "dead": int(dead.sum()),
+                "cos": cos.float().cpu().numpy(),
+            }
+        x = layer.project(layer.pool(emb))
+    return x, out
+
+
+def _sigma_advice(index, sigma, stats):
+    """Message for a layer whose kernel values underflow, with a bandwidth to try."""
+    frac = stats["dead"] / max(stats["nonzero"], 1)
+    cos = stats["cos"]
+    low = float(np.quantile(cos, 0.01)) if len(cos) else 0.0
+    # exp((u - 1) / sigma^2) >= exp(-20) for 99% of the patches.
+    suggestion = math.sqrt(max(1.0 - low, 1e-6) / 20.0)
+    digits = -int(math.floor(math.log10(suggestion))) + 1
+    suggestion = math.ceil(suggestion * 10**digits) / 10**digits
+    return (
+        f"sigmas={sigma:g} is too small for layer {index + 1}: for {frac:.1%} of its "
+        f"{stats['nonzero']} non-empty training patches checked, the 'exp' kernel "
+        f"exp((u - 1) / sigma^2) underflows to 0 for every anchor (their cosine u to the "
+        f"nearest anchor is as low as {low:.3f}), so their features are all zero. Use "
+        f"sigmas >= {suggestion:g} for this layer (the default is 0.6)."
+    )
 
 
 class CKNTransformer(TransformerMixin, BaseEstimator):
@@ -52,8 +201,10 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     ``kappa(u) = exp((u - 1) / sigma^2)``, a Gaussian kernel on normalised patches)
     with anchor points ``Z`` learned by spherical k-means on patches sampled from the
     training images. The map is then Gaussian-pooled with a subsampling factor, and
-    layers are stacked (Mairal, NIPS 2016, unsupervised CKN). The flattened last map
-    is a feature vector for any scikit-learn estimator, typically a linear classifier.
+    layers are stacked (Mairal, NIPS 2016, unsupervised CKN). The flattened last map,
+    centred and scaled per feature (``normalize="standard"``), is a feature vector for
+    any scikit-learn estimator, typically a linear classifier at its default ``C``:
+    ``make_pipeline(CKNTransformer(), LinearSVC())`` needs no scaler.
 
     Parameters
     ----------
@@ -62,11 +213,17 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         of the longest per-layer parameter; scalars are broadcast.
     patch_sizes : int or tuple of int, default=3
         Side of the square patches of each layer (zero padding keeps map sizes).
-    subsamplings : int or tuple of int, default=(2, 4)
+    subsamplings : "auto", int or tuple of int, default="auto"
         Pooling factor of each layer; a map of size ``n`` becomes ``ceil(n / s)``,
-        never smaller than 1x1 (so 8x8 digits work with the defaults).
+        never smaller than 1x1. ``"auto"`` chooses them from the image size so that
+        the last map is about 4x4 (see :func:`auto_subsamplings`): with two layers,
+        8x8 -> (1, 2), 28x28 and 32x32 -> (2, 4), 64x64 -> (4, 4), 100x100 -> (6, 4)
+        (a 5x5 map); the choice is in ``subsamplings_``.
     sigmas : float or tuple of float, default=0.6
-        Bandwidth of the ``"exp"`` kernel of each layer.
+        Bandwidth of the ``"exp"`` kernel of each layer, at least ``1e-3``. ``fit``
+        checks on training patches that the kernel does not underflow: a
+        ``ValueError`` when most patches of a layer would get all-zero features, a
+        ``UserWarning`` when more than 1% would, each naming a bandwidth to use.
     kernel : str or tuple of str, default="exp"
         Dot-product kernel of each layer: ``"exp"``, ``"arccos0"``, ``"arccos1"``,
         ``"poly2"`` or ``"linear"``.
@@ -81,6 +238,12 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Regulariser of the ZCA map (``whitening=True``), relative to the mean
         eigenvalue of the patch covariance: small values whiten fully (and amplify
         noise), large values approach plain centring.
+    normalize : {"standard"} or None, default="standard"
+        ``"standard"``: centre every output feature and scale it to a standard
+        deviation of 0.1, with statistics learned in ``fit`` on (at most 4,096)
+        training images; this suits scikit-learn's linear models at their default
+        ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their terms, the
+        setting tuned for CKN features). None: the raw last map.
     n_patches : int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
     kmeans_max_iter : int, default=20
@@ -92,9 +255,15 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     batch_size : int, default=256
         Images per batch in ``fit`` and ``transform``: memory is bounded by the output
         plus one batch's working set.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The
         whole fit and transform run on that device.
+    n_jobs : int, default=None
+        CPU threads (torch and BLAS) of ``fit`` and ``transform``, restored
+        afterwards. None: one thread inside a joblib worker (``GridSearchCV(n_jobs=2)``,
+        ``cross_val_score(n_jobs=2)``...), where the workers already share the cores,
+        and torch's current setting elsewhere; ``k``: ``k`` threads; -1: all cores.
+        On a busy machine, also set ``OMP_WAIT_POLICY=PASSIVE`` (see ``docs/ckn.md``).
     random_state : int, RandomState instance or None, default=None
         Controls the patch sampling and the k-means initialisation.
     verbose : int, default=0
@@ -103,9 +272,15 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     network_ : CKNSequential
-        The fitted torch network (kept on the CPU when pickled).
+        The fitted torch network (pickled as NumPy arrays and rebuilt on loading,
+        on the CPU).
     n_layers_ : int
         Number of layers.
+    subsamplings_ : tuple of int
+        The pooling factors used (``subsamplings`` resolved).
+    normalize_shift_, normalize_scale_ : ndarray of shape (n_features_out_,)
+        With ``normalize="standard"``: ``transform`` returns
+        ``(map - normalize_shift_) / normalize_scale_`` (float32). Absent otherwise.
     image_shape_ : tuple of int
         ``(H, W, C)`` of the training images.
     output_shape_ : tuple of int
@@ -143,25 +318,35 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     >>> X, y = load_digits(return_X_y=True)
     >>> ckn = CKNTransformer(n_filters=(16, 32), image_shape=(8, 8), random_state=0)
     >>> ckn.fit_transform(X[:500]).shape
-    (500, 128)
+    (500, 512)
+    >>> ckn.subsamplings_, ckn.output_shape_
+    ((1, 2), (32, 4, 4))
     >>> model = make_pipeline(ckn, LinearSVC()).fit(X[:1000], y[:1000])
     >>> bool(model.score(X[1000:], y[1000:]) > 0.9)
     True
     """
 
     _parameter_constraints = {
-        "n_filters": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
-        "patch_sizes": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
-        "subsamplings": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
-        "sigmas": [Interval(numbers.Real, 0, None, closed="neither"), tuple, list],
+        "n_filters": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "patch_sizes": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "subsamplings": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            tuple,
+            list,
+            np.ndarray,
+        ],
+        "sigmas": [Interval(numbers.Real, 0, None, closed="neither"), tuple, list, np.ndarray],
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto", "local"}), "boolean"],
         "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
+        "normalize": [StrOptions({"standard"}), None],
         "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str],
+        "device": [str, torch.device],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -170,16 +355,18 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self,
         n_filters=(64, 256),
         patch_sizes=3,
-        subsamplings=(2, 4),
+        subsamplings="auto",
         sigmas=0.6,
         kernel="exp",
         whitening="auto",
         whitening_reg=0.1,
+        normalize="standard",
         n_patches=100_000,
         kmeans_max_iter=20,
         image_shape=None,
         batch_size=256,
         device="auto",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -190,49 +377,53 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self.kernel = kernel
         self.whitening = whitening
         self.whitening_reg = whitening_reg
+        self.normalize = normalize
         self.n_patches = n_patches
         self.kmeans_max_iter = kmeans_max_iter
         self.image_shape = image_shape
         self.batch_size = batch_size
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
     # -- construction ----------------------------------------------------------------
-    def _build_network(self, n_channels):
-        params = {
-            "n_filters": self.n_filters,
-            "patch_sizes": self.patch_sizes,
-            "subsamplings": self.subsamplings,
-            "sigmas": self.sigmas,
-            "kernel": self.kernel,
-        }
-        n_layers = max(
-            len(v) if isinstance(v, (tuple, list, np.ndarray)) else 1 for v in params.values()
-        )
+    def _layer_specs(self, height, width, n_channels):
+        """Constructor arguments of every layer, and the resolved subsamplings."""
+        auto = isinstance(self.subsamplings, str) and self.subsamplings == "auto"
+        per_layer = [self.n_filters, self.patch_sizes, self.sigmas, self.kernel]
+        if not auto:
+            per_layer.append(self.subsamplings)
+        n_layers = _n_layers(*per_layer)
         filters = _per_layer("n_filters", self.n_filters, n_layers, "int")
         patches = _per_layer("patch_sizes", self.patch_sizes, n_layers, "int")
-        subs = _per_layer("subsamplings", self.subsamplings, n_layers, "int")
+        if auto:
+            subs = list(auto_subsamplings(height, width, n_layers))
+        else:
+            subs = _per_layer("subsamplings", self.subsamplings, n_layers, "int")
         sigmas = _per_layer("sigmas", self.sigmas, n_layers, "float")
         kernels = _per_layer("kernel", self.kernel, n_layers, "kernel")
-        local = self.whitening == "local"
-        whiten = n_channels > 1 if self.whitening == "auto" else (not local and bool(self.whitening))
-        layers, in_channels = [], n_channels
+        local = isinstance(self.whitening, str) and self.whitening == "local"
+        if isinstance(self.whitening, str) and self.whitening == "auto":
+            whiten = n_channels > 1
+        else:
+            whiten = not local and bool(self.whitening)
+        specs, in_channels = [], n_channels
         for i in range(n_layers):
-            layers.append(
-                CKNLayer(
-                    in_channels,
-                    filters[i],
-                    patch_size=patches[i],
-                    subsampling=subs[i],
-                    kernel=kernels[i],
-                    sigma=sigmas[i],
-                    whitening=whiten and i == 0,
-                )
+            specs.append(
+                {
+                    "in_channels": int(in_channels),
+                    "n_filters": filters[i],
+                    "patch_size": patches[i],
+                    "subsampling": subs[i],
+                    "kernel": kernels[i],
+                    "sigma": sigmas[i],
+                    "whitening": bool(whiten and i == 0),
+                }
             )
             in_channels = filters[i]
-        preprocess = LocalPatchWhitening(patch_size=3) if local else None
-        return CKNSequential(layers, preprocess=preprocess)
+        preprocess = {"local_whitening": {"patch_size": 3}} if local else None
+        return {"layers": specs, "preprocess": preprocess}
 
     def _transform_device(self):
         """Device for transform: the requested one, or the CPU if it vanished."""
@@ -252,7 +443,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     # -- scikit-learn API ------------------------------------------------------------
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Learn the whitening (optional) and the anchors of every layer.
+        """Learn the whitening (optional), the anchors of every layer and the scaling.
 
         Parameters
         ----------
@@ -266,11 +457,44 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self : CKNTransformer
             The fitted transformer.
         """
+        with torch_threads(self.n_jobs):
+            images, sample = self._fit(X)
+            if self.normalize is not None:
+                self._fit_normalization(self._raw_features(images[sample]))
+        return self
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` and return its features (one pass over the images).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
+            Training images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        features : ndarray of shape (n, n_features_out_), dtype float32
+            The same as ``fit(X).transform(X)``.
+        """
+        with torch_threads(self.n_jobs):
+            images, sample = self._fit(X)
+            out = self._raw_features(images)
+            if self.normalize is not None:
+                self._fit_normalization(out[sample])
+                self._apply_normalization(out)
+        return out
+
+    def _fit(self, X):
+        """Fit the network; return the validated images and the normalisation sample."""
         start = time.perf_counter()
         device = resolve_device(self.device)
         images = validate_images(self, X, reset=True, image_shape=self.image_shape)
         n, height, width, channels = images.shape
-        network = self._build_network(channels)
+        spec = self._layer_specs(height, width, channels)
+        network = build_network(spec)
         p = network.layers[0].patch_size
         # A 1-pixel-high map (1-D signal) is the one case where patches are taller
         # than the image: its zero-padded patches are 1-D patches.
@@ -286,23 +510,89 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         def load_batch(ids):
             return images_to_tensor(images[ids], device)
 
-        self.fit_stats_ = fit_ckn_unsupervised(
-            network,
-            load_batch,
-            n,
-            n_patches=self.n_patches,
-            kmeans_max_iter=self.kmeans_max_iter,
-            whitening_reg=self.whitening_reg,
-            batch_size=self.batch_size,
-            seed=int(rng.randint(np.iinfo(np.int32).max)),
-            verbose=self.verbose,
-        )
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        sample = np.sort(rng.permutation(n)[:NORMALIZE_SAMPLE]) if n > NORMALIZE_SAMPLE else np.arange(n)
+        check = sample[:SIGMA_CHECK_IMAGES]
+        try:
+            self.fit_stats_ = fit_ckn_unsupervised(
+                network,
+                load_batch,
+                n,
+                n_patches=self.n_patches,
+                kmeans_max_iter=self.kmeans_max_iter,
+                whitening_reg=self.whitening_reg,
+                batch_size=self.batch_size,
+                seed=seed,
+                verbose=self.verbose,
+            )
+        except ValueError as exc:
+            # A later layer without usable patches is often an earlier layer whose
+            # kernel underflowed (too small a sigma): say so rather than "n_patches".
+            if "usable" in str(exc):
+                self._check_kernel_underflow(network, load_batch(check), exc)
+            raise
+        self._check_kernel_underflow(network, load_batch(check))
         self.network_ = network.eval()
         self.n_layers_ = len(network)
+        self.subsamplings_ = tuple(layer["subsampling"] for layer in spec["layers"])
         self.output_shape_ = tuple(int(s) for s in network.output_shape(height, width))
         self.n_features_out_ = int(np.prod(self.output_shape_))
+        for attr in ("normalize_shift_", "normalize_scale_"):
+            self.__dict__.pop(attr, None)
         self.fit_time_ = time.perf_counter() - start
-        return self
+        return images, sample
+
+    def _check_kernel_underflow(self, network, x, cause=None):
+        """Raise (most patches) or warn (some) when "exp" kernel values underflow to 0."""
+        with torch.no_grad():
+            _, stats = _kernel_diagnostics(network, x)
+        for index, st in stats.items():
+            frac = st["dead"] / max(st["nonzero"], 1)
+            if frac >= 0.5 or (cause is not None and frac > 0):
+                raise ValueError(_sigma_advice(index, network.layers[index].sigma, st)) from cause
+            if frac >= 0.01:
+                warnings.warn(_sigma_advice(index, network.layers[index].sigma, st), UserWarning,
+                              stacklevel=4)
+
+    def _raw_features(self, images):
+        """Flattened last maps of ``images`` (validated), before any normalisation."""
+        device = self._transform_device()
+        network = self.network_
+        if next(network.buffers()).device != device:
+            network = self.network_ = network.to(device)
+        out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
+        batches = list(iter_batches(images.shape[0], self.batch_size))
+        with torch.inference_mode():
+            for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
+                x = images_to_tensor(images[sl], device)
+                if x.shape[0] == 1:
+                    # CPU convolutions take another path for a batch of one image, whose
+                    # float32 results differ in the last bits: a pair keeps an image's
+                    # features the same whatever the batch it is transformed in.
+                    feats = network(x.expand(2, *x.shape[1:]))[:1]
+                else:
+                    feats = network(x)
+                out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
+        return out
+
+    def _fit_normalization(self, features):
+        """Per-feature centring and scaling learned on training features."""
+        f = features.astype(np.float64)
+        mean = f.mean(axis=0)
+        std = f.std(axis=0)
+        # Features that barely vary (e.g. image corners no stroke reaches) are not
+        # blown up: their scale is floored at a hundredth of the mean scale.
+        floor = 0.01 * std.mean() if std.mean() > 0 else 1.0
+        std = np.maximum(std, floor)
+        self.normalize_shift_ = mean.astype(np.float32)
+        self.normalize_scale_ = (std / NORMALIZE_STD).astype(np.float32)
+
+    def _apply_normalization(self, out, chunk=4096):
+        for start in range(0, out.shape[0], chunk):
+            block = out[start : start + chunk]
+            block -= self.normalize_shift_
+            block /= self.normalize_scale_
+        return out
 
     def transform(self, X):
         """Compute the CKN features of images, batch by batch.
@@ -315,20 +605,15 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         features : ndarray of shape (n, n_features_out_), dtype float32
-            The flattened last map, in (channel, row, column) order.
+            The flattened last map, in (channel, row, column) order, then (with
+            ``normalize="standard"``) ``(map - normalize_shift_) / normalize_scale_``.
         """
         check_is_fitted(self, "network_")
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)
-        device = self._transform_device()
-        network = self.network_
-        if next(network.buffers()).device != device:
-            network = self.network_ = network.to(device)
-        out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
-        batches = list(iter_batches(images.shape[0], self.batch_size))
-        with torch.inference_mode():
-            for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
-                feats = network(images_to_tensor(images[sl], device))
-                out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
+        with torch_threads(self.n_jobs):
+            out = self._raw_features(images)
+        if getattr(self, "normalize_shift_", None) is not None:
+            self._apply_normalization(out)
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -357,9 +642,58 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    # -- pickling: fitted tensors always travel on the CPU -------------------------------
+    # -- persistence: NumPy arrays and a constructor spec, never torch objects ---------
     def __getstate__(self):
+        """The state to pickle: the fitted network as ``_network_state`` (NumPy arrays).
+
+        The torch network is replaced by its constructor spec and its tensors as NumPy
+        arrays (on the CPU), so that the state holds only builtins and arrays: it
+        pickles anywhere, loads without a GPU, and skops can persist it (trust
+        ``sklearn_ckn.ckn._transformer.CKNTransformer``). A ``torch.device`` given as
+        ``device`` is stored as its string.
+        """
         state = super().__getstate__()
-        if "network_" in state:
-            state["network_"] = copy.deepcopy(state["network_"]).to("cpu")
+        state = dict(state)
+        if isinstance(state.get("device"), torch.device):
+            state["device"] = str(state["device"])
+        network = state.pop("network_", None)
+        if network is not None:
+            state["_network_state"] = {
+                "spec": _network_spec(network),
+                "tensors": {
+                    k: v.detach().to("cpu").numpy().copy() for k, v in network.state_dict().items()
+                },
+            }
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_network_state", None)
+        if saved is None and "network_" in state:  # pickled by an older version
+            saved_net = state.pop("network_")
+            saved = {"spec": _network_spec(saved_net), "tensors": {
+                k: v.detach().cpu().numpy() for k, v in saved_net.state_dict().items()}}
+        super().__setstate__(state)
+        if saved is not None:
+            network = build_network(saved["spec"])
+            network.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in saved["tensors"].items()})
+            self.network_ = network.eval()
+
+
+def _network_spec(network):
+    """The constructor spec of a :class:`CKNSequential` built by :func:`build_network`."""
+    layers = [
+        {
+            "in_channels": int(layer.in_channels),
+            "n_filters": int(layer.n_filters),
+            "patch_size": int(layer.patch_size),
+            "subsampling": int(layer.subsampling),
+            "kernel": str(layer.kernel),
+            "sigma": float(layer.sigma),
+            "whitening": bool(layer.whitening),
+        }
+        for layer in network.layers
+    ]
+    pre = network.preprocess
+    preprocess = None if pre is None else {"local_whitening": {"patch_size": int(pre.patch_size)}}
+    return {"layers": layers, "preprocess": preprocess}

@@ -49,9 +49,75 @@ def test_eight_by_eight_digits_work_with_the_defaults():
     from sklearn.datasets import load_digits
 
     X = load_digits().images[:300]
-    F = CKNTransformer(random_state=0, device="cpu").fit_transform(X)
-    assert F.shape == (300, 256)  # 8 -> 4 -> 1: never pools below 1x1
+    ckn = CKNTransformer(n_filters=(8, 16), random_state=0, device="cpu")
+    F = ckn.fit_transform(X)
+    assert ckn.subsamplings_ == (1, 2) and ckn.output_shape_ == (16, 4, 4)  # 8 -> 8 -> 4
+    assert F.shape == (300, 256)
     assert np.isfinite(F).all() and F.std() > 0
+
+
+@pytest.mark.parametrize(
+    "size, layers, expected, final",
+    [
+        (8, 2, (1, 2), 4),
+        (28, 2, (2, 4), 4),
+        (32, 2, (2, 4), 4),
+        (64, 2, (4, 4), 4),
+        (100, 2, (6, 4), 5),
+        (28, 3, (2, 2, 2), 4),
+        (100, 1, (25,), 4),
+        (4, 2, (1, 1), 4),
+        (1, 2, (1, 1), 1),
+    ],
+)
+def test_auto_subsamplings_end_near_four_by_four(size, layers, expected, final):
+    from sklearn_ckn.ckn._transformer import auto_subsamplings
+
+    subs = auto_subsamplings(size, size, layers)
+    assert subs == expected
+    side = size
+    for s in subs:
+        side = -(-side // s)
+    assert side == final
+
+
+def test_auto_subsamplings_follow_the_image_and_explicit_ones_are_kept():
+    X, _ = _bars(12, size=20)
+    ckn = _small().fit(X)
+    assert ckn.subsamplings_ == (2, 2) and ckn.output_shape_ == (16, 5, 5)  # 20 -> 10 -> 5
+    assert [layer.subsampling for layer in ckn.network_.layers] == [2, 2]
+    assert _small(subsamplings=(1, 5)).fit(X).output_shape_ == (16, 4, 4)
+    assert _small(subsamplings=3).fit(X).subsamplings_ == (3, 3)
+
+
+def test_standard_normalization_is_learned_in_fit():
+    X, _ = _bars(40)
+    ckn = _small().fit(X)
+    F = ckn.transform(X)
+    raw = _small(normalize=None).fit(X).transform(X)
+    assert ckn.normalize_shift_.shape == ckn.normalize_scale_.shape == (ckn.n_features_out_,)
+    assert ckn.normalize_shift_.dtype == np.float32
+    np.testing.assert_allclose(F, (raw - ckn.normalize_shift_) / ckn.normalize_scale_, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(F.mean(axis=0), 0, atol=1e-4)
+    std = F.std(axis=0)
+    assert np.all(std <= 0.1 + 1e-4) and np.median(std) > 0.099
+    assert not hasattr(_small(normalize=None).fit(X), "normalize_shift_")
+    np.testing.assert_allclose(_small().fit_transform(X), F, rtol=1e-5, atol=1e-6)
+    # the statistics come from the training images: other images are not centred
+    X2, _ = _bars(40, seed=1)
+    assert abs(ckn.transform(X2 * 3).mean()) > 1e-3
+
+
+def test_normalization_statistics_use_a_sample_of_large_training_sets(monkeypatch):
+    from sklearn_ckn.ckn import _transformer
+
+    monkeypatch.setattr(_transformer, "NORMALIZE_SAMPLE", 16)
+    X, _ = _bars(50)
+    ckn = _small().fit(X)
+    F = ckn.transform(X)
+    assert np.abs(F.mean(axis=0)).max() > 1e-4  # not all 50 images: a sample of 16
+    np.testing.assert_allclose(_small().fit_transform(X), F, rtol=1e-5, atol=1e-6)
 
 
 def test_input_layouts_agree():
@@ -115,13 +181,96 @@ def test_per_layer_parameters_broadcast_and_set_depth():
         _small(n_filters=(4, 8, 8), subsamplings=(1, 2)).fit(X)
 
 
-def test_pickle_round_trip_keeps_cpu_tensors_and_predictions():
+def _torch_free(obj):
+    """True if ``obj`` holds only builtins and NumPy arrays (no torch object)."""
+    if isinstance(obj, dict):
+        return all(_torch_free(k) and _torch_free(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_torch_free(v) for v in obj)
+    return isinstance(obj, (np.ndarray, np.generic, str, int, float, bool, type(None)))
+
+
+def test_pickle_round_trip_keeps_numpy_state_and_predictions():
     X, _ = _bars(20)
-    ckn = _small().fit(X)
+    ckn = _small(device=torch.device("cpu")).fit(X)
     state = ckn.__getstate__()
-    assert all(t.device.type == "cpu" for t in state["network_"].state_dict().values())
+    assert "network_" not in state and _torch_free(state)
+    assert state["device"] == "cpu"
     clone = pickle.loads(pickle.dumps(ckn))
+    assert next(clone.network_.buffers()).device.type == "cpu"
     np.testing.assert_array_equal(clone.transform(X), ckn.transform(X))
+    assert clone.network_ is not ckn.network_
+    for key, value in ckn.network_.state_dict().items():
+        torch.testing.assert_close(clone.network_.state_dict()[key], value)
+
+
+def test_skops_round_trip():
+    sio = pytest.importorskip("skops.io")
+    X, y = _bars(30)
+    pipe = Pipeline([("ckn", _small(whitening="local")), ("svm", LinearSVC())]).fit(X, y)
+    data = sio.dumps(pipe)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == ["sklearn_ckn.ckn._transformer.CKNTransformer"]
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+    np.testing.assert_array_equal(loaded[0].transform(X), pipe[0].transform(X))
+
+
+def test_device_object_and_array_parameters_are_accepted():
+    X, _ = _bars(20)
+    ckn = _small(device=torch.device("cpu"), n_filters=np.array([8, 16]),
+                 sigmas=np.array([0.5, 0.7]), patch_sizes=np.int64(3)).fit(X)
+    assert [layer.n_filters for layer in ckn.network_.layers] == [8, 16]
+    assert [layer.sigma for layer in ckn.network_.layers] == [0.5, 0.7]
+    np.testing.assert_allclose(ckn.transform(X), _small(sigmas=(0.5, 0.7)).fit_transform(X),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_n_jobs_sets_the_threads_of_fit_and_transform(monkeypatch):
+    from sklearn_ckn.ckn import _transformer
+
+    seen = []
+    original = _transformer.CKNTransformer._raw_features
+
+    def spy(self, images):
+        seen.append(torch.get_num_threads())
+        return original(self, images)
+
+    monkeypatch.setattr(_transformer.CKNTransformer, "_raw_features", spy)
+    X, _ = _bars(12)
+    before = torch.get_num_threads()
+    ckn = _small(n_jobs=1).fit(X)
+    ckn.transform(X)
+    assert seen == [1, 1] and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n_jobs"):
+        _small(n_jobs=0).fit(X)
+
+
+@pytest.mark.parametrize("sigmas", [0.02, (0.02, 0.6)])
+def test_too_small_sigma_is_refused_with_the_right_advice(sigmas):
+    from sklearn.datasets import load_digits
+
+    X = load_digits().images[:100]
+    with pytest.raises(ValueError, match=r"sigmas=0.02 is too small for layer 1: .* Use sigmas >= 0\.\d+"):
+        _small(sigmas=sigmas).fit(X)
+
+
+SOME_ZEROS_SIGMA = 0.08  # on these digits: a fifth of layer 2's patches underflow
+
+
+def test_a_bandwidth_that_zeroes_some_features_warns():
+    from sklearn.datasets import load_digits
+
+    X = load_digits().images[:100]
+    with pytest.warns(UserWarning, match=r"sigmas=0.08 is too small for layer 2: for \d+\.\d% "):
+        _small(sigmas=SOME_ZEROS_SIGMA).fit(X)
+
+
+@pytest.mark.parametrize("sigma", [1e-25, 1e-4, float("inf"), float("nan")])
+def test_bandwidths_out_of_range_are_refused(sigma):
+    X, _ = _bars(12)
+    with pytest.raises(ValueError, match="sigmas"):
+        _small(sigmas=sigma).fit(X)
 
 
 def test_set_output_pandas():

@@ -1,0 +1,238 @@
+"""Out-of-the-box accuracy: ``Pipeline([CKNTransformer(), LinearSVC()])`` with every default.
+
+No scaler, no tuned C: the CKN's own defaults (``subsamplings="auto"``,
+``normalize="standard"``) and scikit-learn's classifiers at their defaults. Only
+``random_state=0`` is set, for repeatability. Sections (each written to
+``benchmarks/results/defaults/<section>.json`` and skipped when that file exists,
+unless ``--force``):
+
+* ``digits``: scikit-learn's 8x8 digits, 3-fold ``cross_val_score`` of the CKN with
+  ``LinearSVC()`` and with ``LogisticRegression()``, beside ``SVC()`` on the pixels;
+* ``mnist``: first 10,000 training / first 10,000 test images;
+* ``cifar10``: first 10,000 training / first 10,000 test images, beside
+  ``make_model("kernel_svm")`` (an exact RBF SVC at this size);
+* ``fruits360``: the 6-class copy at its native 100x100, all images, beside
+  ``make_model("kernel_svm")``;
+* ``threads``: the same CKN transform with 1 and 2 torch threads, with and without
+  ``OMP_WAIT_POLICY=PASSIVE`` (each in a fresh process: OpenMP reads the variable
+  when it starts), as ratios to the 1-thread time measured in that process.
+
+Run from the project root (the CPU is shared: one section at a time)::
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_defaults.py digits mnist \\
+        --data-home ../shared/datasets
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import write_result  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "defaults")
+
+
+def _counting_warnings():
+    rec = warnings.catch_warnings(record=True)
+    caught = rec.__enter__()
+    warnings.simplefilter("always")
+    return rec, caught
+
+
+def _warning_summary(caught):
+    names = [type(w.message).__name__ if isinstance(w.message, Warning) else str(w.category)
+             for w in caught]
+    return {n: names.count(n) for n in sorted(set(names))}
+
+
+def _ckn_pipeline(final):
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_ckn import CKNTransformer
+
+    return Pipeline([("ckn", CKNTransformer(random_state=0)), ("clf", final)])
+
+
+def bench_digits(args):
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.svm import SVC, LinearSVC
+
+    X, y = load_digits(return_X_y=True)
+    result = {"protocol": "load_digits(return_X_y=True) (1797 8x8 images, values 0-16), "
+                          "cross_val_score(model, X, y, cv=3)"}
+    models = {
+        "ckn_linearsvc": _ckn_pipeline(LinearSVC()),
+        "ckn_logistic_regression": _ckn_pipeline(LogisticRegression()),
+        "svc_pixels": SVC(),
+    }
+    for name, model in models.items():
+        rec, caught = _counting_warnings()
+        t = time.perf_counter()
+        scores = cross_val_score(model, X, y, cv=3)
+        seconds = time.perf_counter() - t
+        rec.__exit__(None, None, None)
+        result[name] = {"model": repr(model), "cv_scores": scores.tolist(),
+                        "cv_mean": float(scores.mean()), "seconds": seconds,
+                        "warnings": _warning_summary(caught)}
+        print(f"digits {name}: {scores.mean():.4f} {scores.round(4).tolist()} ({seconds:.0f} s)",
+              flush=True)
+    return result
+
+
+def _holdout(Xtr, ytr, Xte, yte, *, baseline=True, image_shape=None):
+    """Accuracy of the default CKN + LinearSVC and of make_model("kernel_svm")."""
+    from sklearn.svm import LinearSVC
+
+    from sklearn_ckn import make_model
+
+    out = {"n_train": int(len(ytr)), "n_test": int(len(yte)),
+           "image_shape": list(Xtr.shape[1:])}
+    model = _ckn_pipeline(LinearSVC())
+    rec, caught = _counting_warnings()
+    t = time.perf_counter()
+    model.fit(Xtr, ytr)
+    fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    acc = model.score(Xte, yte)
+    pred_s = time.perf_counter() - t
+    rec.__exit__(None, None, None)
+    ckn = model.named_steps["ckn"]
+    out["ckn_linearsvc"] = {
+        "model": repr(model), "accuracy": float(acc), "fit_seconds": fit_s,
+        "predict_seconds": pred_s, "ckn_fit_seconds": ckn.fit_time_,
+        "subsamplings_": list(ckn.subsamplings_), "output_shape_": list(ckn.output_shape_),
+        "n_features_out_": ckn.n_features_out_, "warnings": _warning_summary(caught),
+    }
+    print(f"  ckn + LinearSVC(): {acc:.4f} (fit {fit_s:.0f} s, predict {pred_s:.0f} s, "
+          f"features {ckn.output_shape_})", flush=True)
+    if baseline:
+        svm = make_model("kernel_svm", random_state=0)
+        t = time.perf_counter()
+        svm.fit(Xtr, ytr)
+        fit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        acc = svm.score(Xte, yte)
+        pred_s = time.perf_counter() - t
+        out["kernel_svm"] = {"model": repr(svm), "accuracy": float(acc), "fit_seconds": fit_s,
+                             "predict_seconds": pred_s}
+        print(f"  make_model('kernel_svm'): {acc:.4f} (fit {fit_s:.0f} s, predict {pred_s:.0f} s)",
+              flush=True)
+    return out
+
+
+def bench_mnist(args):
+    from sklearn_ckn.datasets import load_mnist
+
+    Xtr, ytr = load_mnist(args.data_home, subset="train", return_X_y=True, n_samples=args.n,
+                          download_if_missing=False)
+    Xte, yte = load_mnist(args.data_home, subset="test", return_X_y=True, n_samples=args.n,
+                          download_if_missing=False)
+    print(f"mnist {len(ytr)}/{len(yte)}", flush=True)
+    result = {"protocol": f"first {len(ytr)} training / first {len(yte)} test images (uint8)"}
+    result.update(_holdout(Xtr, ytr, Xte, yte, baseline=not args.no_baseline))
+    return result
+
+
+def bench_cifar10(args):
+    from sklearn_ckn.datasets import load_cifar10
+
+    Xtr, ytr = load_cifar10(args.data_home, subset="train", return_X_y=True, n_samples=args.n,
+                            download_if_missing=False)
+    Xte, yte = load_cifar10(args.data_home, subset="test", return_X_y=True, n_samples=args.n,
+                            download_if_missing=False)
+    print(f"cifar10 {len(ytr)}/{len(yte)}", flush=True)
+    result = {"protocol": f"first {len(ytr)} training / first {len(yte)} test images (uint8)"}
+    result.update(_holdout(Xtr, ytr, Xte, yte, baseline=not args.no_baseline))
+    return result
+
+
+def bench_fruits360(args):
+    from sklearn_ckn.datasets import load_fruits360
+
+    Xtr, ytr = load_fruits360(args.data_home, subset="train", return_X_y=True,
+                              download_if_missing=False)
+    Xte, yte = load_fruits360(args.data_home, subset="test", return_X_y=True,
+                              download_if_missing=False)
+    print(f"fruits360 {len(ytr)}/{len(yte)} at {Xtr.shape[1:]}", flush=True)
+    result = {"protocol": "the 6-class copy, all training / all test images, native size (uint8)"}
+    result.update(_holdout(Xtr, ytr, Xte, yte, baseline=not args.no_baseline))
+    return result
+
+
+_THREAD_CHILD = r"""
+import json, os, sys, time
+import numpy as np, torch
+from sklearn_ckn import CKNTransformer
+n_threads = int(sys.argv[1])
+rng = np.random.default_rng(0)
+X = (rng.random((400, 28, 28)) ** 4 * 255).astype(np.uint8)
+ckn = CKNTransformer(n_filters=(32, 128), n_patches=20000, random_state=0, device="cpu",
+                     n_jobs=1).fit(X)
+def timed(n):
+    ckn.set_params(n_jobs=n)
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter(); ckn.transform(X); best = min(best, time.perf_counter() - t)
+    return best
+one = timed(1)
+many = timed(n_threads)
+print(json.dumps({"one_thread_s": one, "n_threads": n_threads, "n_threads_s": many,
+                  "ratio_to_one_thread": many / one,
+                  "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}))
+"""
+
+
+def bench_threads(args):
+    """2 threads vs 1, with OpenMP's default (spinning) and passive waiting."""
+    result = {"protocol": "CKNTransformer(n_filters=(32, 128)).transform of 400 28x28 images, "
+                          "best of 3, with n_jobs=1 then n_jobs=2 in the same fresh process; "
+                          "ratio = time with 2 threads / time with 1",
+              "load_average_at_start": os.getloadavg()}
+    for policy in ("default", "PASSIVE"):
+        env = dict(os.environ)
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy == "PASSIVE":
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
+        out = subprocess.run([sys.executable, "-c", _THREAD_CHILD, "2"], env=env,
+                             capture_output=True, text=True, check=True)
+        result[policy] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"threads, OMP_WAIT_POLICY={policy}: {result[policy]}", flush=True)
+    result["load_average_at_end"] = os.getloadavg()
+    return result
+
+
+SECTIONS = {"digits": bench_digits, "mnist": bench_mnist, "cifar10": bench_cifar10,
+            "fruits360": bench_fruits360, "threads": bench_threads}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="+", choices=sorted(SECTIONS))
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--n", type=int, default=10_000,
+                        help="training and test images of MNIST and CIFAR-10 (default 10000)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip make_model('kernel_svm')")
+    parser.add_argument("--out", default=OUT)
+    parser.add_argument("--force", action="store_true", help="rerun sections already saved")
+    args = parser.parse_args(argv)
+    for name in args.sections:
+        path = os.path.join(args.out, f"{name}.json")
+        if os.path.exists(path) and not args.force:
+            print(f"{path} exists: skipped (--force to rerun)")
+            continue
+        result = SECTIONS[name](args)
+        write_result(path, result)
+
+
+if __name__ == "__main__":
+    main()
