@@ -185,8 +185,27 @@ class ModelAdapter:
     classes_ : ndarray
         Labels of the score columns.
     device : torch.device
+        Where ``module`` runs.
     input_estimator : estimator
         The step that validates images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.explain import ModelAdapter, as_differentiable
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.random((40, 16, 16)), np.arange(40) % 2
+    >>> pipe = make_pipeline(CKNTransformer(n_filters=(4, 4), subsamplings=(2, 2),
+    ...                                     random_state=0, device="cpu"),
+    ...                      LogisticRegression()).fit(X, y)
+    >>> adapter = as_differentiable(pipe)
+    >>> isinstance(adapter, ModelAdapter), adapter.family
+    (True, 'ckn')
+    >>> adapter.candidate_layers((16, 16, 1)), adapter.default_layer((16, 16, 1))
+    ([(0, (16, 16)), (1, (8, 8))], 1)
     """
 
     family = None
@@ -197,35 +216,141 @@ class ModelAdapter:
     # -- to implement -------------------------------------------------------------------
     @classmethod
     def accepts(cls, estimator):
+        """Whether this family handles ``estimator`` (fitted or not).
+
+        Parameters
+        ----------
+        estimator : object
+            An unwrapped estimator.
+
+        Returns
+        -------
+        accepted : bool
+            True if :func:`as_differentiable` should build this adapter for it.
+        """
         raise NotImplementedError
 
     def candidate_layers(self, image_shape):
+        """The usual target layers, shallow to deep, with their map sizes.
+
+        Parameters
+        ----------
+        image_shape : tuple of int
+            ``(H, W, C)`` of the images.
+
+        Returns
+        -------
+        layers : list of (key, (int, int))
+            Each layer's key and the ``(h, w)`` of its map for such images.
+        """
         raise NotImplementedError
 
     def layer_key(self, layer):
+        """The key of a user's ``layer=`` value.
+
+        Parameters
+        ----------
+        layer : object
+            What the user passed (a name, a module, an index...).
+
+        Returns
+        -------
+        key : object
+            The key that :meth:`forward_from` takes.
+        """
         raise NotImplementedError
 
     def forward_from(self, x, key):
+        """Class scores and the target layer's output as a gradient-requiring leaf.
+
+        Parameters
+        ----------
+        x : Tensor of shape (b, C, H, W)
+            Images on ``device``.
+        key : object
+            A layer key.
+
+        Returns
+        -------
+        scores : Tensor of shape (b, n_classes)
+            Class scores, recorded by autograd from ``act`` on.
+        act : Tensor of shape (b, K, h, w)
+            The layer's output, a leaf tensor that requires grad.
+        """
         raise NotImplementedError
 
     def layer_name(self, key):
+        """A readable name of a layer.
+
+        Parameters
+        ----------
+        key : object
+            A layer key.
+
+        Returns
+        -------
+        name : str
+            The name shown in messages and figures.
+        """
         return str(key)
 
     def threads(self):
+        """A context manager for the estimator's CPU threads (default: no change).
+
+        Returns
+        -------
+        context : context manager
+            Entered around every forward and backward pass.
+        """
         return contextlib.nullcontext()
 
     # -- inputs ---------------------------------------------------------------------------
     def validate(self, X):
-        """Validated ``(n, H, W, C)`` images (the estimator's own checks)."""
+        """Validate images with the estimator's own checks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
+            Images.
+
+        Returns
+        -------
+        images : ndarray of shape (n, H, W, C)
+            The validated images.
+        """
         est = self.input_estimator
         return validate_images(est, X, reset=False, image_shape=getattr(est, "image_shape", None))
 
     def to_tensor(self, images):
-        """A float ``(b, C, H, W)`` tensor of ``(b, H, W, C)`` images on ``device``."""
+        """Convert validated images to a float tensor on ``device``.
+
+        Parameters
+        ----------
+        images : ndarray of shape (b, H, W, C)
+            Validated images (``uint8`` ones are scaled to [0, 1]).
+
+        Returns
+        -------
+        x : Tensor of shape (b, C, H, W)
+            Float32 images on ``device``.
+        """
         return images_to_tensor(images, self.device, memory_format=self.memory_format)
 
     def encode(self, labels, n):
-        """Column indices of labels (one per image, or one for all) in ``classes_``."""
+        """Column indices of labels in ``classes_``.
+
+        Parameters
+        ----------
+        labels : label or array-like of shape (n,)
+            One label for all images, or one per image.
+        n : int
+            Number of images.
+
+        Returns
+        -------
+        indices : ndarray of shape (n,), int64
+            The score column of each image's label.
+        """
         labels = np.asarray(labels)
         if labels.ndim == 0:
             labels = np.full(n, labels.item(), dtype=labels.dtype)
@@ -252,9 +377,21 @@ class ModelAdapter:
 
     # -- layers ---------------------------------------------------------------------------
     def default_layer(self, image_shape):
-        """The deepest candidate layer whose map side is at least :func:`default_map_side`.
+        """The default target layer for images of ``image_shape``.
 
-        When none is that large, the candidate with the largest map (the shallowest).
+        The deepest candidate layer whose map's shorter side is at least
+        :func:`default_map_side` of the image; when none is that large, the candidate
+        with the largest map.
+
+        Parameters
+        ----------
+        image_shape : tuple of int
+            ``(H, W, C)`` of the images.
+
+        Returns
+        -------
+        key : object
+            The layer's key.
         """
         candidates = self.candidate_layers(image_shape)
         if not candidates:
@@ -266,7 +403,20 @@ class ModelAdapter:
         return max(candidates, key=lambda kv: kv[1][0] * kv[1][1])[0]
 
     def resolve_layer(self, layer, image_shape):
-        """The key of ``layer`` (None: :meth:`default_layer` for ``image_shape``)."""
+        """The key of ``layer``, or of the default layer when it is None.
+
+        Parameters
+        ----------
+        layer : object or None
+            A user's ``layer=`` value.
+        image_shape : tuple of int
+            ``(H, W, C)`` of the images (for the default).
+
+        Returns
+        -------
+        key : object
+            The layer's key.
+        """
         if layer is None:
             return self.default_layer(image_shape)
         return self.layer_key(layer)
@@ -280,13 +430,37 @@ class ModelAdapter:
         return x, n
 
     def scores(self, x):
-        """Class scores ``(b, n_classes)`` of an image tensor, without autograd."""
+        """Class scores of an image tensor, without autograd.
+
+        Parameters
+        ----------
+        x : Tensor of shape (b, C, H, W)
+            Images on ``device``.
+
+        Returns
+        -------
+        scores : Tensor of shape (b, n_classes)
+            The scores of ``module`` in eval mode.
+        """
         with self.threads(), _eval(self.module), torch.no_grad():
             x, n = self._padded(x)
             return self.module(x)[:n]
 
     def decision_scores(self, X, batch_size=256):
-        """Class scores ``(n, n_classes)`` of images ``X`` (float64 numpy)."""
+        """Class scores of images, as the explained model computes them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
+            Images.
+        batch_size : int, default=256
+            Images per forward pass.
+
+        Returns
+        -------
+        scores : ndarray of shape (n, n_classes), float64
+            One column per class of ``classes_``.
+        """
         images = self.validate(X)
         out = []
         for start in range(0, images.shape[0], batch_size):
@@ -308,10 +482,14 @@ class ModelAdapter:
 
         Returns
         -------
-        act, grad : Tensor of shape (b, K, h, w)
-            The layer's output and ``d score[target] / d act``, detached.
+        act : Tensor of shape (b, K, h, w)
+            The layer's output, detached.
+        grad : Tensor of shape (b, K, h, w)
+            ``d score[target] / d act``, detached.
         scores : Tensor of shape (b, n_classes)
+            The class scores of the forward pass.
         target_idx : LongTensor of shape (b,)
+            The explained class columns.
         """
         with self.threads(), _eval(self.module), torch.enable_grad():
             x, n = self._padded(x)

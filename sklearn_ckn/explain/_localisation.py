@@ -36,7 +36,7 @@ def _check_int(value, name, low):
 
 def make_localisation_task(n_samples=200, image_size=16, *, pattern_size=5, n_distractors=None,
                            noise=0.5, random_state=None):
-    """Images decided by a pattern at a known place, with look-alike distractors.
+    """Make images whose class is decided by a pattern at a known place, with distractors.
 
     Every image is uniform noise in ``[0, noise]`` with bright (1.0) odd-sized patterns:
     a cross ``x`` (class 0) or a plus ``+`` (class 1) drawn at the informative place,
@@ -61,11 +61,14 @@ def make_localisation_task(n_samples=200, image_size=16, *, pattern_size=5, n_di
     noise : float, default=0.5
         Maximum of the background noise, in [0, 1).
     random_state : int, RandomState instance or None, default=None
+        Seed of the noise, the places and the distractors.
 
     Returns
     -------
     X : ndarray of shape (n_samples, image_size, image_size), float32
+        The images.
     y : ndarray of shape (n_samples,), int64
+        The labels: 0 for a cross, 1 for a plus at the informative place.
     masks : ndarray of shape (n_samples, image_size, image_size), bool
         The informative region (the pattern's square) of each image.
 
@@ -165,7 +168,9 @@ def pointing_game(maps, masks, tolerance=1):
     Parameters
     ----------
     maps : array-like of shape (n, H, W)
+        Heat maps.
     masks : array-like of shape (n, H, W), bool
+        The regions.
     tolerance : int, default=1
         The region is dilated by this many pixels (a square structuring element).
         Ties for the maximum count as a hit only if all of them are inside.
@@ -211,10 +216,15 @@ def deletion_insertion(estimator, X, y, maps, fractions=(0.0, 0.05, 0.1, 0.2, 0.
     estimator : classifier
         Fitted, with ``predict`` taking images like ``X``.
     X : ndarray of shape (n, H, W) or (n, H, W, C)
+        Images (``uint8`` images stay ``uint8``).
     y : array-like of shape (n,)
+        True labels.
     maps : array-like of shape (n, H, W)
-    fractions : sequence of float in [0, 1]
+        Saliency of every pixel (e.g. from :func:`grad_cam`).
+    fractions : sequence of float in [0, 1], default=(0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+        Fractions of the pixels removed (deletion) or restored (insertion).
     mode : {"deletion", "insertion"}, default="deletion"
+        Remove the most salient pixels, or restore them into the baseline.
     baseline : {"blur", "mean", "zero"}, default="blur"
         The replacement: the image blurred (Gaussian, sigma of a tenth of its side),
         its mean colour, or zeros.
@@ -224,6 +234,7 @@ def deletion_insertion(estimator, X, y, maps, fractions=(0.0, 0.05, 0.1, 0.2, 0.
     Returns
     -------
     accuracy : ndarray of shape (len(fractions),)
+        The accuracy at each fraction.
 
     Examples
     --------

@@ -85,7 +85,15 @@ class _Display:
         return buffer.getvalue()
 
     def savefig(self, fname, **kwargs):
-        """Save the figure: ``self.figure_.savefig(fname, **kwargs)``."""
+        """Save the figure: ``self.figure_.savefig(fname, **kwargs)``.
+
+        Parameters
+        ----------
+        fname : str or path-like or file-like
+            Where to save.
+        **kwargs : dict
+            Passed to :meth:`matplotlib.figure.Figure.savefig`.
+        """
         if self.figure_ is None:
             raise ValueError("Nothing is plotted yet: call plot() first.")
         self.figure_.savefig(fname, **kwargs)
@@ -171,7 +179,9 @@ class GradCAMDisplay(_Display):
     Attributes
     ----------
     figure_ : matplotlib.figure.Figure
+        The figure drawn on.
     axes_ : ndarray of matplotlib Axes, shape (n, n_columns)
+        The panels, one row per image.
 
     Examples
     --------
@@ -209,7 +219,47 @@ class GradCAMDisplay(_Display):
     def from_estimator(cls, estimators, X, y_true=None, target_names=None, model_names=None,
                        *, target=None, method="layercam", layer=None, batch_size=64, ax=None,
                        alpha=0.5, cmap="jet", title=None, show_original=True):
-        """Compute the heat maps of fitted models and plot them (see :func:`plot_grad_cam`)."""
+        """Compute the heat maps of fitted models and plot them.
+
+        Parameters
+        ----------
+        estimators : estimator, list of estimators or dict
+            Fitted ``CNNClassifier`` and/or CKN pipelines; a dict maps model names to
+            estimators.
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
+            The images (one row each).
+        y_true : array-like of shape (n,), default=None
+            True labels (titles of the originals; wrong predictions in red).
+        target_names : list of str, default=None
+            Display names of integer labels.
+        model_names : list of str, default=None
+            Column names; default ``"CNN"`` / ``"CKN"`` (numbered when repeated), none
+            for a single model.
+        target : label, array-like or None, default=None
+            Class explained in every model; default the model's prediction.
+        method : str or list of str, default="layercam"
+            ``"layercam"``, ``"hirescam"`` or ``"gradcam"``, for all models or one per
+            model.
+        layer : layer, list of layers or None, default=None
+            Target layer for all models, or one per model (see :func:`grad_cam`).
+        batch_size : int, default=64
+            Images per forward/backward pass.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw (see :meth:`plot`); None: a new pyplot figure.
+        alpha : float, default=0.5
+            Opacity of the heat maps.
+        cmap : str, default="jet"
+            Colour map of the heat maps.
+        title : str, default=None
+            Figure title (new figures only).
+        show_original : bool, default=True
+            A first column with the images alone.
+
+        Returns
+        -------
+        display : GradCAMDisplay
+            The display, plotted.
+        """
         estimators, names = _as_models(estimators, model_names)
         layers = _per_model(layer, len(estimators), "layer")
         methods = [check_method(m) for m in _per_model(method, len(estimators), "method")]
@@ -254,6 +304,7 @@ class GradCAMDisplay(_Display):
         Returns
         -------
         display : GradCAMDisplay
+            ``self``, with ``figure_`` and ``axes_``.
         """
         n_models = len(self.maps)
         n = len(self.images)
@@ -452,7 +503,9 @@ class FiltersDisplay(_Display):
     mosaic_ : ndarray of shape (rows, cols) or (rows, cols, 3)
         The tiled image (white one-pixel gaps).
     figure_ : matplotlib.figure.Figure
+        The figure drawn on.
     ax_ : matplotlib Axes
+        The axes holding the mosaic.
 
     Examples
     --------
@@ -476,7 +529,27 @@ class FiltersDisplay(_Display):
 
     @classmethod
     def from_estimator(cls, estimator, n_filters=None, *, ncols=None, ax=None, title=None):
-        """The first-layer filters of a fitted estimator (see :func:`plot_filters`)."""
+        """The first-layer filters of a fitted estimator, plotted.
+
+        Parameters
+        ----------
+        estimator : CNNClassifier, CKNTransformer or Pipeline
+            A fitted ``CNNClassifier``, or a fitted ``CKNTransformer`` / pipeline
+            starting with one (see :func:`plot_filters`).
+        n_filters : int, default=None
+            Show the first ``n_filters`` filters (default all).
+        ncols : int, default=None
+            Filters per row (default ``min(8, n)``).
+        ax : matplotlib Axes, default=None
+            Where to draw; None: a new pyplot figure.
+        title : str, default=None
+            Title; default says what is shown.
+
+        Returns
+        -------
+        display : FiltersDisplay
+            The display, plotted.
+        """
         weights, what = _filters_of(estimator)
         total = weights.shape[0]
         if n_filters is not None:
@@ -505,6 +578,7 @@ class FiltersDisplay(_Display):
         Returns
         -------
         display : FiltersDisplay
+            ``self``, with ``figure_``, ``ax_`` and ``mosaic_``.
         """
         n, c, kh, kw = self.filters.shape
         ncols = min(8, n) if ncols is None else max(1, min(int(ncols), n))
