@@ -41,6 +41,7 @@ import argparse
 import os
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -146,9 +147,12 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     files = {"grad_cam": os.path.join(args.out, "grad_cam_cifar10.png")}
     display.figure_.savefig(files["grad_cam"], dpi=110)
+    plt.close(display.figure_)  # saved (the docs gallery shows the saved files)
     for name, model in (("cnn", cnn), ("ckn", ckn)):
         files[f"filters_{name}"] = os.path.join(args.out, f"filters_{name}.png")
-        plot_filters(model, n_filters=32).figure_.savefig(files[f"filters_{name}"], dpi=110)
+        filters = plot_filters(model, n_filters=32)
+        filters.figure_.savefig(files[f"filters_{name}"], dpi=110)
+        plt.close(filters.figure_)
     seconds["grad_cam"] = time.perf_counter() - t
     print(f"\nHeat-map and filter figures in {args.out} ({seconds['grad_cam']:.1f} s): "
           + ", ".join(os.path.basename(f) for f in files.values()))
