@@ -234,7 +234,9 @@ def main(argv=None):
             except (TypeError, ValueError) as exc:
                 cmp_parser.error(f"--param {name}: {_one_line(exc)}")
         if args.image_size is not None and args.dataset != "fruits360":
-            cmp_parser.error(f"--image-size applies to --dataset fruits360 only, not {args.dataset}")
+            cmp_parser.error(
+                f"--image-size applies to --dataset fruits360 only, not {args.dataset}"
+            )
         try:
             resolve_device(args.device)
         except ValueError as exc:

@@ -79,6 +79,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : ImageFlattener
+            The fitted transformer.
         """
         validate_images(self, X, reset=True, image_shape=self.image_shape)
         return self
@@ -94,7 +95,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_flat : ndarray of shape (n, H*W*C)
-            float32 (floating inputs keep their dtype).
+            The flattened images: float32 (floating inputs keep their dtype).
         """
         check_is_fitted(self, "image_shape_")
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)
@@ -116,6 +117,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            One name per output column.
         """
         check_is_fitted(self, "image_shape_")
         names = check_feature_names_in(self, input_features, generate_names=False)
@@ -177,6 +179,17 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Solver iterations of the ``SVC`` (per pair of classes) or the ``TorchLinearSVC``.
     n_features_in_ : int
         Number of features seen during ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ckn import KernelSVC
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (20, 4)), rng.normal(3, 1, (20, 4))])
+    >>> y = np.repeat([0, 1], 20)
+    >>> clf = KernelSVC(random_state=0).fit(X, y)
+    >>> clf.approximate_, float(clf.score(X, y))
+    (False, 1.0)
     """
 
     _parameter_constraints = {
@@ -213,11 +226,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training features.
         y : array-like of shape (n_samples,)
-            Labels.
+            Labels, all numbers or all strings.
 
         Returns
         -------
         self : KernelSVC
+            The fitted classifier.
         """
         check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
@@ -255,10 +269,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in ``fit``.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            The predicted class labels.
         """
         X = self._check_X(X)
         return self.estimator_.predict(X)
@@ -269,10 +285,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in ``fit``.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Signed distances to the separating hyperplanes.
         """
         X = self._check_X(X)
         return self.estimator_.decision_function(X)

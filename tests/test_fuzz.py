@@ -46,7 +46,8 @@ def fuzz_settings(max_examples):
 @contextlib.contextmanager
 def no_hang(seconds=HANG_SECONDS):
     """Fail (instead of blocking the test run) if the block runs longer than ``seconds``."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if not hasattr(signal, "setitimer") or not in_main_thread:
         yield
         return
 

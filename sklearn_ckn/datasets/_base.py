@@ -31,7 +31,19 @@ _CHUNK = 1 << 20
 
 
 class DownloadError(OSError):
-    """Raised when a dataset file could not be downloaded from any of its addresses."""
+    """Raised when a dataset file could not be downloaded from any of its addresses.
+
+    An ``OSError``; its message lists every address tried and where to put the file
+    by hand.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.datasets import DownloadError, load_mnist
+    >>> try:  # doctest: +SKIP
+    ...     load_mnist("/tmp/offline_home")
+    ... except DownloadError as exc:
+    ...     print("download failed:", exc)
+    """
 
 
 def get_data_home(data_home=None):

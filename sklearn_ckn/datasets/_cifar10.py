@@ -71,8 +71,12 @@ def _latin1_encode(text, encoding="latin1", errors="strict"):
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): lambda: np.ndarray,
     ("numpy", "dtype"): lambda: np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_function("multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_function("multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_function(
+        "multiarray", "_reconstruct"
+    ),
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_function(
+        "multiarray", "_reconstruct"
+    ),
     ("numpy.core.numeric", "_frombuffer"): lambda: _numpy_function("numeric", "_frombuffer"),
     ("numpy._core.numeric", "_frombuffer"): lambda: _numpy_function("numeric", "_frombuffer"),
     ("_codecs", "encode"): lambda: _latin1_encode,

@@ -136,7 +136,9 @@ def load_mnist(
     if len(images) != len(target):
         raise corrupt(paths[1], f"{len(target)} labels for {len(images)} images in {paths[0]!r}.")
     if target.size and target.max() > 9:
-        raise corrupt(paths[1], f"labels span {target.min()}..{target.max()}, expected digits 0..9.")
+        raise corrupt(
+            paths[1], f"labels span {target.min()}..{target.max()}, expected digits 0..9."
+        )
     keep = select_indices(len(images), n_samples, shuffle, random_state)
     return make_bunch(
         images[keep], target[keep], [str(d) for d in range(10)], DESCR, return_X_y
