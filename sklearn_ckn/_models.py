@@ -8,6 +8,8 @@ and put in pipelines:
 * ``"ckn"``: ``Pipeline([("ckn", CKNTransformer()), ("scaler", StandardScaler()),
   ("clf", TorchLinearSVC(C=0.01))])`` (the steps after ``ckn`` come from
   ``_ckn_linear_stage``);
+* ``"ckn_supervised"``: :class:`~sklearn_ckn.CKNClassifier` (the same network,
+  anchors and head trained end to end);
 * ``"cnn"``: :class:`~sklearn_ckn.CNNClassifier`;
 * ``"kernel_svm"``: ``Pipeline([("flatten", ImageFlattener()), ("svm", KernelSVC())])``,
   an exact RBF ``SVC`` up to ``EXACT_SVM_MAX_SAMPLES`` (10,000) training images and a
@@ -72,6 +74,14 @@ def _make_ckn(random_state=None, image_shape=None, device="auto", verbose=0):
     return Pipeline([("ckn", ckn)] + steps)
 
 
+def _make_ckn_supervised(random_state=None, image_shape=None, device="auto", verbose=0):
+    from .ckn import CKNClassifier
+
+    return CKNClassifier(
+        image_shape=image_shape, device=device, random_state=random_state, verbose=verbose
+    )
+
+
 def _make_cnn(random_state=None, image_shape=None, device="auto", verbose=0):
     from .cnn import CNNClassifier
 
@@ -109,6 +119,7 @@ def _make_knn(random_state=None, image_shape=None, device="auto", verbose=0):
 
 _MODELS = {
     "ckn": _make_ckn,
+    "ckn_supervised": _make_ckn_supervised,
     "cnn": _make_cnn,
     "kernel_svm": _make_kernel_svm,
     "naive_bayes": _make_naive_bayes,
@@ -122,13 +133,13 @@ def available_models():
     Returns
     -------
     names : list of str
-        ``["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]``.
+        ``["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes", "knn"]``.
 
     Examples
     --------
     >>> from sklearn_ckn import available_models
     >>> available_models()
-    ['ckn', 'cnn', 'kernel_svm', 'naive_bayes', 'knn']
+    ['ckn', 'ckn_supervised', 'cnn', 'kernel_svm', 'naive_bayes', 'knn']
     """
     return list(_MODELS)
 
@@ -140,7 +151,9 @@ def make_model(name, *, random_state=None, image_shape=None, device="auto", verb
     ----------
     name : str
         One of :func:`available_models`: ``"ckn"`` (CKN features, standardised, then
-        a squared-hinge linear SVM), ``"cnn"`` (:class:`~sklearn_ckn.CNNClassifier`),
+        a squared-hinge linear SVM), ``"ckn_supervised"``
+        (:class:`~sklearn_ckn.CKNClassifier`, the CKN trained end to end), ``"cnn"``
+        (:class:`~sklearn_ckn.CNNClassifier`),
         ``"kernel_svm"`` (RBF SVM on pixels; Nystroem approximation above 10,000
         training images, see :class:`KernelSVC`), ``"naive_bayes"`` (Gaussian naive
         Bayes on pixels) or ``"knn"`` (5 nearest neighbours on pixels). Pixel models
@@ -152,15 +165,17 @@ def make_model(name, *, random_state=None, image_shape=None, device="auto", verb
         ``(H, W)`` or ``(H, W, C)`` when the images are given as 2-D rows; routed to
         the first step.
     device : str, default="auto"
-        Torch device of the ``"ckn"`` (network and linear SVM) and ``"cnn"`` models;
-        ignored by the others.
+        Torch device of the ``"ckn"`` (network and linear SVM), ``"ckn_supervised"``
+        and ``"cnn"`` models; ignored by the others.
     verbose : int, default=0
-        Verbosity of the ``"ckn"`` and ``"cnn"`` models (progress bars).
+        Verbosity of the ``"ckn"``, ``"ckn_supervised"`` and ``"cnn"`` models
+        (progress bars).
     **params
         Further parameters, set with ``set_params``: ``<step>__<param>`` for the
         pipelines (steps: ``ckn``, ``scaler``, ``clf`` for ``"ckn"``; ``flatten``,
         ``svm`` for ``"kernel_svm"``; ``flatten``, ``nb`` for ``"naive_bayes"``;
-        ``flatten``, ``knn`` for ``"knn"``), plain names for ``"cnn"``.
+        ``flatten``, ``knn`` for ``"knn"``), plain names for ``"cnn"`` and
+        ``"ckn_supervised"``.
 
     Returns
     -------

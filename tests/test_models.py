@@ -20,6 +20,8 @@ TINY = {
         "ckn__kmeans_max_iter": 2,
         "clf__max_iter": 200,
     },
+    "ckn_supervised": {"n_filters": (4, 8), "n_patches": 500, "kmeans_max_iter": 2,
+                       "epochs": 2, "batch_size": 16},
     "cnn": {"architecture": "lenet5", "epochs": 2, "batch_size": 16},
     "kernel_svm": {},
     "naive_bayes": {},
@@ -55,7 +57,8 @@ def tiny_model(name, **params):
 
 
 def test_available_models():
-    assert available_models() == ["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]
+    assert available_models() == ["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes",
+                                  "knn"]
 
 
 def test_unknown_model_lists_the_names():

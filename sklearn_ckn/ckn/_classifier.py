@@ -98,8 +98,9 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Anchor points per layer (as in :class:`CKNTransformer`).
     patch_sizes : int or tuple of int, default=3
         Side of each layer's square patches.
-    subsamplings : int or tuple of int, default=(2, 4)
-        Pooling factor of each layer.
+    subsamplings : "auto", int or tuple of int, default="auto"
+        Pooling factor of each layer; ``"auto"`` chooses them from the image size so
+        that the last map is about 4x4 (as :class:`CKNTransformer` does).
     sigmas : float or tuple of float, default=0.6
         Bandwidth of each ``"exp"`` kernel.
     kernel : str or tuple of str, default="exp"
@@ -167,7 +168,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     random_state : int, RandomState instance or None, default=None
         Seeds the unsupervised initialisation, the batch order and the augmentation.
         With an integer, the initial network equals ``CKNTransformer(...,
-        random_state=random_state)``'s.
+        random_state=random_state, normalize=None)``'s.
     verbose : int, default=0
         Progress bars of the initialisation and of every epoch.
 
@@ -230,7 +231,8 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         "architecture": [StrOptions(set(ARCHITECTURES)), None],
         "n_filters": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
         "patch_sizes": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "subsamplings": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "subsamplings": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"),
+                         tuple, list, np.ndarray],
         "sigmas": [Interval(Real, 0, None, closed="neither"), tuple, list, np.ndarray],
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto", "local"}), "boolean"],
@@ -249,7 +251,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         *,
         n_filters=(64, 256),
         patch_sizes=3,
-        subsamplings=(2, 4),
+        subsamplings="auto",
         sigmas=0.6,
         kernel="exp",
         whitening="auto",
@@ -318,6 +320,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         return CKNTransformer(
             **layers, whitening=self.whitening, n_patches=self.n_patches,
             kmeans_max_iter=self.kmeans_max_iter, batch_size=max(int(self.batch_size), 256),
+            normalize=None,  # the network standardises its features itself
             device=str(self.device_), random_state=seed, verbose=self.verbose,
         )
 
