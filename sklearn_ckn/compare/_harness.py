@@ -387,7 +387,10 @@ def _build_models(models, dataset, model_params, quick, device, random_state, ve
     parameters, every parameter checked."""
     built = {}
     for name in models:
-        defaults = QUICK_PARAMS[name] if quick else DATASET_PARAMS.get(dataset, {}).get(name, {})
+        if quick:
+            defaults = QUICK_PARAMS.get(name, {})
+        else:
+            defaults = DATASET_PARAMS.get(dataset, {}).get(name, {})
         params = dict(defaults)
         params.update(model_params.get(name, {}))
         try:
@@ -653,9 +656,11 @@ def run_comparison(
         raise ValueError(f"Unknown dataset {dataset!r}; available datasets: {list(DATASETS)}.")
     caps = dict(DEFAULT_MAX_TRAIN)
     for name, cap in (max_train or {}).items():
-        if name not in caps:
+        if name not in available_models():
             raise ValueError(f"max_train has unknown model {name!r}; models: {available_models()}.")
-        if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+        if cap is not None and (
+            isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1
+        ):
             raise ValueError(
                 f"max_train[{name!r}] must be None or a positive integer, got {cap!r}."
             )
@@ -706,7 +711,7 @@ def run_comparison(
         "cv": cv,
         "random_state": random_state,
         "quick": bool(quick),
-        "max_train": {m: caps[m] for m in models},
+        "max_train": {m: caps.get(m) for m in models},
         "n_jobs": threads,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command if command is not None else shlex.join(sys.argv),
