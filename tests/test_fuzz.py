@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from sklearn_ckn import CKNTransformer, CNNClassifier  # noqa: E402
+from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier  # noqa: E402
 from sklearn_ckn._baselines import ImageFlattener, KernelSVC  # noqa: E402
 from sklearn_ckn.svm import TorchLinearSVC  # noqa: E402
 
@@ -195,6 +195,23 @@ def test_cnn_classifier(data, exponent):
 def test_cnn_classifier_empty_images(shape):
     # Found by test_cnn_classifier with images of side 0 (now drawn from 1 up).
     check_cnn(np.zeros(shape, dtype=bool), [0, 1])
+
+
+@fuzz_settings(max_examples=12)
+@given(data=labelled(images(max_n=8, max_side=8, min_side=1)), exponent=st.integers(-30, 30))
+def test_ckn_classifier(data, exponent):
+    X, y = data
+    clf = CKNClassifier(n_filters=(4,), subsamplings=(2,), n_patches=200, kmeans_max_iter=2,
+                        epochs=1, batch_size=4, device="cpu", random_state=0)
+    fitted, _ = outcome(lambda: clf.fit(X, y))
+    if fitted:
+        X_new = rescaled(X, exponent)
+        done, pred = outcome(lambda: clf.predict(X_new))
+        if done:
+            assert set(np.asarray(pred).tolist()) <= set(clf.classes_.tolist())
+        done, scores = outcome(lambda: clf.decision_function(X_new))
+        if done:
+            assert_finite(scores, "CKNClassifier.decision_function")
 
 
 def features_2d(max_n=12, max_d=6):
