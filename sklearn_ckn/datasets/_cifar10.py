@@ -58,11 +58,15 @@ def _numpy_function(module, name):
         return getattr(importlib.import_module(f"numpy.core.{module}"), name)
 
 
+_LATIN1_NAMES = {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1"}
+
+
 def _latin1_encode(text, encoding="latin1", errors="strict"):
     """``_codecs.encode`` as pickles of bytes use it (protocol 2), latin-1 only."""
-    if codecs.lookup(encoding).name != "iso8859-1":
-        raise pickle.UnpicklingError(f"the pickle asks for _codecs.encode with {encoding!r}")
-    return codecs.encode(text, "latin1", errors)
+    # A fixed list, not codecs.lookup: no codec module is imported on a file's say-so.
+    if str(encoding).lower().replace("_", "-") not in _LATIN1_NAMES or errors != "strict":
+        raise _RefusedGlobal(f"_codecs.encode with {encoding!r}")
+    return codecs.encode(text, "latin1")
 
 
 #: The only globals a CIFAR-10 pickle may refer to: numpy arrays and dtypes as numpy

@@ -282,3 +282,17 @@ def test_invalid_meta_names_the_file(tmp_path, names, match):
     with pytest.raises(ValueError, match=match) as info:
         load_cifar10(tmp_path, subset="test")
     assert "batches.meta" in str(info.value)
+
+
+def test_codecs_encode_only_for_latin1(tmp_path):
+    # Protocol-2 pickles spell bytes as _codecs.encode(text, "latin1"); any other
+    # codec is refused, so no codec module is imported on a file's say-so.
+    import pickletools
+
+    payload = pickle.dumps({b"data": b"x"}, protocol=2)
+    assert b"latin1" in payload
+    files = make_batches()
+    files["test_batch"] = pickletools.optimize(payload).replace(b"latin1", b"rot_13")
+    write_folder(tmp_path, files)
+    with pytest.raises(ValueError, match="refused to unpickle.*'rot_13'"):
+        load_cifar10(tmp_path, subset="test")
