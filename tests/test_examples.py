@@ -44,7 +44,8 @@ def test_comparison_example(dataset, tmp_path, monkeypatch, capsys, fake_dataset
     printed = capsys.readouterr().out
     assert "CLASS" in printed and "CKN Acc" in printed and "Difference" in printed
     table = pd.read_csv(out / "results.csv")
-    assert list(table["model"]) == ["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]
+    assert list(table["model"]) == ["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes",
+                                   "knn"]
     per_class = pd.read_csv(out / "per_class_accuracy.csv")
     assert "ckn_minus_cnn" in per_class.columns
     for model in table["model"]:

@@ -76,6 +76,7 @@ DATASETS = ("digits", "mnist", "cifar10", "svhn", "fruits360")
 #: (``--max-train knn=60000`` on the command line; ``none`` removes a cap).
 DEFAULT_MAX_TRAIN = {
     "ckn": None,
+    "ckn_supervised": None,
     "cnn": None,
     "kernel_svm": 20_000,
     "naive_bayes": None,
@@ -123,6 +124,9 @@ QUICK_PARAMS = {
         "ckn__n_patches": 2000,
         "ckn__kmeans_max_iter": 3,
         "clf__max_iter": 100,
+    },
+    "ckn_supervised": {
+        "n_filters": (8, 16), "n_patches": 2000, "kmeans_max_iter": 3, "epochs": 1,
     },
     "cnn": {"architecture": "lenet5", "epochs": 1},
     "kernel_svm": {},
@@ -816,7 +820,7 @@ def _example_parser(dataset, description):
                         help=f"random sample of the training images (default: {all_train})")
     parser.add_argument("--n-test", type=int, default=None,
                         help="random sample of the test images (default: all)")
-    parser.add_argument("--models", default="ckn,cnn,kernel_svm,naive_bayes,knn")
+    parser.add_argument("--models", default=",".join(available_models()))
     parser.add_argument("--cv", type=int, default=None, help="K-fold CV accuracy too")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--out", default=f"compare_out/{dataset}", help="output folder")

@@ -19,7 +19,7 @@ from sklearn_ckn.compare._harness import (
 
 RESULT_COLUMNS = ["model", "accuracy", "balanced_accuracy", "fit_seconds", "predict_seconds",
                   "n_train", "n_train_used", "n_test"]
-ALL = ["ckn", "cnn", "kernel_svm", "naive_bayes", "knn"]
+ALL = ["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes", "knn"]
 
 pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
@@ -79,7 +79,7 @@ def test_run_comparison_writes_every_file(tmp_path, capsys):
         assert result.table.set_index("model").loc[m, "accuracy"] == pytest.approx(acc)
     assert (out / "confusion_matrices.png").stat().st_size > 0
     # printed: steps, the table, the CNN vs CKN per-class table
-    assert "[1/5] ckn: fitting on 120 images" in printed
+    assert "[1/6] ckn: fitting on 120 images" in printed
     assert "balanced_accuracy" in printed and "CLASS" in printed and "Difference" in printed
     assert set(result.figures) == {"confusion_matrices"} | {f"misclassified_{m}" for m in ALL}
 
