@@ -439,7 +439,7 @@ def _ckn_first_layer_filters(ckn):
         # anchor z (up to the per-channel means that centring removes) is pinv(A) z.
         a = layer.white_weight.detach().to("cpu", torch.float64).reshape(layer.patch_dim, -1)
         patches = anchors @ torch.linalg.pinv(a, rtol=1e-6).T
-        how = "anchors mapped to pixel space (pseudo-inverse of the whitening)"
+        how = "anchors mapped to pixel space\n(pseudo-inverse of the whitening)"
     else:
         patches = anchors
         how = "anchors"
@@ -584,8 +584,9 @@ class FiltersDisplay(_Display):
         ncols = min(8, n) if ncols is None else max(1, min(int(ncols), n))
         nrows = math.ceil(n / ncols)
         if ax is None:
-            fig, axes = _new_axes(1, 1, (0.45 * ncols * (kw + 1) / 4 + 0.6,
-                                         0.45 * nrows * (kh + 1) / 4 + 0.9))
+            # Wide enough for the title, whatever the number of filters.
+            fig, axes = _new_axes(1, 1, (max(4.5, 0.45 * ncols * (kw + 1) / 4 + 0.6),
+                                         0.45 * nrows * (kh + 1) / 4 + 1.1))
             ax = axes[0, 0]
         else:
             ax = _given_axes(ax, 1, 1, "the filters")[0, 0]
