@@ -9,6 +9,12 @@ iterations, time, peak memory of the process so far and test accuracy.
 
     python benchmarks/bench_svm_solver.py --features /tmp/mnist_64_512.npz --C 0.01 \\
         --out benchmarks/results/svm_solver_mnist_64_512.json
+
+With ``--select-C GRID`` it instead compares two ways of choosing ``C`` by
+``--folds``-fold cross-validation (a single stratified 20%% hold-out for 1), both
+ending with the refit on all training rows: one ``TorchLinearSVC`` fit per fold and
+value from zero (what ``bench_ckn.py --C-grid`` does), and ``TorchLinearSVCCV`` (warm-
+started path, one shared preconditioner, folds by row masks).
 """
 
 import argparse
@@ -25,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import standardize_inplace, write_result  # noqa: E402
 
 from sklearn_ckn.core.linear_svm import fit_squared_hinge_ovr, squared_hinge_value_and_grad  # noqa: E402
+from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV  # noqa: E402
 
 
 def plain_lbfgs(X, Y, C, max_iter):
@@ -43,6 +50,45 @@ def plain_lbfgs(X, Y, C, max_iter):
     return params[:-1], params[-1], opt.state[params]["n_iter"]
 
 
+def select_C(F_train, y_train, F_test, y_test, grid, folds, tol, seed=0):
+    """Cold fits per fold and C, then the refit, against TorchLinearSVCCV on the same splits."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    index = np.arange(len(y_train))
+    if folds == 1:
+        splits = [tuple(train_test_split(index, test_size=0.2, stratify=y_train, random_state=seed))]
+    else:
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(index, y_train))
+    runs = []
+    t0 = time.perf_counter()
+    scores, n_iter = np.empty((len(splits), len(grid))), 0
+    for i, (tr, va) in enumerate(splits):
+        X_tr = F_train[tr]  # a copy per fold, as bench_ckn's validation does
+        for j, C in enumerate(grid):
+            clf = TorchLinearSVC(C=C, tol=tol, device="cpu").fit(X_tr, y_train[tr])
+            scores[i, j] = clf.score(F_train[va], y_train[va])
+            n_iter += clf.n_iter_
+        del X_tr
+    best = grid[int(np.argmax(scores.mean(0)))]
+    final = TorchLinearSVC(C=best, tol=tol, device="cpu").fit(F_train, y_train)
+    runs.append({
+        "method": "cold fit per fold and C", "seconds": time.perf_counter() - t0, "C": best,
+        "mean_validation_scores": scores.mean(0).tolist(), "lbfgs_iterations_selection": int(n_iter),
+        "lbfgs_iterations_refit": int(final.n_iter_), "test_accuracy": float(final.score(F_test, y_test)),
+    })
+    print(runs[-1], flush=True)
+    t0 = time.perf_counter()
+    cv = TorchLinearSVCCV(Cs=grid, cv=splits, tol=tol, device="cpu").fit(F_train, y_train)
+    runs.append({
+        "method": "TorchLinearSVCCV (warm-started path)", "seconds": time.perf_counter() - t0, "C": cv.C_,
+        "mean_validation_scores": cv.mean_scores_.tolist(),
+        "lbfgs_iterations_selection": int(cv.n_iter_path_.sum()),
+        "lbfgs_iterations_refit": int(cv.n_iter_), "test_accuracy": float(cv.score(F_test, y_test)),
+    })
+    print(runs[-1], flush=True)
+    return runs
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", required=True, help=".npz with F_train, y_train, F_test, y_test")
@@ -52,12 +98,22 @@ def main(argv=None):
     p.add_argument("--solvers", nargs="+", choices=["plain", "preconditioned", "low-rank"],
                    default=["plain", "preconditioned"])
     p.add_argument("--hessian-samples", type=int, default=10_000, help="rows of the preconditioners")
+    p.add_argument("--select-C", default=None, help="comma-separated C values: compare ways of choosing C")
+    p.add_argument("--folds", type=int, default=3, help="with --select-C (1: a 20%% hold-out)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     data = np.load(args.features)
     F_train = np.ascontiguousarray(data["F_train"], dtype=np.float32)
     F_test = np.ascontiguousarray(data["F_test"], dtype=np.float32)
     standardize_inplace(StandardScaler(), F_train, F_test)
+    if args.select_C:
+        grid = sorted(float(v) for v in args.select_C.split(","))
+        runs = select_C(F_train, data["y_train"], F_test, data["y_test"], grid, args.folds, args.tol)
+        write_result(args.out, {"benchmark": "C_selection", "features": os.path.basename(args.features),
+                                "n_train": len(F_train), "n_features": int(F_train.shape[1]), "grid": grid,
+                                "folds": args.folds, "tol": args.tol, "runs": runs,
+                                "speedup": runs[0]["seconds"] / runs[1]["seconds"]})
+        return
     X, X_test = torch.from_numpy(F_train), torch.from_numpy(F_test)
     Y = torch.as_tensor(LabelBinarizer(neg_label=-1).fit_transform(data["y_train"]).astype(np.float32))
     runs = []
