@@ -107,7 +107,13 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _validate_X(self, X, reset):
-        return validate_images(self, X, reset=reset, image_shape=self.image_shape)
+        images = validate_images(self, X, reset=reset, image_shape=self.image_shape)
+        if 0 in images.shape[1:3]:
+            raise ValueError(
+                f"{type(self).__name__} needs images of at least 1x1 pixels; got images of "
+                f"size {images.shape[1]}x{images.shape[2]}."
+            )
+        return images
 
     def _validate_y(self, y):
         y = column_or_1d(y, warn=True)

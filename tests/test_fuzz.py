@@ -186,15 +186,11 @@ def test_cnn_classifier(data, exponent):
     check_cnn(*data, exponent=exponent)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 17 item 8 (CNNClassifier, not in this file's scope): images with a zero "
-    "height or width reach a torch RuntimeError ('Calculated padded input size ...')",
-)
 @pytest.mark.parametrize("shape", [(2, 0, 0), (2, 0, 3), (2, 3, 0, 1)])
 def test_cnn_classifier_empty_images(shape):
     # Found by test_cnn_classifier with images of side 0 (now drawn from 1 up).
-    check_cnn(np.zeros(shape, dtype=bool), [0, 1])
+    with pytest.raises(ValueError, match="at least 1x1 pixels"):
+        CNNClassifier(device="cpu").fit(np.zeros(shape, dtype=bool), [0, 1])
 
 
 @fuzz_settings(max_examples=12)

@@ -42,6 +42,14 @@ __all__ = [
 ]
 
 
+
+def _check_positive(name, values, length=None):
+    """A clear error for layer sizes that are not positive integers (or miscounted)."""
+    if length is not None and len(values) != length:
+        raise ValueError(f"{name} must hold {length} layer sizes, got {values!r}.")
+    if any(v < 1 for v in values):
+        raise ValueError(f"{name} must hold positive layer sizes, got {values!r}.")
+
 class Standardize(nn.Module):
     """Per-channel standardisation ``(x - mean) / std`` with buffers (state-dict saved)."""
 
@@ -136,6 +144,8 @@ class LeNet5(ImageClassifierNet):
             image_size=tuple(int(s) for s in image_size), dropout=float(dropout),
             widths=tuple(int(w) for w in widths), hidden=tuple(int(h) for h in hidden),
         )
+        _check_positive("widths", self.config["widths"], 2)
+        _check_positive("hidden", self.config["hidden"], 2)
         w1, w2 = self.config["widths"]
         h1, h2 = self.config["hidden"]
         size = self.config["image_size"]
@@ -230,6 +240,7 @@ class ResNetSmall(ImageClassifierNet):
         widths = tuple(int(w) for w in widths)
         if not widths:
             raise ValueError("ResNetSmall needs at least one stage width.")
+        _check_positive("widths", widths)
         if stem_width is None:
             stem_width = max(widths[0] // 2, 1)
         self.config = dict(

@@ -1,5 +1,6 @@
 """Tests of the plain-torch architectures (no scikit-learn involved)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,3 +118,15 @@ def test_dropout_only_in_head():
     net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4,), dropout=0.5)
     assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in net.head.modules())
     assert not any(isinstance(m, torch.nn.Dropout) for m in net.features.modules())
+
+
+@pytest.mark.parametrize(
+    "architecture, widths", [("resnet-small", (0, 4)), ("lenet5", (6, 0)), ("lenet5", (6,))]
+)
+def test_bad_widths_get_a_clear_error(architecture, widths):
+    from sklearn_ckn import CNNClassifier
+
+    X = np.random.RandomState(0).rand(8, 8, 8).astype(np.float32)
+    with pytest.raises(ValueError, match="widths must hold"):
+        CNNClassifier(architecture, architecture_params={"widths": widths}, epochs=1,
+                      device="cpu").fit(X, np.arange(8) % 2)
