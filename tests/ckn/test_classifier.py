@@ -150,3 +150,15 @@ def test_bad_input_errors(bars):
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_skops_round_trip(bars):
+    sio = pytest.importorskip("skops.io")
+    X, y = bars(40)
+    clf = CKNClassifier(**dict(TINY, epochs=1)).fit(X, y)
+    data = sio.dumps(clf)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == ["sklearn_ckn.ckn._classifier.CKNClassifier",
+                         "sklearn_ckn.core.network.build_ckn_network"]
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))

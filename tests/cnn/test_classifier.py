@@ -496,3 +496,14 @@ def test_docstring_example():
     for test in finder.find(CNNClassifier, "CNNClassifier", globs={}):
         runner.run(test)
     assert runner.failures == 0 and runner.tries > 0
+
+
+def test_skops_round_trip():
+    sio = pytest.importorskip("skops.io")
+    X, y = quadrants(40)
+    clf = CNNClassifier(**dict(TINY, epochs=1)).fit(X, y)
+    data = sio.dumps(clf)  # no torch tensor in the state: skops can store it
+    untrusted = sio.get_untrusted_types(data=data)
+    assert "sklearn_ckn.cnn._classifier.CNNClassifier" in untrusted
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
