@@ -162,3 +162,19 @@ def test_skops_round_trip(bars):
                          "sklearn_ckn.core.network.build_ckn_network"]
     loaded = sio.loads(data, trusted=untrusted)
     np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_and_gpu_model_loads_on_cpu(bars):
+    X, y = bars(60)
+    cpu = CKNClassifier(**dict(TINY, epochs=0)).fit(X, y)
+    gpu = CKNClassifier(**dict(TINY, epochs=0, device="cuda")).fit(X, y)
+    # Same unsupervised start on both devices (k-means draws on the host).
+    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
+    gpu.set_params(warm_start=True, epochs=2).fit(X, y)
+    assert gpu.device_.type == "cuda" and gpu.n_iter_ == 2
+    loaded = pickle.loads(pickle.dumps(gpu))
+    assert loaded.device_.type == "cpu"
+    assert next(loaded.network_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.decision_function(X), gpu.decision_function(X),
+                               rtol=1e-3, atol=1e-3)
