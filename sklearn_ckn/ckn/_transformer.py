@@ -75,10 +75,11 @@ def build_network(spec):
 #: Side of the last map that ``subsamplings="auto"`` aims at.
 AUTO_FINAL_SIZE = 4
 
-#: Images whose features ``normalize="standard"`` learns its statistics from.
+#: Images whose features ``normalize`` learns its statistics from.
 NORMALIZE_SAMPLE = 4096
 
-#: Standard deviation of every feature after ``normalize="standard"``.
+#: Standard deviation of every feature after ``normalize`` (``"standard"`` or
+#: ``"l2-standard"``).
 NORMALIZE_STD = 0.1
 
 #: Training images on which ``fit`` checks that the kernel values do not underflow.
@@ -202,7 +203,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     with anchor points ``Z`` learned by spherical k-means on patches sampled from the
     training images. The map is then Gaussian-pooled with a subsampling factor, and
     layers are stacked (Mairal, NIPS 2016, unsupervised CKN). The flattened last map,
-    centred and scaled per feature (``normalize="standard"``), is a feature vector for
+    normalised per image and scaled per feature (``normalize``), is a feature vector for
     any scikit-learn estimator, typically a linear classifier at its default ``C``:
     ``make_pipeline(CKNTransformer(), LinearSVC())`` needs no scaler.
 
@@ -238,12 +239,14 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Regulariser of the ZCA map (``whitening=True``), relative to the mean
         eigenvalue of the patch covariance: small values whiten fully (and amplify
         noise), large values approach plain centring.
-    normalize : {"standard"} or None, default="standard"
-        ``"standard"``: centre every output feature and scale it to a standard
-        deviation of 0.1, with statistics learned in ``fit`` on (at most 4,096)
-        training images; this suits scikit-learn's linear models at their default
-        ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their terms, the
-        setting tuned for CKN features). None: the raw last map.
+    normalize : {"l2-standard", "standard"} or None, default="l2-standard"
+        Scaling of the output, learned in ``fit`` on (at most 4,096) training
+        images. ``"standard"``: centre every output feature and scale it to a
+        standard deviation of 0.1, which suits scikit-learn's linear models at their
+        default ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their
+        terms, the setting tuned for CKN features). ``"l2-standard"``: divide each
+        image's map by its L2 norm first (the per-image normalisation of the
+        reference implementation), then as ``"standard"``. None: the raw last map.
     n_patches : int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
     kmeans_max_iter : int, default=20
@@ -278,9 +281,16 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Number of layers.
     subsamplings_ : tuple of int
         The pooling factors used (``subsamplings`` resolved).
+    normalize_rows_ : bool
+        Whether each image's map is divided by its L2 norm (``"l2-standard"``).
+    normalize_norm_floor_ : float
+        With ``normalize_rows_``: the map ``m`` is divided by
+        ``max(||m||, normalize_norm_floor_)``, a thousandth of the training images'
+        median norm (nearly blank images are not blown up to unit norm).
     normalize_shift_, normalize_scale_ : ndarray of shape (n_features_out_,)
-        With ``normalize="standard"``: ``transform`` returns
-        ``(map - normalize_shift_) / normalize_scale_`` (float32). Absent otherwise.
+        ``transform`` returns ``(f - normalize_shift_) / normalize_scale_`` (float32),
+        ``f`` being the flattened map, divided by its floored L2 norm when
+        ``normalize_rows_``. These attributes are absent with ``normalize=None``.
     image_shape_ : tuple of int
         ``(H, W, C)`` of the training images.
     output_shape_ : tuple of int
@@ -340,7 +350,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto", "local"}), "boolean"],
         "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
-        "normalize": [StrOptions({"standard"}), None],
+        "normalize": [StrOptions({"standard", "l2-standard"}), None],
         "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
@@ -360,7 +370,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         kernel="exp",
         whitening="auto",
         whitening_reg=0.1,
-        normalize="standard",
+        normalize="l2-standard",
         n_patches=100_000,
         kmeans_max_iter=20,
         image_shape=None,
@@ -537,7 +547,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self.subsamplings_ = tuple(layer["subsampling"] for layer in spec["layers"])
         self.output_shape_ = tuple(int(s) for s in network.output_shape(height, width))
         self.n_features_out_ = int(np.prod(self.output_shape_))
-        for attr in ("normalize_shift_", "normalize_scale_"):
+        for attr in ("normalize_shift_", "normalize_scale_", "normalize_rows_",
+                     "normalize_norm_floor_"):
             self.__dict__.pop(attr, None)
         self.fit_time_ = time.perf_counter() - start
         return images, sample
@@ -577,7 +588,15 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
     def _fit_normalization(self, features):
         """Per-feature centring and scaling learned on training features."""
+        self.normalize_rows_ = self.normalize == "l2-standard"
         f = features.astype(np.float64)
+        if self.normalize_rows_:
+            norms = np.sqrt(np.einsum("ij,ij->i", f, f))
+            # Nearly blank images are not blown up to unit norm: norms are floored at
+            # a thousandth of the training images' median norm.
+            median = float(np.median(norms))
+            self.normalize_norm_floor_ = 1e-3 * median if median > 0 else 1.0
+            f /= np.maximum(norms, self.normalize_norm_floor_)[:, None]
         mean = f.mean(axis=0)
         std = f.std(axis=0)
         # Features that barely vary (e.g. image corners no stroke reaches) are not
@@ -590,6 +609,10 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     def _apply_normalization(self, out, chunk=4096):
         for start in range(0, out.shape[0], chunk):
             block = out[start : start + chunk]
+            if getattr(self, "normalize_rows_", False):
+                b64 = block.astype(np.float64)
+                norms = np.sqrt(np.einsum("ij,ij->i", b64, b64))
+                block[...] = b64 / np.maximum(norms, self.normalize_norm_floor_)[:, None]
             block -= self.normalize_shift_
             block /= self.normalize_scale_
         return out
@@ -605,8 +628,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         features : ndarray of shape (n, n_features_out_), dtype float32
-            The flattened last map, in (channel, row, column) order, then (with
-            ``normalize="standard"``) ``(map - normalize_shift_) / normalize_scale_``.
+            The flattened last map, in (channel, row, column) order, then scaled as
+            ``normalize`` says (see the attributes ``normalize_*_``).
         """
         check_is_fitted(self, "network_")
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)

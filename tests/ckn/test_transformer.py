@@ -92,7 +92,8 @@ def test_auto_subsamplings_follow_the_image_and_explicit_ones_are_kept():
 
 def test_standard_normalization_is_learned_in_fit():
     X, _ = _bars(40)
-    ckn = _small().fit(X)
+    assert CKNTransformer().normalize == "l2-standard"
+    ckn = _small(normalize="standard").fit(X)
     F = ckn.transform(X)
     raw = _small(normalize=None).fit(X).transform(X)
     assert ckn.normalize_shift_.shape == ckn.normalize_scale_.shape == (ckn.n_features_out_,)
@@ -103,10 +104,28 @@ def test_standard_normalization_is_learned_in_fit():
     std = F.std(axis=0)
     assert np.all(std <= 0.1 + 1e-4) and np.median(std) > 0.099
     assert not hasattr(_small(normalize=None).fit(X), "normalize_shift_")
-    np.testing.assert_allclose(_small().fit_transform(X), F, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_small(normalize="standard").fit_transform(X), F, rtol=1e-5,
+                               atol=1e-6)
     # the statistics come from the training images: other images are not centred
     X2, _ = _bars(40, seed=1)
     assert abs(ckn.transform(X2 * 3).mean()) > 1e-3
+
+
+def test_l2_standard_normalises_each_image_first():
+    X, _ = _bars(40)
+    ckn = _small(normalize="l2-standard").fit(X)
+    assert ckn.normalize_rows_ and not _small(normalize="standard").fit(X).normalize_rows_
+    raw = _small(normalize=None).fit(X).transform(X).astype(np.float64)
+    norms = np.linalg.norm(raw, axis=1, keepdims=True)
+    assert ckn.normalize_norm_floor_ == pytest.approx(1e-3 * np.median(norms), rel=1e-4)
+    unit = raw / norms
+    np.testing.assert_allclose(ckn.transform(X), (unit - ckn.normalize_shift_) / ckn.normalize_scale_,
+                               rtol=1e-4, atol=1e-5)
+    # invariant to the images' contrast; an all-zero image stays finite
+    np.testing.assert_allclose(ckn.transform(3 * X), ckn.transform(X), rtol=1e-4, atol=1e-5)
+    F0 = ckn.transform(np.zeros_like(X[:2]))
+    np.testing.assert_allclose(F0, np.broadcast_to(-ckn.normalize_shift_ / ckn.normalize_scale_,
+                                                   F0.shape), rtol=1e-3, atol=1e-3)
 
 
 def test_normalization_statistics_use_a_sample_of_large_training_sets(monkeypatch):
