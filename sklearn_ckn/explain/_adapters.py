@@ -23,6 +23,10 @@ Families
     Target layers: the CKN layers by index, each explained at its kernel embedding
     before pooling (:class:`CKNAdapter` holds this part, shared with any family built
     on CKN layers).
+:class:`CKNClassifierAdapter`
+    A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``network_`` (trained
+    CKN layers, feature standardisation, linear head); the scores are its logits.
+    Target layers as for the CKN pipeline.
 
 The interface of an adapter
 ---------------------------
@@ -87,6 +91,7 @@ __all__ = [
     "ADAPTERS",
     "SUPPORTED",
     "CKNAdapter",
+    "CKNClassifierAdapter",
     "CKNPipelineAdapter",
     "CNNAdapter",
     "ModelAdapter",
@@ -97,7 +102,7 @@ __all__ = [
 ]
 
 SUPPORTED = (
-    "a fitted CNNClassifier, or a fitted Pipeline made of a CKNTransformer, optional "
+    "a fitted CNNClassifier, a fitted CKNClassifier, or a fitted Pipeline made of a CKNTransformer, optional "
     f"differentiable scalers ({', '.join(SUPPORTED_SCALERS)}) and a final linear "
     "classifier with coef_ and intercept_ (LogisticRegression, LinearSVC, "
     "RidgeClassifier, SGDClassifier, TorchLinearSVC, ...; nested pipelines such as "
@@ -789,8 +794,42 @@ class CKNPipelineAdapter(CKNAdapter):
         return torch_threads(getattr(self.input_estimator, "n_jobs", None))
 
 
+class CKNClassifierAdapter(CKNAdapter):
+    """A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``network_``'s scores.
+
+    ``network_.ckn`` holds the (trained) CKN layers and ``network_.classify`` maps the
+    last map to class scores (feature standardisation and linear head).
+    """
+
+    @classmethod
+    def accepts(cls, estimator):
+        from ..ckn import CKNClassifier
+
+        return isinstance(estimator, CKNClassifier)
+
+    def __init__(self, clf):
+        if not hasattr(clf, "network_"):
+            raise _not_fitted("the supervised CKN", clf)
+        self.estimator = self.input_estimator = clf
+        self.module = clf.network_
+        self.network = clf.network_.ckn
+        self.classify = clf.network_.classify
+        self.classes_ = np.asarray(clf.classes_)
+        device = getattr(clf, "device_", None)
+        self.device = torch.device(device) if device is not None else \
+            next(iter(self.module.buffers())).device
+
+    @property
+    def forward_predicts(self):
+        """False with mixed precision (``predict`` differs from the float32 pass)."""
+        return not getattr(self.estimator, "mixed_precision", False)
+
+    def threads(self):
+        return torch_threads(getattr(self.estimator, "n_jobs", None))
+
+
 #: Adapter classes, tried in order by :func:`as_differentiable`.
-ADAPTERS = [CNNAdapter, CKNPipelineAdapter]
+ADAPTERS = [CNNAdapter, CKNPipelineAdapter, CKNClassifierAdapter]
 
 
 def as_differentiable(estimator):

@@ -4,7 +4,8 @@ The task (:func:`sklearn_ckn.explain.make_localisation_task`): 16x16 grey noise 
 with a bright 5x5 cross (class 0) or plus (class 1) at a known place near the top-left
 corner, and two look-alike crosses / pluses elsewhere, chosen at random whatever the
 class. Only the pattern at the known place decides the class, so a good map of the
-explained class puts its mass there, not on the distractors.
+explained class puts its mass there, not on the distractors. Three model families: a
+CNN, a CKN pipeline and a supervised CKNClassifier (``model`` runs a test on each).
 """
 
 import matplotlib
@@ -18,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_ckn import CKNTransformer, CNNClassifier
+from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 from sklearn_ckn.explain import make_localisation_task, mass_in_region
 
 SIZE = 16
@@ -65,7 +66,16 @@ def ckn_model(task):
     return make_pipeline(ckn, StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
 
 
-@pytest.fixture(scope="session", params=["cnn", "ckn"])
+@pytest.fixture(scope="session")
+def cknsup_model(task):
+    X, y, _ = task
+    return CKNClassifier(
+        n_filters=(16, 32), subsamplings=(2, 4), n_patches=5000, kmeans_max_iter=5, epochs=2,
+        device="cpu", random_state=0,
+    ).fit(X, y)
+
+
+@pytest.fixture(scope="session", params=["cnn", "ckn", "cknsup"])
 def family(request):
     return request.param
 

@@ -19,7 +19,12 @@ from sklearn.svm import LinearSVC
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
 from sklearn_ckn.explain import ModelAdapter, as_differentiable
-from sklearn_ckn.explain._adapters import ADAPTERS, CKNPipelineAdapter, CNNAdapter
+from sklearn_ckn.explain._adapters import (
+    ADAPTERS,
+    CKNClassifierAdapter,
+    CKNPipelineAdapter,
+    CNNAdapter,
+)
 from sklearn_ckn.explain._torch_steps import (
     CKNClassifierNet,
     LinearHead,
@@ -104,6 +109,32 @@ def test_cnn_reproduces_decision_function(n_classes):
     x = model.to_tensor(model.validate(X[:5]))
     _, _, scores, _ = model.activations_and_gradients(x, model.resolve_layer(None, (12, 10, 3)))
     np.testing.assert_allclose(scores.double().numpy(), logits[:5], rtol=1e-5, atol=1e-5)
+
+
+def test_ckn_classifier_reproduces_decision_function():
+    from sklearn_ckn import CKNClassifier
+
+    X = _images(colour=True, n=40)
+    for n_classes in (2, 3):
+        y = np.arange(40) % n_classes
+        clf = CKNClassifier(n_filters=(8, 12), subsamplings=(2, 3), n_patches=1500, epochs=1,
+                            device="cpu", random_state=0).fit(X, y)
+        model = as_differentiable(clf)
+        assert isinstance(model, CKNClassifierAdapter) and model.module is clf.network_
+        logits = model.decision_scores(X)
+        dec = clf.decision_function(X)
+        if n_classes == 2:
+            np.testing.assert_allclose(logits[:, 1] - logits[:, 0], dec, rtol=1e-4, atol=1e-5)
+        else:
+            np.testing.assert_allclose(logits, dec, rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(clf.classes_[logits.argmax(axis=1)], clf.predict(X))
+        x = model.to_tensor(model.validate(X[:5]))
+        for layer in (0, 1):
+            # The gradient path's out-of-place kernel map rounds differently in float32
+            # (features are standardised inside the network, which scales the noise).
+            _, _, scores, _ = model.activations_and_gradients(x, layer)
+            np.testing.assert_allclose(scores.double().numpy(), logits[:5], rtol=1e-3,
+                                       atol=1e-3 * np.abs(logits).max())
 
 
 def test_wrappers_are_unwrapped():

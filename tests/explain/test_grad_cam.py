@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from sklearn_ckn import CKNTransformer, CNNClassifier
+from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 from sklearn_ckn.explain import as_differentiable, grad_cam, pointing_game
 from sklearn_ckn.explain._adapters import default_map_side
 from sklearn_ckn.explain._grad_cam import cam_from_gradients
@@ -264,6 +264,19 @@ def test_no_side_effects_ckn(ckn_model, task_test):
     np.testing.assert_array_equal(ckn_model.predict(X), pred)
 
 
+def test_no_side_effects_ckn_classifier(cknsup_model, task_test):
+    X = task_test[0][:9]
+    net = cknsup_model.network_
+    dec, pred = cknsup_model.decision_function(X), cknsup_model.predict(X)
+    before = _state(net)  # after a prediction (which refreshes cached Nystrom matrices)
+    grad_cam(cknsup_model, X)
+    grad_cam(cknsup_model, X, layer=0, method="gradcam")
+    _assert_same_state(before, _state(net))  # trained anchors get no .grad
+    assert not net.training
+    np.testing.assert_array_equal(cknsup_model.decision_function(X), dec)
+    np.testing.assert_array_equal(cknsup_model.predict(X), pred)
+
+
 def test_inside_no_grad_and_inference_mode(model, task_test):
     X = task_test[0][:4]
     expected = grad_cam(model, X)
@@ -312,7 +325,7 @@ def test_unfitted_estimators(task):
 
     X, _, _ = task
     half_fitted = make_pipeline(_ckn().fit(X[:40]), LogisticRegression())
-    for est in (CNNClassifier(), make_pipeline(_ckn(), LogisticRegression()),
+    for est in (CNNClassifier(), CKNClassifier(), make_pipeline(_ckn(), LogisticRegression()),
                 make_pipeline(_ckn(), StandardScaler(), TorchLinearSVC()),
                 make_pipeline(_ckn(), make_linear_classifier("logistic")),
                 make_model("ckn"), half_fitted):
