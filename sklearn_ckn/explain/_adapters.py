@@ -16,8 +16,9 @@ Families
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
     linear classifier``: a :class:`~._torch_steps.CKNClassifierNet` chains the fitted
-    CKN layers, the transformer's output normalisation (``normalize_shift_``,
-    ``normalize_scale_``) when fitted, torch versions of the scalers and a linear head
+    CKN layers, the transformer's output normalisation when fitted (per-image L2
+    norm floored at ``normalize_norm_floor_`` if ``normalize_rows_``, then
+    ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a linear head
     built from ``coef_`` and ``intercept_``; the scores are the ``decision_function`` (``-s`` / ``+s`` for
     two classes). Nested pipelines are flattened, ``"passthrough"`` steps skipped.
     Target layers: the CKN layers by index, each explained at its kernel embedding
@@ -82,6 +83,7 @@ from .._threads import torch_threads
 from ._torch_steps import (
     SUPPORTED_SCALERS,
     CKNClassifierNet,
+    FlooredRowNormalize,
     LinearHead,
     ShiftScale,
     scaler_to_torch,
@@ -759,8 +761,11 @@ class CKNPipelineAdapter(CKNAdapter):
         scalers = [scaler_to_torch(step, device=self.device) for _, step in steps[1:-1]]
         shift = getattr(ckn, "normalize_shift_", None)
         if shift is not None:
-            # The transformer's own output normalisation (normalize="standard").
+            # The transformer's own output normalisation: per-image L2 (floored) when
+            # normalize="l2-standard", then per-feature centring and scaling.
             scalers.insert(0, ShiftScale(shift, ckn.normalize_scale_, device=self.device))
+            if getattr(ckn, "normalize_rows_", False):
+                scalers.insert(0, FlooredRowNormalize(ckn.normalize_norm_floor_))
         coef = final.coef_
         if hasattr(coef, "toarray"):  # sparsified coef_
             coef = coef.toarray()

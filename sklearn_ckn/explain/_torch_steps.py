@@ -27,6 +27,7 @@ from torch import nn
 __all__ = [
     "SUPPORTED_SCALERS",
     "CKNClassifierNet",
+    "FlooredRowNormalize",
     "LinearHead",
     "MinMaxScale",
     "RowNormalize",
@@ -100,6 +101,17 @@ class RowNormalize(nn.Module):
         tiny = 10 * torch.finfo(x.dtype).eps
         norms = torch.where(norms < tiny, torch.ones_like(norms), norms)
         return x / norms
+
+
+class FlooredRowNormalize(nn.Module):
+    """Divide each row by ``max(||row||_2, floor)`` (``CKNTransformer(normalize="l2-standard")``)."""
+
+    def __init__(self, floor):
+        super().__init__()
+        self.floor = float(floor)
+
+    def forward(self, x):
+        return x / torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min(self.floor)
 
 
 class LinearHead(nn.Module):

@@ -255,12 +255,19 @@ def test_a_new_family_is_one_small_class():
     assert not maps[0].any()  # no evidence at all: an all-zero map
 
 
-@pytest.mark.parametrize("normalize", ["standard", None])
+@pytest.mark.parametrize("normalize", ["l2-standard", "standard", None])
 def test_ckn_output_normalisation_is_reproduced(normalize):
-    if "normalize" not in CKNTransformer().get_params():
-        pytest.skip("this CKNTransformer has no output normalisation")
     X = _images(colour=False, n=40)
+    X[0] = 0  # a blank image: its norm is floored
     ckn = _ckn().set_params(normalize=normalize)
     pipe = make_pipeline(ckn, LogisticRegression(max_iter=300)).fit(X, np.arange(40) % 2)
     assert (getattr(pipe[0], "normalize_shift_", None) is not None) == (normalize is not None)
     _check_scores(as_differentiable(pipe).decision_scores(X), pipe, X)
+
+
+def test_floored_row_normalize():
+    from sklearn_ckn.explain._torch_steps import FlooredRowNormalize
+
+    x = torch.tensor([[3.0, 4.0], [0.0, 0.1]], dtype=torch.float64)
+    out = FlooredRowNormalize(0.5)(x)
+    torch.testing.assert_close(out, torch.tensor([[0.6, 0.8], [0.0, 0.2]], dtype=torch.float64))
