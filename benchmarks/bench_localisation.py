@@ -7,8 +7,9 @@ pickled there too), so an interrupted run resumes where it stopped:
     :func:`sklearn_ckn.explain.make_localisation_task` at 16x16 and 32x32: a bright
     cross (class 0) or plus (class 1) at a known place near the top-left corner, and
     look-alike crosses / pluses elsewhere (2 at 16x16, 8 at 32x32) drawn at random
-    whatever the class. A CNN (``"resnet-small"``) and a CKN pipeline (CKN ->
-    StandardScaler -> LogisticRegression) are fitted; for every method and every
+    whatever the class. A CNN (``"resnet-small"``), a CKN pipeline (CKN ->
+    StandardScaler -> LogisticRegression) and a supervised ``CKNClassifier`` (same
+    layers, 5 epochs) are fitted; for every method and every
     candidate target layer (``layer=None`` is marked as the default) the maps of the
     true class on held-out images are scored by the share of their mass in the
     informative 5x5 square (over the share of a uniform map: 1 is chance) and by the
@@ -34,6 +35,7 @@ import argparse
 import json
 import os
 import pickle
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,12 +49,12 @@ METHODS = ("layercam", "hirescam", "gradcam")
 FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 
-def _models(quick, cnn_widths, epochs, ckn_filters, C, random_state):
+def _models(quick, cnn_widths, epochs, ckn_filters, C, random_state, supervised_epochs=0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from sklearn_ckn import CKNTransformer, CNNClassifier
+    from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 
     if quick:
         cnn_widths, epochs, ckn_filters = (4, 8), 1, (8, 8)
@@ -63,7 +65,12 @@ def _models(quick, cnn_widths, epochs, ckn_filters, C, random_state):
                        device="cpu", random_state=random_state),
         StandardScaler(), LogisticRegression(C=C, max_iter=1000),
     )
-    return {"cnn": cnn, "ckn": ckn}
+    models = {"cnn": cnn, "ckn": ckn}
+    if supervised_epochs:
+        models["ckn_supervised"] = CKNClassifier(
+            n_filters=tuple(ckn_filters), subsamplings=(2, 4), n_patches=20_000,
+            epochs=1 if quick else supervised_epochs, device="cpu", random_state=random_state)
+    return models
 
 
 def _fit_or_load(name, model, X, y, work_dir):
@@ -117,7 +124,8 @@ def synthetic(size, args, work_dir):
            "uniform_share": float(uniform.mean()), "pointing_chance": float(grown.mean()),
            "n_distractors": round(2 * (size / 16) ** 2), "models": {}}
     models = _models(args.quick, args.synthetic_cnn_widths, args.synthetic_epochs,
-                     args.synthetic_ckn_filters, 0.1, args.random_state)
+                     args.synthetic_ckn_filters, 0.1, args.random_state,
+                     supervised_epochs=args.synthetic_supervised_epochs)
     for name, model in models.items():
         model, fit_seconds = _fit_or_load(f"synthetic{size}_{name}", model, X, y, work_dir)
         adapter = as_differentiable(model)
@@ -203,6 +211,15 @@ def cifar10(args, work_dir):
     return out
 
 
+def _git_commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)), check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
 def _ints(text):
     return tuple(int(v) for v in str(text).split(",") if v.strip())
 
@@ -220,6 +237,8 @@ def main(argv=None):
     parser.add_argument("--synthetic-epochs", type=int, default=10)
     parser.add_argument("--synthetic-cnn-widths", type=_ints, default=(16, 32, 64))
     parser.add_argument("--synthetic-ckn-filters", type=_ints, default=(32, 64))
+    parser.add_argument("--synthetic-supervised-epochs", type=int, default=5,
+                        help="epochs of the supervised CKNClassifier (0: leave it out)")
     parser.add_argument("--cifar-train", type=int, default=5000)
     parser.add_argument("--cifar-test", type=int, default=500)
     parser.add_argument("--cifar-epochs", type=int, default=8)
@@ -237,7 +256,7 @@ def main(argv=None):
     start = time.perf_counter()
     result = {"settings": {k: (list(v) if isinstance(v, tuple) else v)
                            for k, v in vars(args).items()},
-              "methods": list(METHODS)}
+              "methods": list(METHODS), "git_commit": _git_commit()}
     if "synthetic" in stages:
         result["synthetic"] = [
             _stage(work_dir, f"synthetic{size}", lambda size=size: synthetic(size, args, work_dir))
