@@ -99,18 +99,30 @@ class _DenseFactor:
         self.gram *= n / m
         _check_finite_gram(self.gram, X)
         self.n, self.d = n, d
+        # set() keeps the current factor while both terms of H are within this ratio
+        # of the factorised ones (a path of C values sets it above 1; see
+        # build_preconditioner): any such factor still preconditions well, and a
+        # Cholesky factorisation is the costliest step of a warm-started fit.
+        self.reuse_ratio = 1.0
+        self._terms = None
 
     def set(self, C, active_fraction, n=None):
         # Any symmetric positive definite matrix is a valid preconditioner, so the
         # factor is made to exist by growing a diagonal jitter. ``n``: rows of the
         # problem solved (a fold may use fewer than the factor was estimated from).
-        H = self.gram * (2.0 * active_fraction / self.n)
-        H.diagonal()[: self.d] += 1.0 / (C * (self.n if n is None else n))
+        terms = (2.0 * active_fraction / self.n, 1.0 / (C * (self.n if n is None else n)))
+        if self._terms is not None and all(
+            max(a / b, b / a) <= self.reuse_ratio for a, b in zip(terms, self._terms)
+        ):
+            return
+        H = self.gram * terms[0]
+        H.diagonal()[: self.d] += terms[1]
         jitter = 1e-6 * float(H.diagonal().mean())
         for _ in range(_MAX_JITTER_TRIES):
             L, info = torch.linalg.cholesky_ex(H)
             if int(info) == 0:
                 self.L = L
+                self._terms = terms
                 return
             H.diagonal().add_(jitter)
             jitter *= 10
@@ -181,13 +193,17 @@ class _LowRankFactor:
     grad_v = to_p  # L is symmetric
 
 
-def build_preconditioner(X, *, fit_intercept=True, n_hessian_samples=10_000, max_dense_features=16_384):
+def build_preconditioner(
+    X, *, fit_intercept=True, n_hessian_samples=10_000, max_dense_features=16_384, reuse_ratio=1.0
+):
     """The Hessian estimate of :func:`fit_squared_hinge_ovr`, to share between fits.
 
     It depends on ``X`` only (``C`` and the active fraction rescale it), so a path of
     ``C`` values or the folds of a cross-validation can reuse one: building it is the
     costliest step of a fit with many features (a ``(d, m) x (m, d)`` product and,
-    later, a Cholesky factorisation). Parameters as in :func:`fit_squared_hinge_ovr`.
+    later, a Cholesky factorisation). Parameters as in :func:`fit_squared_hinge_ovr`;
+    ``reuse_ratio > 1`` lets the dense factor keep its Cholesky factor while the
+    curvature and penalty terms stay within that ratio of the factorised ones.
     """
     n, d = X.shape
     if d <= max_dense_features:
@@ -196,7 +212,9 @@ def build_preconditioner(X, *, fit_intercept=True, n_hessian_samples=10_000, max
     else:
         m = min(n, n_hessian_samples)
         factor_type = _LowRankFactor
-    return factor_type(X, torch.arange(m, device=X.device) * n // m, fit_intercept)
+    factor = factor_type(X, torch.arange(m, device=X.device) * n // m, fit_intercept)
+    factor.reuse_ratio = float(reuse_ratio)
+    return factor
 
 
 def fit_squared_hinge_ovr(

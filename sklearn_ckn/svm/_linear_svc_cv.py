@@ -18,6 +18,10 @@ from ._linear_svc import _DTYPES, TorchLinearSVC
 
 __all__ = ["TorchLinearSVCCV"]
 
+# Neighbouring values of C (and folds) keep one Cholesky factor while its curvature and
+# penalty terms are within this ratio of the ones it was computed for.
+_REUSE_RATIO = 4.0
+
 
 class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
     """:class:`TorchLinearSVC` whose ``C`` is chosen by cross-validation.
@@ -175,7 +179,7 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         options = {"fit_intercept": self.fit_intercept, "max_iter": self.max_iter, "tol": self.tol}
         # One Hessian estimate for every fit: it only preconditions, so the rows of
         # other folds in it change the number of iterations, never the solutions.
-        factor = build_preconditioner(Xt, fit_intercept=self.fit_intercept)
+        factor = build_preconditioner(Xt, fit_intercept=self.fit_intercept, reuse_ratio=_REUSE_RATIO)
         scores = np.empty((len(splits), len(Cs)))
         n_iter = np.empty((len(splits), len(Cs)), dtype=int)
         sums = [None] * len(Cs)

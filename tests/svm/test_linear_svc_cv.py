@@ -72,3 +72,19 @@ def test_integer_Cs_and_invalid_Cs():
 @parametrize_with_checks([TorchLinearSVCCV(Cs=3, cv=3, device="cpu")])
 def test_scikit_learn_conventions(estimator, check):
     check(estimator)
+
+
+def test_shared_factor_is_refactorised_only_when_C_moves_beyond_the_reuse_ratio():
+    X, _, _ = _problem()
+    factor = build_preconditioner(X, reuse_ratio=4.0)
+    factor.set(C=1.0, active_fraction=0.5)
+    first = factor.L
+    factor.set(C=3.0, active_fraction=0.5)
+    assert factor.L is first  # within 4x: kept
+    factor.set(C=5.0, active_fraction=0.5)
+    assert factor.L is not first  # 5x from the factorised C
+    exact = build_preconditioner(X)  # default: every change refactorises
+    exact.set(C=1.0, active_fraction=0.5)
+    kept = exact.L
+    exact.set(C=1.5, active_fraction=0.5)
+    assert exact.L is not kept
