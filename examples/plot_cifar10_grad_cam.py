@@ -73,7 +73,8 @@ def one_per_class(y, n_show):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Class activation maps of a CNN and a CKN on CIFAR-10.")
+    parser = argparse.ArgumentParser(
+        description="Class activation maps of a CNN and a CKN on CIFAR-10.")
     parser.add_argument("--data-home", default=None,
                         help="folder containing cifar-10-batches-py/")
     parser.add_argument("--n-train", type=int, default=5000,
@@ -143,7 +144,8 @@ def main(argv=None):
     explained = {"CNN": cnn, "CKN": ckn}
     display = plot_grad_cam(explained, X_test[show], y_true=y_test[show], target_names=names,
                             method=args.method,
-                            title=f"CIFAR-10: {METHOD_NAMES[args.method]} at each model's default layer")
+                            title=f"CIFAR-10: {METHOD_NAMES[args.method]} at each "
+                                  "model's default layer")
     os.makedirs(args.out, exist_ok=True)
     files = {"grad_cam": os.path.join(args.out, "grad_cam_cifar10.png")}
     display.figure_.savefig(files["grad_cam"], dpi=110)

@@ -16,11 +16,12 @@ Families
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
     linear classifier``: a :class:`~._torch_steps.CKNClassifierNet` chains the fitted
-    CKN layers, the transformer's output normalisation when fitted (per-image L2
-    norm floored at ``normalize_norm_floor_`` if ``normalize_rows_``, then
-    ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a linear head
-    built from ``coef_`` and ``intercept_``; the scores are the ``decision_function`` (``-s`` / ``+s`` for
-    two classes). Nested pipelines are flattened, ``"passthrough"`` steps skipped.
+    CKN layers, the transformer's output normalisation when fitted (per-image L2 norm
+    floored at ``normalize_norm_floor_`` if ``normalize_rows_``, then
+    ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a
+    linear head built from ``coef_`` and ``intercept_``; the scores are the
+    ``decision_function`` (``-s`` / ``+s`` for two classes). Nested pipelines are
+    flattened, ``"passthrough"`` steps skipped.
     Target layers: the CKN layers by index, each explained at its kernel embedding
     before pooling (:class:`CKNAdapter` holds this part, shared with any family built
     on CKN layers).
@@ -104,7 +105,8 @@ __all__ = [
 ]
 
 SUPPORTED = (
-    "a fitted CNNClassifier, a fitted CKNClassifier, or a fitted Pipeline made of a CKNTransformer, optional "
+    "a fitted CNNClassifier, a fitted CKNClassifier, or a fitted Pipeline made of a "
+    "CKNTransformer, optional "
     f"differentiable scalers ({', '.join(SUPPORTED_SCALERS)}) and a final linear "
     "classifier with coef_ and intercept_ (LogisticRegression, LinearSVC, "
     "RidgeClassifier, SGDClassifier, TorchLinearSVC, ...; nested pipelines such as "
@@ -707,7 +709,8 @@ def _is_linear_classifier(estimator):
     from ..svm import TorchLinearSVC
 
     known = (LogisticRegression, RidgeClassifier, SGDClassifier, LinearSVC, TorchLinearSVC)
-    return isinstance(estimator, known) or (is_classifier(estimator) and hasattr(estimator, "coef_"))
+    return isinstance(estimator, known) or (
+        is_classifier(estimator) and hasattr(estimator, "coef_"))
 
 
 def _is_fitted(estimator):
@@ -752,7 +755,8 @@ class CKNPipelineAdapter(CKNAdapter):
                     f"The {type(step).__name__} step of the pipeline is not fitted yet: "
                     f"fit the pipeline before explaining it. Grad-CAM supports {SUPPORTED}."
                 )
-        if not (is_classifier(final) and _is_linear_classifier(final)) or not hasattr(final, "coef_"):
+        linear = is_classifier(final) and _is_linear_classifier(final)
+        if not linear or not hasattr(final, "coef_"):
             raise TypeError(
                 f"Cannot explain a pipeline ending with {final_name}: the final step must be "
                 f"a linear classifier with coef_ and intercept_. Grad-CAM supports {SUPPORTED}."
@@ -842,11 +846,12 @@ def as_differentiable(estimator):
 
     Parameters
     ----------
-    estimator : CNNClassifier or Pipeline
-        A fitted ``CNNClassifier``, or a fitted ``Pipeline`` ``CKNTransformer ->
-        [StandardScaler | Normalizer | MaxAbsScaler | MinMaxScaler | RobustScaler]* ->
-        linear classifier`` (nested pipelines are flattened). A ``FrozenEstimator`` or
-        a fitted search (``best_estimator_``) around one is unwrapped.
+    estimator : CNNClassifier, CKNClassifier or Pipeline
+        A fitted ``CNNClassifier`` or ``CKNClassifier``, or a fitted ``Pipeline``
+        ``CKNTransformer -> [StandardScaler | Normalizer | MaxAbsScaler | MinMaxScaler |
+        RobustScaler]* -> linear classifier`` (nested pipelines are flattened). A
+        ``FrozenEstimator`` or a fitted search (``best_estimator_``) around one is
+        unwrapped.
 
     Returns
     -------

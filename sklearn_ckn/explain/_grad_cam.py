@@ -17,9 +17,10 @@ For an image, a class ``c`` with score ``y_c`` and the ``K`` feature maps ``A_k`
 min L)``; a map that is zero everywhere stays zero, a constant positive one becomes
 all ones.
 
-The score ``y_c`` is a CNN's logit, or a CKN pipeline's ``decision_function`` value
-(``-s`` / ``+s`` for two classes). See :mod:`sklearn_ckn.explain._adapters` for how
-estimators become differentiable and for the default target layer.
+The score ``y_c`` is a CNN's or CKNClassifier's logit, or a CKN pipeline's
+``decision_function`` value (``-s`` / ``+s`` for two classes). See
+:mod:`sklearn_ckn.explain._adapters` for how estimators become differentiable and for
+the default target layer.
 """
 
 import numbers
@@ -89,8 +90,9 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
 
     Parameters
     ----------
-    estimator : CNNClassifier or Pipeline
-        A fitted :class:`~sklearn_ckn.CNNClassifier`, or a fitted pipeline
+    estimator : CNNClassifier, CKNClassifier or Pipeline
+        A fitted :class:`~sklearn_ckn.CNNClassifier` or :class:`~sklearn_ckn.CKNClassifier`
+        (supervised CKN), or a fitted pipeline
         ``CKNTransformer -> [StandardScaler | Normalizer | MaxAbsScaler | MinMaxScaler
         | RobustScaler]* -> linear classifier`` with ``coef_`` and ``intercept_``
         (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``,
@@ -113,7 +115,8 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
     layer : int, str, nn.Module or None, default=None
         Target layer. CNN: a sub-module name of ``network_`` (e.g.
         ``"features.stage2"``) or the module itself. CKN pipeline: index of a CKN
-        layer (negative allowed), whose kernel embedding before pooling is used.
+        layer (negative allowed), whose kernel embedding before pooling is used
+        (also for a ``CKNClassifier``).
         None: chosen from the map resolution, the deepest candidate layer (CNN:
         blocks of ``network_.features`` with a convolution; CKN: every layer) whose
         map's shorter side is at least ``min(7, ceil(min(H, W) / 2))``, else the

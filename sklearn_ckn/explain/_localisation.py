@@ -19,7 +19,7 @@ __all__ = ["deletion_insertion", "make_localisation_task", "mass_in_region", "po
 
 
 def _glyphs(size):
-    """The two patterns, ``(2, size, size)`` booleans: a cross ``x`` (class 0) and a plus ``+`` (1)."""
+    """The patterns, ``(2, size, size)`` booleans: a cross ``x`` (class 0), a plus ``+`` (1)."""
     eye = np.eye(size, dtype=bool)
     cross = eye | eye[::-1]
     plus = np.zeros((size, size), dtype=bool)

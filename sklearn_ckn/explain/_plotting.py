@@ -224,8 +224,8 @@ class GradCAMDisplay(_Display):
         Parameters
         ----------
         estimators : estimator, list of estimators or dict
-            Fitted ``CNNClassifier`` and/or CKN pipelines; a dict maps model names to
-            estimators.
+            Fitted ``CNNClassifier``, ``CKNClassifier`` and/or CKN pipelines; a dict
+            maps model names to estimators.
         X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
             The images (one row each).
         y_true : array-like of shape (n,), default=None
@@ -356,8 +356,8 @@ def plot_grad_cam(estimators, X, y_true=None, target_names=None, model_names=Non
     Parameters
     ----------
     estimators : estimator, list of estimators or dict
-        Fitted ``CNNClassifier`` and/or CKN pipelines (see :func:`grad_cam`); a dict
-        maps model names to estimators.
+        Fitted ``CNNClassifier``, ``CKNClassifier`` and/or CKN pipelines (see
+        :func:`grad_cam`); a dict maps model names to estimators.
     X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
         The images (a handful: one row each).
     y_true : array-like of shape (n,), default=None

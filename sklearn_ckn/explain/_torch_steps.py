@@ -104,7 +104,7 @@ class RowNormalize(nn.Module):
 
 
 class FlooredRowNormalize(nn.Module):
-    """Divide each row by ``max(||row||_2, floor)`` (``CKNTransformer(normalize="l2-standard")``)."""
+    """Divide each row by ``max(||row||_2, floor)`` (as ``normalize="l2-standard"`` does)."""
 
     def __init__(self, floor):
         super().__init__()

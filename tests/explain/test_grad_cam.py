@@ -64,7 +64,8 @@ def test_default_layer_cnn(cnn_model, task_test):
         ("features.stem", (16, 16)), ("features.stage1", (8, 8)), ("features.stage2", (4, 4))]
     # The last block (4x4) is too coarse for 16x16 images: the 8x8 stage is the default.
     assert adapter.default_layer((16, 16, 1)) == "features.stage1"
-    np.testing.assert_array_equal(grad_cam(cnn_model, X), grad_cam(cnn_model, X, layer="features.stage1"))
+    np.testing.assert_array_equal(grad_cam(cnn_model, X),
+                                  grad_cam(cnn_model, X, layer="features.stage1"))
     # lenet5 on 12x12: conv1 12x12, conv2 2x2 (no padding) -> conv1.
     rng = np.random.default_rng(0)
     lenet = CNNClassifier("lenet5", epochs=1, device="cpu", random_state=0).fit(
@@ -76,7 +77,8 @@ def test_default_layer_cnn(cnn_model, task_test):
 
 
 def test_default_layer_ckn(ckn_model, task):
-    assert as_differentiable(ckn_model).candidate_layers((16, 16, 1)) == [(0, (16, 16)), (1, (8, 8))]
+    layers = as_differentiable(ckn_model).candidate_layers((16, 16, 1))
+    assert layers == [(0, (16, 16)), (1, (8, 8))]
     assert as_differentiable(ckn_model).default_layer((16, 16, 1)) == 1
     # Pooling by 4 first: the second layer sees 4x4 maps, too coarse; the first is used.
     X, y, _ = task

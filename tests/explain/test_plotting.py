@@ -146,7 +146,8 @@ def test_filters_cnn(cnn_model, tmp_path):
     assert disp.filters.shape == (n, 1, 3, 3) and disp.n_total == n
     assert disp.mosaic_.shape == (4 * int(np.ceil(n / 8)) - 1, 4 * min(8, n) - 1)
     w = conv.weight[1, 0].detach().numpy()
-    np.testing.assert_allclose(_panel(disp, 1, min(8, n)), (w - w.min()) / (w.max() - w.min()), rtol=1e-6)
+    np.testing.assert_allclose(_panel(disp, 1, min(8, n)), (w - w.min()) / (w.max() - w.min()),
+                               rtol=1e-6)
     assert np.array_equal(disp.ax_.get_images()[0].get_array(), disp.mosaic_)
     assert "features.stem.0" in disp.ax_.get_title()
     disp = plot_filters(cnn_model, n_filters=3, ncols=2)
