@@ -56,12 +56,14 @@ def kernel_inverse_sqrt(anchors, kappa, *, reg=1e-3, rel_floor=1e-7):
     Gram matrix singular) before the small regulariser ``reg`` is added. Gradients
     flow to ``anchors`` when they require them.
     """
-    z = anchors.to(torch.float64)
-    if not torch.isfinite(z).all():
-        raise ValueError(
-            "The anchors hold NaN or infinite values: training diverged; use a smaller "
-            "learning rate."
-        )
-    gram = kappa((z @ z.T).clamp(-1.0, 1.0))
-    inv_sqrt = symmetric_inverse_sqrt(gram, reg=reg, rel_floor=rel_floor)
+    # float64 throughout, also inside a mixed-precision (autocast) forward pass.
+    with torch.autocast(anchors.device.type, enabled=False):
+        z = anchors.to(torch.float64)
+        if not torch.isfinite(z).all():
+            raise ValueError(
+                "The anchors hold NaN or infinite values: training diverged; use a smaller "
+                "learning rate."
+            )
+        gram = kappa((z @ z.T).clamp(-1.0, 1.0))
+        inv_sqrt = symmetric_inverse_sqrt(gram, reg=reg, rel_floor=rel_floor)
     return inv_sqrt.to(anchors.dtype)

@@ -51,3 +51,14 @@ def test_non_finite_anchors_raise_a_clear_error():
     z = torch.full((3, 4), float("nan"))
     with pytest.raises(ValueError, match="diverged"):
         kernel_inverse_sqrt(z, get_kernel("exp", 0.6))
+
+
+def test_float64_inside_autocast():
+    g = torch.Generator().manual_seed(2)
+    z = F.normalize(torch.randn(6, 5, generator=g), dim=1)
+    kappa = get_kernel("exp", 0.6)
+    plain = kernel_inverse_sqrt(z, kappa)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = kernel_inverse_sqrt(z, kappa)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, plain)
