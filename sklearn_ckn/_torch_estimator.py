@@ -35,7 +35,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._batches import ImageBatches
-from ._compat import Interval, StrOptions, check_partial_fit_first_call
+from ._compat import Interval, StrOptions, check_partial_fit_first_call, fit_context
 from ._device import resolve_device
 from ._images import check_classification_labels, validate_images
 from ._threads import torch_threads
@@ -191,14 +191,55 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------------ fitting
-    def _fit_epochs(self, X, y, validation_data=None):
-        """``fit``: a first fit, or more epochs of the current network (``warm_start``)."""
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, validation_data=None):
+        """Build the network (see the class description) and train it on ``X``, ``y``.
+
+        With ``warm_start=True`` and a fitted network, train it for ``epochs`` more
+        epochs instead (a new optimizer and schedule; ``history_`` and ``n_iter_``
+        keep growing).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Training images.
+        y : array-like of shape (n,)
+            Labels (any type: integers, strings, ...).
+        validation_data : tuple (X_val, y_val) or None, default=None
+            Scored after each epoch (``valid_loss``, ``valid_accuracy`` in
+            ``history_``); with ``early_stopping`` it replaces the held-out split.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
         continuing = self.warm_start and hasattr(self, "network_")
         return self._fit(X, y, validation_data=validation_data, continuing=continuing,
                          epochs=self.epochs, schedule="one-cycle")
 
-    def _partial_fit_epoch(self, X, y, classes=None):
-        """``partial_fit``: one epoch at a constant learning rate."""
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch over ``X``, ``y`` at a constant learning rate.
+
+        The first call builds the network from this ``X`` (as ``fit`` does); later
+        calls continue training it, with the same optimizer. ``early_stopping`` is
+        ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+            Training images.
+        y : array-like of shape (n,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call.
+
+        Returns
+        -------
+        self : object
+            The classifier.
+        """
         first = check_partial_fit_first_call(self, classes)
         if first:
             self._check_two_classes(self.classes_, "classes has")

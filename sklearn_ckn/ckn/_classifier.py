@@ -7,7 +7,7 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, fit_context
+from .._compat import Interval, StrOptions
 from .._progress import progress
 from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
@@ -396,51 +396,6 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         if self.alternate:
             options["before_epoch"] = lambda epoch, data, y: self._solve_head(data, y)
         return options
-
-    # ------------------------------------------------------------------ fitting
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, validation_data=None):
-        """Initialise the network without labels, then train it on ``X``, ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Training images.
-        y : array-like of shape (n,)
-            Labels (any type: integers, strings, ...).
-        validation_data : tuple (X_val, y_val) or None, default=None
-            Scored after each epoch (``valid_loss``, ``valid_accuracy`` in
-            ``history_``); with ``early_stopping`` it replaces the held-out split.
-
-        Returns
-        -------
-        self : CKNClassifier
-            The fitted classifier.
-        """
-        return self._fit_epochs(X, y, validation_data=validation_data)
-
-    @fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
-        """Train for one epoch over ``X``, ``y`` at a constant learning rate.
-
-        The first call initialises the network on this ``X`` (k-means anchors, head
-        solved exactly); later calls continue training it with the same optimizer.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Training images.
-        y : array-like of shape (n,)
-            Labels.
-        classes : array-like of shape (n_classes,), default=None
-            All the classes; required on the first call.
-
-        Returns
-        -------
-        self : CKNClassifier
-            The classifier.
-        """
-        return self._partial_fit_epoch(X, y, classes=classes)
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X):

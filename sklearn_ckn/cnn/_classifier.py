@@ -9,7 +9,7 @@ from torch import nn
 
 from numbers import Real
 
-from .._compat import Interval, StrOptions, fit_context
+from .._compat import Interval, StrOptions
 from .._device import to_cpu_state
 from .._torch_estimator import TorchImageClassifier
 from ._architectures import ARCHITECTURES, ImageClassifierNet
@@ -359,52 +359,6 @@ class CNNClassifier(TorchImageClassifier):
 
     def _prediction_options(self):
         return {"flip_tta": self.test_time_augmentation, "mixed_precision": self.mixed_precision}
-
-    # ------------------------------------------------------------------ fitting
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, validation_data=None):
-        """Train the network on images ``X`` with labels ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Training images.
-        y : array-like of shape (n,)
-            Labels (any type: integers, strings, ...).
-        validation_data : tuple (X_val, y_val) or None, default=None
-            Scored after each epoch (``valid_loss``, ``valid_accuracy`` in
-            ``history_``); with ``early_stopping`` it replaces the held-out split.
-
-        Returns
-        -------
-        self : CNNClassifier
-            The fitted classifier.
-        """
-        return self._fit_epochs(X, y, validation_data=validation_data)
-
-    @fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
-        """Train for one epoch over ``X``, ``y`` at a constant learning rate.
-
-        The first call builds the network (and learns the input standardisation from
-        this ``X``); later calls continue training it, with the same optimizer.
-        ``early_stopping`` is ignored.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Training images.
-        y : array-like of shape (n,)
-            Labels.
-        classes : array-like of shape (n_classes,), default=None
-            All the classes; required on the first call.
-
-        Returns
-        -------
-        self : CNNClassifier
-            The classifier.
-        """
-        return self._partial_fit_epoch(X, y, classes=classes)
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
