@@ -119,9 +119,11 @@ def _holdout(Xtr, ytr, Xte, yte, *, args, name):
 
     out = {"n_train": int(len(ytr)), "n_test": int(len(yte)),
            "image_shape": list(Xtr.shape[1:])}
+    cache = os.path.join(args.out, f"{name}_kernel_svm.json")
     if not args.no_baseline:
-        out["kernel_svm"] = _kernel_svm(Xtr, ytr, Xte, yte,
-                                        os.path.join(args.out, f"{name}_kernel_svm.json"))
+        out["kernel_svm"] = _kernel_svm(Xtr, ytr, Xte, yte, cache)
+    else:  # run separately (--baseline-only): its own result file
+        out["kernel_svm_result_file"] = os.path.relpath(cache, os.path.dirname(OUT))
     if args.baseline_only:
         return out
     model = _ckn_pipeline(LinearSVC())
