@@ -36,3 +36,16 @@ def test_matrix_pooling_equals_strided_gaussian_convolution():
 def test_subsampling_one_is_identity():
     x = torch.randn(1, 2, 5, 5)
     assert gaussian_pool(x, 1) is x
+
+
+@pytest.mark.parametrize("size, s", [(16, 4), (32, 2), (11, 3), (7, 5)])
+def test_kronecker_and_separable_routes_agree(size, s):
+    # gaussian_pool picks one product with kron(P_h, P_w) for small outputs and the
+    # separable form otherwise (and for non-contiguous maps): both are the same map.
+    x = torch.randn(3, 5, size, size + 1, dtype=torch.float64)
+    p_h = pooling_matrix(size, s, dtype=torch.float64)
+    p_w = pooling_matrix(size + 1, s, dtype=torch.float64)
+    separable = torch.matmul(p_h, torch.matmul(x, p_w.T))
+    torch.testing.assert_close(gaussian_pool(x, s), separable)
+    strided = x.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, not contiguous
+    torch.testing.assert_close(gaussian_pool(strided, s), separable)
