@@ -7,6 +7,9 @@ Estimators
     :class:`KernelSVC` and :class:`ImageFlattener` (pixel baselines).
 Models by name
     :func:`make_model`, :func:`available_models`.
+Out of core and Dask
+    :func:`transform_to` (features written batch by batch into a ``np.memmap`` or
+    zarr array), :func:`transform_dask` (lazy features of a dask array of images).
 Subpackages
     :mod:`sklearn_ckn.core` (the algorithm in plain PyTorch, no scikit-learn),
     :mod:`sklearn_ckn.ckn`, :mod:`sklearn_ckn.cnn`, :mod:`sklearn_ckn.svm`,
@@ -31,6 +34,8 @@ _LAZY = {
     "ImageFlattener": "sklearn_ckn._baselines",
     "make_model": "sklearn_ckn._models",
     "available_models": "sklearn_ckn._models",
+    "transform_dask": "sklearn_ckn._dask",
+    "transform_to": "sklearn_ckn._out_of_core",
 }
 _SUBPACKAGES = ("ckn", "cnn", "compare", "core", "datasets", "explain", "svm")
 

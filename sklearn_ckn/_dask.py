@@ -94,12 +94,6 @@ def _check_input(estimator, X):
             f"The dask array of images has unknown sizes {X.shape} beyond the sample axis; "
             "call X.compute_chunk_sizes() first."
         )
-    n_in = getattr(estimator, "n_features_in_", None)
-    if n_in is not None and int(np.prod(X.shape[1:])) != n_in:
-        raise ValueError(
-            f"X has images of shape {X.shape[1:]} ({int(np.prod(X.shape[1:]))} features), "
-            f"but {type(estimator).__name__} was fitted on {n_in} features per image."
-        )
     image_shape = getattr(estimator, "image_shape_", None)
     if X.ndim > 2 and image_shape is not None:
         shape = tuple(X.shape[1:]) + ((1,) if X.ndim == 3 else ())
@@ -108,6 +102,12 @@ def _check_input(estimator, X):
                 f"X has images of shape {shape} (H, W, C), but {type(estimator).__name__} "
                 f"was fitted on images of shape {tuple(image_shape)}."
             )
+    n_in = getattr(estimator, "n_features_in_", None)
+    if n_in is not None and int(np.prod(X.shape[1:])) != n_in:
+        raise ValueError(
+            f"X has images of shape {X.shape[1:]} ({int(np.prod(X.shape[1:]))} features), "
+            f"but {type(estimator).__name__} was fitted on {n_in} features per image."
+        )
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise ValueError(f"Images must have a numeric dtype, got {X.dtype}.")
 
@@ -145,7 +145,7 @@ def transform_dask(estimator, X):
     >>> import numpy as np
     >>> import dask.array as da
     >>> from sklearn_ckn import CKNTransformer
-    >>> from sklearn_ckn._dask import transform_dask
+    >>> from sklearn_ckn import transform_dask
     >>> images = np.random.default_rng(0).random((20, 8, 8), dtype=np.float32)
     >>> ckn = CKNTransformer(n_filters=(4, 8), n_patches=500, random_state=0).fit(images)
     >>> lazy = transform_dask(ckn, da.from_array(images, chunks=8))

@@ -632,9 +632,9 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             ``normalize`` says (see the attributes ``normalize_*_``).
         """
         check_is_fitted(self, "network_")
-        from .._dask import is_dask_array, transform_dask  # dask itself stays optional
+        if type(X).__module__.startswith("dask."):  # lazy features, chunked like X
+            from .. import transform_dask  # dask itself stays optional
 
-        if is_dask_array(X):  # a lazy dask array of features, chunked like X
             return transform_dask(self, X)
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)
         with torch_threads(self.n_jobs):
