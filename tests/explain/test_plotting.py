@@ -206,3 +206,54 @@ def test_filters_errors(task, ckn_model):
         plot_filters(ckn_model, n_filters=0)
     with pytest.raises(ValueError, match="1 matplotlib Axes"):
         plot_filters(ckn_model, ax=plt.subplots(1, 2)[1])
+
+
+IPYTHON_SCRIPT = """
+import numpy as np
+from IPython.core.interactiveshell import InteractiveShell
+
+
+class Shell(InteractiveShell):
+    def enable_gui(self, gui=None):  # the inline backend needs no GUI event loop
+        pass
+
+
+shell = Shell.instance()
+images = {"value": 0, "backend": 0}
+shell.display_pub.publish = lambda data, *a, **k: images.__setitem__(
+    "backend", images["backend"] + ("image/png" in data))
+shell.displayhook.write_format_data = lambda data, *a, **k: images.__setitem__(
+    "value", images["value"] + ("image/png" in data))
+assert shell.run_cell("%matplotlib inline").success
+assert shell.run_cell('''
+import numpy as np
+from sklearn_ckn.explain import FiltersDisplay
+def plot_filters():  # what plot_filters returns, without fitting a model
+    return FiltersDisplay(np.random.default_rng(0).random((6, 1, 3, 3)), 6, "filters").plot()
+''').success
+for cell in ("plot_filters()", "display = plot_filters()",
+             "import matplotlib.pyplot as plt; plot_filters(); plt.show()"):
+    images.update(value=0, backend=0)
+    assert shell.run_cell(cell).success, cell
+    print("RESULT", cell, "|", images["value"], images["backend"])
+"""
+
+
+def test_notebook_shows_each_figure_once():
+    """In IPython with the inline backend, as in Jupyter: one image per figure."""
+    pytest.importorskip("IPython")
+    pytest.importorskip("matplotlib_inline")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", IPYTHON_SCRIPT], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    # (IPython writes its "Out[n]: " prompt on the same line before the print)
+    shown = dict(line.split("RESULT ", 1)[1].rsplit(" | ", 1)
+                 for line in out.stdout.splitlines() if "RESULT " in line)
+    assert shown == {
+        "plot_filters()": "1 0",                # the cell's value renders, once
+        "display = plot_filters()": "0 1",      # the inline backend shows it
+        "import matplotlib.pyplot as plt; plot_filters(); plt.show()": "0 1",
+    }
