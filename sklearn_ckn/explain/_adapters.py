@@ -52,12 +52,18 @@ Adding a family is one subclass of :class:`ModelAdapter` appended to
 ``forward_from(x, key) -> (scores, act)``
     Class scores of the image tensor ``x`` and the target layer's output ``act``
     ``(b, K, h, w)``, a leaf tensor requiring grad on which ``scores`` depend.
-``layer_name(key) -> str``
-    A readable name of a layer.
 
-Optional: ``forward_predicts`` (False when ``predict`` is not the argmax of
-``module``'s scores), ``threads()`` (a context manager for the estimator's threads),
-``pad_multiple`` (batches are zero-padded to a multiple of it).
+Optional: ``layer_name(key)`` (a readable name), ``forward_predicts`` (False when
+``predict`` is not the argmax of ``module``'s scores), ``threads()`` (a context
+manager for the estimator's threads), ``pad_multiple`` (batches are zero-padded to a
+multiple of it), ``validate(X)`` (default: the image checks of ``input_estimator``).
+
+A family built on CKN layers subclasses :class:`CKNAdapter` instead, which implements
+``candidate_layers``, ``layer_key`` and ``forward_from``: its ``__init__`` sets
+``network`` (the fitted ``CKNSequential``) and ``classify`` (the last CKN map
+``(b, F, h, w)`` to class scores) besides the attributes above;
+:class:`CKNClassifierAdapter` is such a class (``accepts``, ``__init__`` and the
+optional ``threads`` and ``forward_predicts``).
 
 The fitted modules are shared, never copied or modified (except a network that must
 move to another device, which is copied): gradients are taken with
