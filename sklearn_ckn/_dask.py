@@ -29,6 +29,16 @@ __all__ = ["is_dask_array", "transform_dask"]
 def is_dask_array(X):
     """True when ``X`` is a ``dask.array.Array`` (without importing dask).
 
+    Parameters
+    ----------
+    X : object
+        Anything.
+
+    Returns
+    -------
+    is_dask : bool
+        Whether ``X`` is a dask array (False whenever dask is not imported).
+
     Examples
     --------
     >>> import numpy as np
