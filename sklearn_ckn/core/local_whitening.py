@@ -73,7 +73,7 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     decide which directions are dropped); patches, products and the rebuilt images
     stay in the input's dtype.
     """
-    n, c, h, w = x.shape
+    _, c, h, w = x.shape
     p = patch_size
     if h < p or w < p:
         return x

@@ -13,7 +13,11 @@ from sklearn.utils.validation import validate_data
 
 from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
 from .._device import resolve_device
-from ..core.linear_svm import build_preconditioner, fit_squared_hinge_ovr, fit_squared_hinge_path
+from ..core.linear_svm import (
+    build_preconditioner,
+    fit_squared_hinge_ovr,
+    fit_squared_hinge_path,
+)
 from ._linear_svc import _DTYPES, TorchLinearSVC
 
 __all__ = ["TorchLinearSVCCV"]
