@@ -15,7 +15,7 @@ Families
     (or the module itself) with a ``(b, K, h, w)`` output may be given.
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
-    linear classifier``: a :class:`~._torch_steps.CKNClassifierNet` chains the fitted
+    linear classifier``: a :class:`~sklearn_ckn.core.network.CKNNetwork` chains the fitted
     CKN layers, the transformer's output normalisation when fitted (per-image L2 norm
     floored at ``normalize_norm_floor_`` if ``normalize_rows_``, then
     ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a
@@ -60,8 +60,9 @@ multiple of it), ``validate(X)`` (default: the image checks of ``input_estimator
 
 A family built on CKN layers subclasses :class:`CKNAdapter` instead, which implements
 ``candidate_layers``, ``layer_key`` and ``forward_from``: its ``__init__`` sets
-``network`` (the fitted ``CKNSequential``) and ``classify`` (the last CKN map
-``(b, F, h, w)`` to class scores) besides the attributes above;
+``module`` to a :class:`~sklearn_ckn.core.network.CKNNetwork` (the CKN layers, a
+feature map and a linear head: the network every CKN use shares) and ``network`` to
+its layers, besides the attributes above;
 :class:`CKNClassifierAdapter` is such a class (``accepts``, ``__init__`` and the
 optional ``threads`` and ``forward_predicts``).
 
@@ -87,9 +88,9 @@ from torch import nn
 from .._device import resolve_device
 from .._images import images_to_tensor, validate_images
 from .._threads import torch_threads
+from ..core.network import CKNNetwork
 from ._torch_steps import (
     SUPPORTED_SCALERS,
-    CKNClassifierNet,
     FlooredRowNormalize,
     LinearHead,
     ShiftScale,
@@ -656,9 +657,10 @@ class CNNAdapter(ModelAdapter):
 class CKNAdapter(ModelAdapter):
     """Shared part of families built on a :class:`~sklearn_ckn.core.layers.CKNSequential`.
 
-    A subclass sets ``self.network`` (the fitted ``CKNSequential``) and
-    ``self.classify`` (a callable mapping the last CKN map ``(b, F, h, w)`` to class
-    scores) besides the attributes of :class:`ModelAdapter`. Layer keys are layer
+    A subclass sets ``self.module`` to a :class:`~sklearn_ckn.core.network.CKNNetwork`
+    (CKN layers, feature map, linear head: the one module of every CKN use) and
+    ``self.network`` to its layers (``module.ckn``), besides the attributes of
+    :class:`ModelAdapter`. Layer keys are layer
     indices; the target is the layer's kernel embedding ``||x|| kappa(Z x / ||x||)``
     of every patch, before pooling and the Nystrom matrix, at the resolution of the
     layer's input.
@@ -685,19 +687,7 @@ class CKNAdapter(ModelAdapter):
         return f"CKN layer {key} (embedding, before pooling)"
 
     def forward_from(self, x, key):
-        layers = self.network.layers
-        with torch.no_grad():
-            x = self.network.preprocess_input(x)
-            for lay in layers[:key]:
-                x = lay(x)
-            act = layers[key].embed(x)
-        act = act.detach().requires_grad_(True)
-        with torch.enable_grad():
-            y = layers[key].project(layers[key].pool(act))
-            for lay in layers[key + 1:]:
-                y = lay(y)
-            scores = self.classify(y)
-        return scores, act
+        return self.module.forward_from_embedding(x, key)
 
 
 def _ckn_device(ckn):
@@ -798,9 +788,8 @@ class CKNPipelineAdapter(CKNAdapter):
             # Never move the fitted network in place: explain with a copy on the device.
             network = copy.deepcopy(network).to(self.device)
         head = LinearHead(coef, getattr(final, "intercept_", 0.0), device=self.device)
-        self.module = CKNClassifierNet(network, scalers, head).eval()
+        self.module = CKNNetwork(network, head, feature_map=nn.Sequential(*scalers)).eval()
         self.network = network
-        self.classify = self.module.classify
         self.classes_ = classes
         self.estimator = pipeline
         self.input_estimator = ckn
@@ -812,8 +801,8 @@ class CKNPipelineAdapter(CKNAdapter):
 class CKNClassifierAdapter(CKNAdapter):
     """A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``network_``'s scores.
 
-    ``network_.ckn`` holds the (trained) CKN layers and ``network_.classify`` maps the
-    last map to class scores (feature standardisation and linear head).
+    ``network_`` is a :class:`~sklearn_ckn.core.network.CKNNetwork`: the trained CKN
+    layers, the feature standardisation and the linear head.
     """
 
     @classmethod
@@ -828,7 +817,6 @@ class CKNClassifierAdapter(CKNAdapter):
         self.estimator = self.input_estimator = clf
         self.module = clf.network_
         self.network = clf.network_.ckn
-        self.classify = clf.network_.classify
         self.classes_ = np.asarray(clf.classes_)
         device = getattr(clf, "device_", None)
         self.device = torch.device(device) if device is not None else \

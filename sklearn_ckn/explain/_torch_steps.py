@@ -4,7 +4,6 @@
   :class:`MinMaxScale` (``MinMaxScaler``), :class:`RowNormalize` (``Normalizer``), built
   from a fitted step by :func:`scaler_to_torch`;
 * :class:`LinearHead`: the class scores of a fitted linear classifier;
-* :class:`CKNClassifierNet`: CKN layers, scalers and a linear head as one module.
 
 They compute exactly what the scikit-learn steps compute (the tests compare them to
 ``transform`` / ``decision_function``), in float64 by default. No state is copied
@@ -26,7 +25,6 @@ from torch import nn
 
 __all__ = [
     "SUPPORTED_SCALERS",
-    "CKNClassifierNet",
     "FlooredRowNormalize",
     "LinearHead",
     "MinMaxScale",
@@ -163,34 +161,3 @@ def scaler_to_torch(step, dtype=torch.float64, device=None):
         clip = step.feature_range if step.clip else None
         return MinMaxScale(step.scale_, step.min_, clip, **kw)
     return RowNormalize(step.norm)
-
-
-class CKNClassifierNet(nn.Module):
-    """A fitted CKN pipeline as one torch module: images to class scores.
-
-    ``forward(x)`` = ``head(scalers(flatten(ckn(x))))``, the flattening in
-    (channel, row, column) order as in :meth:`CKNTransformer.transform`; scalers and
-    head run in float64 (scikit-learn's linear models compute in float64).
-
-    Parameters
-    ----------
-    ckn : CKNSequential
-        The fitted CKN layers (shared, not copied).
-    scalers : list of nn.Module
-        Torch versions of the scaling steps, in order.
-    head : LinearHead
-        The linear classifier.
-    """
-
-    def __init__(self, ckn, scalers, head):
-        super().__init__()
-        self.ckn = ckn
-        self.scalers = nn.Sequential(*scalers)
-        self.head = head
-
-    def classify(self, maps):
-        """Class scores of last CKN maps ``(b, F, h, w)``."""
-        return self.head(self.scalers(maps.flatten(1).to(self.head.weight.dtype)))
-
-    def forward(self, x):
-        return self.classify(self.ckn(x))

@@ -18,6 +18,7 @@ from sklearn.preprocessing import (
 from sklearn.svm import LinearSVC
 
 from sklearn_ckn import CKNTransformer, CNNClassifier
+from sklearn_ckn.core.network import CKNNetwork
 from sklearn_ckn.explain import ModelAdapter, as_differentiable
 from sklearn_ckn.explain._adapters import (
     ADAPTERS,
@@ -26,7 +27,6 @@ from sklearn_ckn.explain._adapters import (
     CNNAdapter,
 )
 from sklearn_ckn.explain._torch_steps import (
-    CKNClassifierNet,
     LinearHead,
     scaler_to_torch,
 )
@@ -78,7 +78,7 @@ def test_ckn_pipeline_reproduces_decision_function(kind, colour, n_classes):
     pipe = make_pipeline(_ckn(), *CLASSIFIERS[kind]()).fit(X, y)
     model = as_differentiable(pipe)
     assert isinstance(model, CKNPipelineAdapter) and model.family == "ckn"
-    assert isinstance(model.module, CKNClassifierNet)
+    assert isinstance(model.module, CKNNetwork)
     np.testing.assert_array_equal(model.classes_, pipe.classes_)
     scores = model.decision_scores(X)
     _check_scores(scores, pipe, X)
