@@ -245,7 +245,7 @@ def test_supervised_ckn_classifier(bars):
     clf = CKNClassifier(n_filters=(4, 8), n_patches=200, kmeans_max_iter=2, epochs=1,
                         batch_size=8, random_state=0).fit(X, y)
     expected = clf.transform(X)
-    lazy = transform_dask(clf, da.from_array(X, chunks=10))
+    lazy = clf.transform(da.from_array(X, chunks=10))  # as transform_dask(clf, ...)
     assert lazy.chunks == ((10, 6), (clf.n_features_out_,))
     np.testing.assert_allclose(lazy.compute(scheduler="sync"), expected, atol=ATOL)
     out = np.zeros_like(expected)

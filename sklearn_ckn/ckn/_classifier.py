@@ -421,9 +421,15 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Returns
         -------
         features : ndarray of shape (n, n_features_out_), dtype float32
-            In (channel, row, column) order, before the head's standardisation.
+            In (channel, row, column) order, before the head's standardisation. For
+            a dask array ``X``, a lazy dask array chunked like ``X`` along the samples
+            (see :func:`sklearn_ckn.transform_dask`).
         """
         check_is_fitted(self, "network_")
+        if type(X).__module__.startswith("dask."):  # lazy features, chunked like X
+            from .. import transform_dask  # dask itself stays optional
+
+            return transform_dask(self, X)
         images = self._validate_X(X, reset=False)
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
         batch = max(int(self.batch_size), 256)
