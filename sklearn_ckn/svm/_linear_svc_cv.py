@@ -13,6 +13,8 @@ from sklearn.utils.validation import validate_data
 
 from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
 from .._device import resolve_device
+from .._images import check_classification_labels
+from .._threads import torch_threads
 from ..core.linear_svm import (
     build_preconditioner,
     fit_squared_hinge_ovr,
@@ -60,6 +62,9 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         Precision of the computation.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    n_jobs : int, default=None
+        CPU threads (torch and BLAS) of ``fit`` and ``decision_function``, restored
+        afterwards, as in :class:`TorchLinearSVC`.
 
     Attributes
     ----------
@@ -112,11 +117,12 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "dtype": [StrOptions(set(_DTYPES))],
         "device": [str],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
     }
 
     def __init__(
         self, Cs=8, *, cv=None, scoring=None, fit_intercept=True, max_iter=500, tol=1e-3,
-        dtype="float32", device="auto",
+        dtype="float32", device="auto", n_jobs=None,
     ):
         self.Cs = Cs
         self.cv = cv
@@ -126,6 +132,7 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         self.tol = tol
         self.dtype = dtype
         self.device = device
+        self.n_jobs = n_jobs
 
     def _candidates(self):
         if isinstance(self.Cs, numbers.Integral):
@@ -160,6 +167,11 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         self : TorchLinearSVCCV
             Fitted estimator.
         """
+        with torch_threads(self.n_jobs):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
+        check_classification_labels(y)  # before scikit-learn's own, vaguer message
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
         check_classification_targets(y)
         binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
@@ -218,3 +230,19 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         self.coef_ = W.T.cpu().numpy().astype(np.float64)
         self.intercept_ = b.cpu().numpy().astype(np.float64)
         return self
+
+    def decision_function(self, X):
+        """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Signed distances to the hyperplanes (one column for two classes).
+        """
+        with torch_threads(self.n_jobs):
+            return super().decision_function(X)

@@ -88,3 +88,17 @@ def test_shared_factor_is_refactorised_only_when_C_moves_beyond_the_reuse_ratio(
     kept = exact.L
     exact.set(C=1.5, active_fraction=0.5)
     assert exact.L is not kept
+
+
+def test_n_jobs_and_mixed_labels():
+    import torch
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 5)
+    y = (X[:, 0] > 0).astype(int)
+    before = torch.get_num_threads()
+    clf = TorchLinearSVCCV(Cs=[0.1, 1.0], cv=2, device="cpu", n_jobs=1).fit(X, y)
+    assert torch.get_num_threads() == before
+    assert clf.decision_function(X).shape == (60,)
+    with pytest.raises(ValueError, match="mix"):
+        TorchLinearSVCCV(Cs=[1.0], cv=2, device="cpu").fit(X, np.array([1, "a"] * 30, dtype=object))
