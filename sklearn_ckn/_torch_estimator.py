@@ -117,8 +117,9 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_y(self, y):
         y = column_or_1d(y, warn=True)
+        check_classification_labels(y)  # before scikit-learn's own, vaguer message
         check_classification_targets(y)
-        return check_classification_labels(y)
+        return y
 
     def _encode(self, y):
         """Class indices of labels ``y`` (all of them must be in ``classes_``)."""

@@ -178,3 +178,10 @@ def test_cuda_training_and_gpu_model_loads_on_cpu(bars):
     assert next(loaded.network_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(loaded.decision_function(X), gpu.decision_function(X),
                                rtol=1e-3, atol=1e-3)
+
+
+def test_mixed_type_labels_get_a_clear_error(bars):
+    X, _ = bars(20)
+    y = np.array([1, "a"] * 10, dtype=object)
+    with pytest.raises(ValueError, match="mixes labels"):
+        CKNClassifier(**TINY).fit(X, y)
