@@ -7,18 +7,48 @@ package working (parameter validation then uses the small checker of this module
 """
 
 import functools
+import itertools
 import numbers
 
 import numpy as np
 
 __all__ = [
+    "DOC_LINK_MODULE",
+    "DOC_LINK_TEMPLATE",
     "Interval",
     "LinearClassifierMixin",
     "StrOptions",
     "check_feature_names_in",
     "check_partial_fit_first_call",
+    "doc_link_url_params",
     "fit_context",
 ]
+
+# Links from an estimator's HTML repr (``estimator_html_repr``, notebooks) to its page
+# of the API reference. scikit-learn (>= 1.4) builds the link from three private class
+# attributes, which every public estimator sets to these values:
+#     _doc_link_module = DOC_LINK_MODULE
+#     _doc_link_template = DOC_LINK_TEMPLATE
+#     _doc_link_url_param_generator = doc_link_url_params
+# On a scikit-learn without the mechanism they are unused attributes. The pages are
+# those docs/conf.py generates: generated/<public module>.<class name>.html.
+DOC_LINK_MODULE = "sklearn_ckn"
+DOC_LINK_TEMPLATE = (
+    "https://sklearn-ckn.readthedocs.io/en/latest/generated/"
+    "{estimator_module}.{estimator_name}.html"
+)
+
+
+def doc_link_url_params(estimator):
+    """Fields of :data:`DOC_LINK_TEMPLATE` for ``estimator``'s class.
+
+    The module is the public (sub)package the class is documented in: its defining
+    module up to the first private part (``sklearn_ckn.ckn._transformer`` gives
+    ``sklearn_ckn.ckn``).
+    """
+    cls = type(estimator)
+    parts = itertools.takewhile(lambda p: not p.startswith("_"), cls.__module__.split("."))
+    return {"estimator_module": ".".join(parts), "estimator_name": cls.__name__}
 
 try:  # scikit-learn >= 1.3
     from sklearn.base import _fit_context as fit_context
