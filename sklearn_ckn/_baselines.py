@@ -14,7 +14,15 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._compat import Interval, StrOptions, check_feature_names_in, fit_context
+from ._compat import (
+    DOC_LINK_MODULE,
+    DOC_LINK_TEMPLATE,
+    Interval,
+    StrOptions,
+    check_feature_names_in,
+    doc_link_url_params,
+    fit_context,
+)
 from ._images import check_classification_labels, validate_images
 from .svm._linear_svc import TorchLinearSVC
 
@@ -48,17 +56,21 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         ``(H, W, C)`` of the training images.
     n_features_in_ : int
         Number of input features (``H * W * C``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the input columns, when ``X`` was a DataFrame.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_ckn._models import ImageFlattener
+    >>> from sklearn_ckn import ImageFlattener
     >>> X = np.full((2, 3, 3), 255, dtype=np.uint8)
     >>> ImageFlattener().fit_transform(X)[0, :3]
     array([1., 1., 1.], dtype=float32)
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {"image_shape": [tuple, list, None]}
 
@@ -191,6 +203,10 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     >>> clf.approximate_, float(clf.score(X, y))
     (False, 1.0)
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
