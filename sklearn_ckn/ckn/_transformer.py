@@ -11,7 +11,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, StrOptions, check_feature_names_in, fit_context
+from .._compat import (
+    DOC_LINK_MODULE,
+    DOC_LINK_TEMPLATE,
+    Interval,
+    StrOptions,
+    check_feature_names_in,
+    doc_link_url_params,
+    fit_context,
+)
 from .._device import resolve_device
 from .._images import images_to_tensor, iter_batches, validate_images
 from .._progress import progress
@@ -287,7 +295,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         With ``normalize_rows_``: the map ``m`` is divided by
         ``max(||m||, normalize_norm_floor_)``, a thousandth of the training images'
         median norm (nearly blank images are not blown up to unit norm).
-    normalize_shift_, normalize_scale_ : ndarray of shape (n_features_out_,)
+    normalize_shift_, normalize_scale_ : ndarray of shape (`n_features_out_`,)
         ``transform`` returns ``(f - normalize_shift_) / normalize_scale_`` (float32),
         ``f`` being the flattened map, divided by its floored L2 norm when
         ``normalize_rows_``. These attributes are absent with ``normalize=None``.
@@ -304,7 +312,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Seconds spent in ``fit``.
     n_features_in_ : int
         Number of input features (pixels times channels).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the input columns, when ``X`` was a DataFrame.
 
     See Also
@@ -335,6 +343,10 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     >>> bool(model.score(X[1000:], y[1000:]) > 0.9)
     True
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
         "n_filters": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
@@ -486,7 +498,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n, n_features_out_), dtype float32
+        features : ndarray of shape (n, `n_features_out_`), dtype float32
             The same as ``fit(X).transform(X)``.
         """
         with torch_threads(self.n_jobs):
@@ -627,7 +639,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n, n_features_out_), dtype float32
+        features : ndarray of shape (n, `n_features_out_`), dtype float32
             The flattened last map, in (channel, row, column) order, then scaled as
             ``normalize`` says (see the attributes ``normalize_*_``).
         """
@@ -654,6 +666,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            ``ckn_c{channel}_y{row}_x{column}`` for each output feature.
         """
         check_is_fitted(self, "network_")
         check_feature_names_in(self, input_features, generate_names=False)
