@@ -9,7 +9,15 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
+from .._compat import (
+    DOC_LINK_MODULE,
+    DOC_LINK_TEMPLATE,
+    Interval,
+    LinearClassifierMixin,
+    StrOptions,
+    doc_link_url_params,
+    fit_context,
+)
 from .._device import resolve_device
 from .._images import check_classification_labels
 from .._threads import torch_threads
@@ -67,23 +75,27 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         L-BFGS iterations run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
 
     See Also
     --------
-    sklearn.svm.LinearSVC : the same model, solved by liblinear.
-    sklearn_ckn.svm._linear.make_linear_classifier : the linear stages compared for CKN features.
+    sklearn.svm.LinearSVC : The same model, solved by liblinear.
+    sklearn_ckn.svm.make_linear_classifier : The linear stages compared for CKN features.
 
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_ckn.svm._linear_svc import TorchLinearSVC
+    >>> from sklearn_ckn.svm import TorchLinearSVC
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = TorchLinearSVC(C=0.01, device="cpu").fit(X / 16, y)
     >>> clf.score(X / 16, y) > 0.95
     True
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
