@@ -11,7 +11,15 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from .._compat import Interval, LinearClassifierMixin, StrOptions, fit_context
+from .._compat import (
+    DOC_LINK_MODULE,
+    DOC_LINK_TEMPLATE,
+    Interval,
+    LinearClassifierMixin,
+    StrOptions,
+    doc_link_url_params,
+    fit_context,
+)
 from .._device import resolve_device
 from .._images import check_classification_labels
 from .._threads import torch_threads
@@ -88,13 +96,13 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         Intercepts of the refitted model.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
 
     See Also
     --------
-    TorchLinearSVC : the same model with a given ``C``.
-    sklearn.linear_model.LogisticRegressionCV : the same conventions for logistic regression.
+    TorchLinearSVC : The same model with a given ``C``.
+    sklearn.linear_model.LogisticRegressionCV : The same conventions for logistic regression.
 
     Examples
     --------
@@ -107,6 +115,10 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
     >>> clf.score(X / 16, y) > 0.95
     True
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
         "Cs": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
