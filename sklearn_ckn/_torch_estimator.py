@@ -35,7 +35,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._batches import ImageBatches
-from ._compat import Interval, StrOptions, check_partial_fit_first_call, fit_context
+from ._compat import (
+    DOC_LINK_MODULE,
+    DOC_LINK_TEMPLATE,
+    Interval,
+    StrOptions,
+    check_partial_fit_first_call,
+    doc_link_url_params,
+    fit_context,
+)
 from ._device import resolve_device
 from ._images import check_classification_labels, validate_images
 from ._threads import torch_threads
@@ -69,6 +77,10 @@ def network_from_spec(spec, state):
 
 class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     """Base of the torch image classifiers (see the module docstring); not for direct use."""
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
 
     #: Memory layout of the image batches the network gets.
     _memory_format = torch.channels_last
