@@ -166,7 +166,7 @@ class CNNClassifier(TorchImageClassifier):
         ``(H, W, C)`` of the training images.
     n_features_in_ : int
         Number of features (``H * W * C``) seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column names.
 
     See Also
