@@ -159,7 +159,8 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D.
     mixed_precision : bool, default=False
-        bfloat16 autocast of the forward passes (for GPUs and CPUs with bfloat16 units).
+        Whether to run the forward passes under bfloat16 autocast (for GPUs and CPUs
+        with bfloat16 units).
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     n_jobs : int or None, default=None
@@ -411,7 +412,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
 
     # ------------------------------------------------------------------ features
     def transform(self, X):
-        """Features of the trained network: its flattened last CKN map.
+        """Return the features of the trained network: its flattened last CKN map.
 
         Parameters
         ----------
@@ -420,7 +421,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
 
         Returns
         -------
-        features : ndarray of shape (n, n_features_out_), dtype float32
+        features : ndarray of shape (n, `n_features_out_`), dtype float32
             In (channel, row, column) order, before the head's standardisation. For
             a dask array ``X``, a lazy dask array chunked like ``X`` along the samples
             (see :func:`sklearn_ckn.transform_dask`).
