@@ -290,7 +290,36 @@ def build_architecture(architecture, *, in_channels, n_classes, image_size, drop
     A callable is called as ``architecture(in_channels=..., n_classes=...,
     image_size=..., dropout=..., **params)`` and must return an ``nn.Module``; to be
     usable for transfer learning and Grad-CAM it should follow the layout of
-    :class:`ImageClassifierNet`.
+    ``ImageClassifierNet`` (``forward_features`` then ``head``).
+
+    Parameters
+    ----------
+    architecture : str or callable
+        ``"lenet5"``, ``"resnet-small"`` or a callable returning an ``nn.Module``.
+    in_channels : int
+        Number of image channels.
+    n_classes : int
+        Number of outputs (logits).
+    image_size : tuple of int
+        ``(H, W)`` of the input images.
+    dropout : float, default=0.0
+        Dropout probability of the network's head.
+    **params : dict
+        Further keyword arguments of the architecture (e.g. ``widths``).
+
+    Returns
+    -------
+    network : torch.nn.Module
+        The untrained network, mapping ``(n, in_channels, H, W)`` tensors to
+        ``(n, n_classes)`` logits.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.cnn import build_architecture
+    >>> net = build_architecture("lenet5", in_channels=1, n_classes=10, image_size=(28, 28))
+    >>> net(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
     """
     if isinstance(architecture, str):
         try:
