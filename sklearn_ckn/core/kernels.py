@@ -48,7 +48,28 @@ KERNELS = {
 
 
 def get_kernel(name, sigma=0.6):
-    """Return ``kappa(u)`` for the kernel called ``name`` (``sigma`` is used by ``"exp"``)."""
+    """Return ``kappa(u)`` for the kernel called ``name`` (``sigma`` is used by ``"exp"``).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`KERNELS`: ``"exp"``, ``"arccos0"``, ``"arccos1"``,
+        ``"poly2"`` or ``"linear"``.
+    sigma : float, default=0.6
+        Bandwidth of ``"exp"``: ``kappa(u) = exp((u - 1) / sigma^2)``.
+
+    Returns
+    -------
+    kappa : callable
+        Maps a tensor of cosines in [-1, 1] to kernel values, elementwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.kernels import get_kernel
+    >>> get_kernel("exp", sigma=0.5)(torch.tensor([1.0, 0.75]))
+    tensor([1.0000, 0.3679])
+    """
     try:
         fn = KERNELS[name]
     except KeyError:
@@ -62,6 +83,29 @@ def homogeneous_kernel_(dots, norms, name, sigma):
     ``dots`` holds anchor-patch inner products and ``norms`` the patch norms
     (broadcastable). Working in place saves several passes over the largest tensor
     of a layer; use only where no gradient is needed.
+
+    Parameters
+    ----------
+    dots : torch.Tensor
+        Inner products ``<z, x>`` of unit-norm anchors and patches; overwritten.
+    norms : torch.Tensor
+        Patch norms ``||x||``, broadcastable to ``dots``.
+    name : str
+        Kernel name, a key of :data:`KERNELS`.
+    sigma : float
+        Bandwidth of ``"exp"``.
+
+    Returns
+    -------
+    dots : torch.Tensor
+        The same tensor, now holding ``||x|| kappa(<z, x> / ||x||)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.kernels import homogeneous_kernel_
+    >>> homogeneous_kernel_(torch.tensor([2.0, 0.0]), torch.tensor([2.0, 2.0]), "linear", 0.6)
+    tensor([2., 0.])
     """
     norms = norms.clamp_min(1e-30)
     if name == "exp":
