@@ -164,8 +164,10 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     n_jobs : int or None, default=None
-        CPU threads of torch during ``fit``, prediction and ``transform`` (restored
-        afterwards); None leaves torch's setting alone.
+        CPU threads (torch and BLAS) of ``fit``, prediction and ``transform``,
+        restored afterwards. None: one thread inside a joblib worker, where the
+        workers already share the cores, and torch's current setting elsewhere;
+        ``k``: ``k`` threads; -1: all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds the unsupervised initialisation, the batch order and the augmentation.
         With an integer, the initial network equals ``CKNTransformer(...,

@@ -132,8 +132,10 @@ class CNNClassifier(TorchImageClassifier):
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     n_jobs : int or None, default=None
-        Number of CPU threads torch uses during ``fit`` and prediction (restored
-        afterwards); None leaves torch's setting alone, -1 means all CPUs.
+        CPU threads (torch and BLAS) of ``fit`` and prediction, restored afterwards.
+        None: one thread inside a joblib worker (``GridSearchCV(n_jobs=2)``...), where
+        the workers already share the cores, and torch's current setting elsewhere;
+        ``k``: ``k`` threads; -1: all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order, augmentation and dropout. On the CPU
         two fits with the same integer give identical networks.
