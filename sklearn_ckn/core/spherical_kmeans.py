@@ -90,6 +90,15 @@ def spherical_kmeans(
         Unit-norm centroids.
     objectives : list of float
         Mean similarity ``mean_i max_k <x_i, c_k>`` after each assignment step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.spherical_kmeans import spherical_kmeans
+    >>> X = torch.nn.functional.normalize(torch.randn(200, 5), dim=1)
+    >>> centroids, objectives = spherical_kmeans(X, 4, max_iter=10, seed=0)
+    >>> centroids.shape, bool(torch.allclose(centroids.norm(dim=1), torch.ones(4)))
+    (torch.Size([4, 5]), True)
     """
     n = X.shape[0]
     if n_clusters > n:
