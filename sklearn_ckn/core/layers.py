@@ -58,6 +58,15 @@ class CKNLayer(nn.Module):
         Whether patches go through a fitted centring + ZCA map first.
     nystrom_reg : float
         Regulariser of the Nystrom inverse square root.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.layers import CKNLayer
+    >>> layer = CKNLayer(in_channels=1, n_filters=8, patch_size=3, subsampling=2)
+    >>> layer.set_anchors(torch.nn.functional.normalize(torch.randn(8, 9), dim=1))
+    >>> layer(torch.rand(4, 1, 28, 28)).shape
+    torch.Size([4, 8, 14, 14])
     """
 
     def __init__(
@@ -113,15 +122,36 @@ class CKNLayer(nn.Module):
         )
 
     def output_size(self, height, width):
-        """Spatial size of this layer's output for an input of ``height x width``."""
+        """Return the spatial size of this layer's output for an input of ``height x width``.
+
+        Parameters
+        ----------
+        height, width : int
+            Input size.
+
+        Returns
+        -------
+        size : tuple of int
+            ``(height, width)`` after pooling.
+        """
         return pooled_size(height, self.subsampling), pooled_size(width, self.subsampling)
 
     def flops(self, height, width):
-        """Floating-point operations of the matrix products of one forward pass.
+        """Count the floating-point operations of the matrix products of one forward pass.
 
         Counts the convolution (or whitening + 1x1 product), the pooling products
         and the Nystrom projection for one image of ``height x width``; elementwise
         work (norms, kernel) is left out, so this is what matmul speed should bound.
+
+        Parameters
+        ----------
+        height, width : int
+            Input size.
+
+        Returns
+        -------
+        flops : int
+            Operations for one image.
         """
         hw = height * width
         f, d = self.n_filters, self.patch_dim
@@ -132,13 +162,27 @@ class CKNLayer(nn.Module):
 
     # -- fitting ---------------------------------------------------------------------
     def set_whitening(self, weight, bias):
-        """Install a fitted centring + ZCA map (see :mod:`.whitening`)."""
+        """Install a fitted centring + ZCA map (see :mod:`.whitening`).
+
+        Parameters
+        ----------
+        weight : torch.Tensor of shape (C * p * p, C, p, p)
+            The linear part, as a convolution weight.
+        bias : torch.Tensor of shape (C * p * p,)
+            The offset.
+        """
         self.white_weight.copy_(weight)
         self.white_bias.copy_(bias)
 
     @torch.no_grad()
     def set_anchors(self, anchors):
-        """Install unit-norm anchors and recompute the Nystrom matrix."""
+        """Install unit-norm anchors and recompute the Nystrom matrix.
+
+        Parameters
+        ----------
+        anchors : torch.Tensor of shape (n_filters, C * p * p)
+            Unit-norm anchor points, one per row.
+        """
         self.anchors.copy_(anchors.to(self.anchors))
         self._refresh_lintrans()
 
@@ -163,7 +207,13 @@ class CKNLayer(nn.Module):
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
     def nystrom_matrix(self):
-        """``kappa(Z Z^T)^(-1/2)``: differentiable while training the anchors, else cached."""
+        """Return ``kappa(Z Z^T)^(-1/2)``: differentiable while training the anchors, else cached.
+
+        Returns
+        -------
+        matrix : torch.Tensor of shape (n_filters, n_filters)
+            The Nystrom normalisation of the anchors' kernel map.
+        """
         if self.training and self.anchors.requires_grad and torch.is_grad_enabled():
             self._lintrans_stale = True  # the anchors are about to change
             return kernel_inverse_sqrt(self.anchors, self.kappa, reg=self.nystrom_reg)
@@ -172,7 +222,18 @@ class CKNLayer(nn.Module):
         return self.lintrans
 
     def whiten_patches(self, patches):
-        """Map raw ``(K, C*p*p)`` patches to the space the anchors live in."""
+        """Map raw ``(K, C*p*p)`` patches to the space the anchors live in.
+
+        Parameters
+        ----------
+        patches : torch.Tensor of shape (K, C * p * p)
+            Raw patches.
+
+        Returns
+        -------
+        patches : torch.Tensor of shape (K, C * p * p)
+            Whitened patches (unchanged without whitening).
+        """
         if not self.whitening:
             return patches
         w = self.white_weight.reshape(self.patch_dim, -1)
@@ -180,7 +241,18 @@ class CKNLayer(nn.Module):
 
     # -- forward ---------------------------------------------------------------------
     def embed(self, x):
-        """Kernel embedding of every patch before pooling: ``(B, F, H, W)``."""
+        """Return the kernel embedding of every patch, before pooling.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, C, H, W)
+            Input map.
+
+        Returns
+        -------
+        embedded : torch.Tensor of shape (B, F, H, W)
+            ``||x|| kappa(<z_f, x> / ||x||)`` for every anchor ``f`` and position.
+        """
         if self.whitening:
             y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
             norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
@@ -197,7 +269,18 @@ class CKNLayer(nn.Module):
         return homogeneous_kernel_(dots, norms, self.kernel, self.sigma)
 
     def pool(self, x):
-        """Gaussian pooling of an embedded map, with cached pooling matrices."""
+        """Gaussian-pool an embedded map, with cached pooling matrices.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, F, H, W)
+            Embedded map.
+
+        Returns
+        -------
+        pooled : torch.Tensor of shape (B, F, H', W')
+            The pooled map (``x`` itself when ``subsampling`` is 1).
+        """
         if self.subsampling == 1:
             return x
         h, w = x.shape[-2:]
@@ -215,7 +298,18 @@ class CKNLayer(nn.Module):
         return gaussian_pool(x, self.subsampling, mats)
 
     def project(self, x):
-        """Apply the Nystrom matrix to every position of ``x``."""
+        """Apply the Nystrom matrix to every position of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, F, H, W)
+            Pooled map.
+
+        Returns
+        -------
+        projected : torch.Tensor of shape (B, F, H, W)
+            The layer's output.
+        """
         return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
 
     def forward(self, x):
@@ -232,6 +326,21 @@ class CKNSequential(nn.Module):
 
     ``preprocess`` (a module without fitted state, e.g.
     :class:`.local_whitening.LocalPatchWhitening`) is applied to the input first.
+
+    Parameters
+    ----------
+    layers : list of CKNLayer
+        The layers, first to last.
+    preprocess : torch.nn.Module, default=None
+        Applied to the input before the first layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> net = CKNSequential([CKNLayer(1, 8, subsampling=2), CKNLayer(8, 16, subsampling=4)])
+    >>> net.output_shape(28, 28)
+    (16, 4, 4)
     """
 
     def __init__(self, layers, preprocess=None):
@@ -255,7 +364,18 @@ class CKNSequential(nn.Module):
 
     @classmethod
     def from_config(cls, config):
-        """An untrained network with the structure :attr:`config` describes."""
+        """Build an untrained network with the structure :attr:`config` describes.
+
+        Parameters
+        ----------
+        config : dict
+            A network's :attr:`config`.
+
+        Returns
+        -------
+        network : CKNSequential
+            The same layers (and preprocessing), untrained.
+        """
         from .local_whitening import LocalPatchWhitening
 
         pre = config.get("preprocess")
@@ -265,7 +385,18 @@ class CKNSequential(nn.Module):
         )
 
     def preprocess_input(self, x):
-        """The input of the first layer."""
+        """Return the input of the first layer.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, C, H, W)
+            The images.
+
+        Returns
+        -------
+        x : torch.Tensor of shape (B, C, H, W)
+            The images after ``preprocess`` (unchanged without it).
+        """
         return x if self.preprocess is None else self.preprocess(x)
 
     def forward(self, x, n_layers=None):
@@ -280,24 +411,68 @@ class CKNSequential(nn.Module):
             layer.normalize_anchors_()
 
     def train_anchors_(self, mode=True):
-        """Make the anchors trainable (``mode=True``) or frozen; returns ``self``."""
+        """Make the anchors trainable (``mode=True``) or frozen.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Whether the anchors require gradients.
+
+        Returns
+        -------
+        self : CKNSequential
+            The network.
+        """
         for layer in self.layers:
             layer.anchors.requires_grad_(mode)
         return self
 
     def map_sizes(self, height, width):
-        """Input spatial size of each layer, then the output size: ``L + 1`` pairs."""
+        """Return the input spatial size of each layer, then the output size.
+
+        Parameters
+        ----------
+        height, width : int
+            Size of the images.
+
+        Returns
+        -------
+        sizes : list of tuple of int
+            ``L + 1`` ``(height, width)`` pairs for ``L`` layers.
+        """
         sizes = [(height, width)]
         for layer in self.layers:
             sizes.append(layer.output_size(*sizes[-1]))
         return sizes
 
     def flops(self, height, width):
-        """Matrix-product FLOPs of a forward pass for one image (see CKNLayer.flops)."""
+        """Count the matrix-product FLOPs of a forward pass for one image.
+
+        Parameters
+        ----------
+        height, width : int
+            Size of the image.
+
+        Returns
+        -------
+        flops : int
+            The sum of :meth:`CKNLayer.flops` over the layers.
+        """
         sizes = self.map_sizes(height, width)
         return sum(layer.flops(*hw) for layer, hw in zip(self.layers, sizes))
 
     def output_shape(self, height, width):
-        """``(channels, height, width)`` of the output for a given input size."""
+        """Return the shape of the output for a given input size.
+
+        Parameters
+        ----------
+        height, width : int
+            Size of the images.
+
+        Returns
+        -------
+        shape : tuple of int
+            ``(channels, height, width)`` of the last map.
+        """
         h, w = self.map_sizes(height, width)[-1]
         return self.layers[-1].n_filters, h, w
