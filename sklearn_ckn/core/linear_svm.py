@@ -23,9 +23,33 @@ __all__ = [
 
 
 def squared_hinge_objective(X, Y, W, b, C):
-    """Sum over classes of ``0.5 ||w_c||^2 + C sum_i max(0, 1 - Y_ic f_ic)^2``.
+    """Return the sum over classes of ``0.5 ||w_c||^2 + C sum_i max(0, 1 - Y_ic f_ic)^2``.
 
-    ``X`` (n, d), ``Y`` (n, k) in {-1, +1}, ``W`` (d, k), ``b`` (k,).
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d)
+        Features.
+    Y : torch.Tensor of shape (n, k)
+        Targets in {-1, +1}, one column per one-vs-rest problem.
+    W : torch.Tensor of shape (d, k)
+        Weights.
+    b : torch.Tensor of shape (k,)
+        Intercepts (not penalised).
+    C : float
+        Weight of the loss against the L2 penalty.
+
+    Returns
+    -------
+    objective : torch.Tensor of shape ()
+        The objective, with ``f = X W + b``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import squared_hinge_objective
+    >>> X, Y = torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.0], [-1.0]])
+    >>> squared_hinge_objective(X, Y, torch.zeros(1, 1), torch.zeros(1), C=1.0)
+    tensor(2.)
     """
     margins = Y * (X @ W + b)
     return 0.5 * (W * W).sum() + C * torch.clamp(1 - margins, min=0).pow(2).sum()
@@ -38,6 +62,35 @@ def squared_hinge_value_and_grad(X, Y, W, b, C):
     gradient is ``(G^T X)^T``: with few classes, BLAS runs that layout faster than
     ``X^T G`` on the CPU (the row-major ``X`` is read in order), and the L-BFGS steps
     are little else.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d)
+        Features.
+    Y : torch.Tensor of shape (n, k)
+        Targets in {-1, +1}.
+    W : torch.Tensor of shape (d, k)
+        Weights.
+    b : torch.Tensor of shape (k,)
+        Intercepts.
+    C : float
+        Weight of the loss against the L2 penalty.
+
+    Returns
+    -------
+    objective : torch.Tensor of shape ()
+        The objective.
+    grad : torch.Tensor of shape (d + 1, k)
+        Its gradient with respect to ``W`` (first ``d`` rows) and ``b`` (last row).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import squared_hinge_value_and_grad
+    >>> X, Y = torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.0], [-1.0]])
+    >>> value, grad = squared_hinge_value_and_grad(X, Y, torch.zeros(1, 1), torch.zeros(1), 1.0)
+    >>> value, grad.ravel()
+    (tensor(2.), tensor([-4.,  0.]))
     """
     return _value_grad_active(X, Y, W, b, C)[:2]
 
@@ -201,9 +254,38 @@ def build_preconditioner(
     It depends on ``X`` only (``C`` and the active fraction rescale it), so a path of
     ``C`` values or the folds of a cross-validation can reuse one: building it is the
     costliest step of a fit with many features (a ``(d, m) x (m, d)`` product and,
-    later, a Cholesky factorisation). Parameters as in :func:`fit_squared_hinge_ovr`;
-    ``reuse_ratio > 1`` lets the dense factor keep its Cholesky factor while the
-    curvature and penalty terms stay within that ratio of the factorised ones.
+    later, a Cholesky factorisation).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d)
+        Features.
+    fit_intercept : bool, default=True
+        Whether the fits learn intercepts.
+    n_hessian_samples : int, default=10_000
+        Rows that estimate the Gram matrix (see :func:`fit_squared_hinge_ovr`).
+    max_dense_features : int, default=16_384
+        Largest ``d`` for the dense preconditioner.
+    reuse_ratio : float, default=1.0
+        Above 1, the dense factor keeps its Cholesky factor while the curvature and
+        penalty terms stay within this ratio of the factorised ones.
+
+    Returns
+    -------
+    preconditioner : object
+        To pass as ``preconditioner=`` to :func:`fit_squared_hinge_ovr` or
+        :func:`fit_squared_hinge_path` on the same ``X``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import build_preconditioner, fit_squared_hinge_ovr
+    >>> X = torch.randn(100, 5)
+    >>> Y = torch.where(X[:, :1] > 0, 1.0, -1.0)
+    >>> P = build_preconditioner(X)
+    >>> W, b, n_iter = fit_squared_hinge_ovr(X, Y, C=1.0, preconditioner=P)
+    >>> W.shape
+    torch.Size([5, 1])
     """
     n, d = X.shape
     if d <= max_dense_features:
@@ -267,9 +349,21 @@ def fit_squared_hinge_ovr(
     Returns
     -------
     W : torch.Tensor of shape (d, k)
+        Weights.
     b : torch.Tensor of shape (k,)
+        Intercepts (zeros without ``fit_intercept``).
     n_iter : int
         L-BFGS iterations run.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import fit_squared_hinge_ovr
+    >>> X = torch.tensor([[2.0], [1.0], [-1.0], [-2.0]])
+    >>> Y = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]])
+    >>> W, b, n_iter = fit_squared_hinge_ovr(X, Y, C=10.0)
+    >>> bool(((X @ W + b) * Y > 0).all())
+    True
     """
     W, b, n_iter, _ = _fit(
         X, Y, C, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, init=init,
@@ -291,10 +385,37 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
     ``fit_intercept``, ``max_iter``, ``tol``, ``n_hessian_samples``,
     ``max_dense_features`` as in :func:`fit_squared_hinge_ovr`.
 
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d)
+        Features.
+    Y : torch.Tensor of shape (n, k)
+        Targets in {-1, +1}.
+    Cs : sequence of float
+        The values of ``C``, in the order they are fitted.
+    init : tuple (W, b), optional
+        Starting point of the first fit.
+    preconditioner : object, optional
+        From :func:`build_preconditioner`; built here if None.
+    sample_mask : torch.Tensor of shape (n,), optional
+        1 for the rows to fit on, 0 for rows left out.
+    **kwargs : dict
+        Further options of :func:`fit_squared_hinge_ovr` (listed above).
+
     Returns
     -------
     list of (W, b, n_iter)
         One solution per value of ``Cs``, in the same order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import fit_squared_hinge_path
+    >>> X = torch.randn(100, 5)
+    >>> Y = torch.where(X[:, :1] > 0, 1.0, -1.0)
+    >>> path = fit_squared_hinge_path(X, Y, [0.01, 0.1, 1.0])
+    >>> [W.shape for W, b, n_iter in path]
+    [torch.Size([5, 1]), torch.Size([5, 1]), torch.Size([5, 1])]
     """
     fit_intercept = kwargs.pop("fit_intercept", True)
     n_hessian_samples = kwargs.pop("n_hessian_samples", 10_000)
