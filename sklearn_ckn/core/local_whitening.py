@@ -72,6 +72,32 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     and their eigendecompositions are computed in float64 (their smallest eigenvalues
     decide which directions are dropped); patches, products and the rebuilt images
     stay in the input's dtype.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, C, H, W)
+        Floating-point images.
+    patch_size : int, default=3
+        Side of the patches whose second moments whiten the image.
+    power : float, default=-0.25
+        Power of the second-moment matrix applied to the patches (-0.5 would whiten
+        fully; -0.25 is Mairal's half-whitening).
+    rel_eps : float, default=1e-8
+        Directions whose singular value is below ``rel_eps`` times the largest are
+        dropped.
+
+    Returns
+    -------
+    whitened : torch.Tensor of shape (n, C, H, W)
+        The rebuilt images (overlapping patches averaged).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.local_whitening import whiten_images_locally
+    >>> x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> whiten_images_locally(x).shape
+    torch.Size([2, 3, 8, 8])
     """
     _, c, h, w = x.shape
     p = patch_size
@@ -92,7 +118,22 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
 
 
 class LocalPatchWhitening(nn.Module):
-    """:func:`whiten_images_locally` as a module (no parameters, nothing to fit)."""
+    """:func:`whiten_images_locally` as a module (no parameters, nothing to fit).
+
+    Parameters
+    ----------
+    patch_size : int, default=3
+        Side of the patches.
+    power : float, default=-0.25
+        Power of the per-image second-moment matrix.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.local_whitening import LocalPatchWhitening
+    >>> LocalPatchWhitening()(torch.rand(2, 3, 8, 8)).shape
+    torch.Size([2, 3, 8, 8])
+    """
 
     def __init__(self, patch_size=3, power=-0.25):
         super().__init__()
