@@ -16,7 +16,22 @@ __all__ = ["CKNNetwork", "Standardize", "build_ckn_network"]
 
 
 class Standardize(nn.Module):
-    """``(x - shift) / scale`` per feature, with fixed (fitted) ``shift`` and ``scale``."""
+    """``(x - shift) / scale`` per feature, with fixed (fitted) ``shift`` and ``scale``.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features; ``shift`` starts at 0 and ``scale`` at 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.network import Standardize
+    >>> std = Standardize(2)
+    >>> std.set_statistics([1.0, 2.0], [2.0, 4.0])
+    >>> std(torch.tensor([[3.0, 6.0]]))
+    tensor([[1., 1.]])
+    """
 
     def __init__(self, n_features):
         super().__init__()
@@ -25,6 +40,15 @@ class Standardize(nn.Module):
 
     @torch.no_grad()
     def set_statistics(self, shift, scale):
+        """Install fitted statistics.
+
+        Parameters
+        ----------
+        shift : array-like of shape (n_features,)
+            Subtracted from each feature.
+        scale : array-like of shape (n_features,)
+            Divides each centred feature.
+        """
         self.shift.copy_(torch.as_tensor(shift))
         self.scale.copy_(torch.as_tensor(scale))
 
@@ -44,6 +68,16 @@ class CKNNetwork(nn.Module):
         ``weight`` dtype is the dtype of the feature map and the head.
     feature_map : nn.Module or None
         Applied to the flattened features before the head (None: identity).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.network import CKNNetwork
+    >>> ckn = CKNSequential([CKNLayer(1, 8, subsampling=4)])
+    >>> net = CKNNetwork(ckn, torch.nn.Linear(8 * 2 * 2, 3))
+    >>> net(torch.rand(5, 1, 8, 8)).shape
+    torch.Size([5, 3])
     """
 
     def __init__(self, ckn, head, feature_map=None):
@@ -53,11 +87,33 @@ class CKNNetwork(nn.Module):
         self.head = head
 
     def features(self, x):
-        """The flattened last CKN map, ``(b, n_features)``."""
+        """Return the flattened last CKN map.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (b, C, H, W)
+            Images.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (b, n_features)
+            The last map flattened in (channel, row, column) order.
+        """
         return self.ckn(x).flatten(1)
 
     def classify(self, maps):
-        """Class scores of last CKN maps ``(b, F, h, w)``."""
+        """Return the class scores of last CKN maps.
+
+        Parameters
+        ----------
+        maps : torch.Tensor of shape (b, F, h, w)
+            Outputs of the last CKN layer.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (b, n_classes)
+            The head's output on the mapped, flattened features.
+        """
         return self.head(self.feature_map(maps.flatten(1).to(self.head.weight.dtype)))
 
     def forward(self, x):
@@ -68,11 +124,25 @@ class CKNNetwork(nn.Module):
         self.ckn.normalize_anchors_()
 
     def forward_from_embedding(self, x, layer):
-        """Scores and the (leaf, gradient-requiring) embedding of layer ``layer``.
+        """Return the scores and the (leaf, gradient-requiring) embedding of a layer.
 
         Layers before ``layer`` and its ``embed`` run without autograd; the rest of
         the network records a graph from the embedding ``(b, F, H_l, W_l)`` on
         (what Grad-CAM needs, at the cost of one backward pass through the top).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (b, C, H, W)
+            Images.
+        layer : int
+            Index of the CKN layer whose embedding is returned.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (b, n_classes)
+            Class scores, recorded by autograd from ``act`` on.
+        act : torch.Tensor of shape (b, F, H_l, W_l)
+            The layer's embedding before pooling, a leaf that requires grad.
         """
         layers = self.ckn.layers
         with torch.no_grad():
@@ -90,10 +160,31 @@ class CKNNetwork(nn.Module):
 
 
 def build_ckn_network(ckn_config, n_features, n_classes, standardize=True):
-    """An untrained :class:`CKNNetwork` of plain arguments (what pickling stores).
+    """Build an untrained :class:`CKNNetwork` from plain arguments (what pickling stores).
 
-    ``ckn_config`` is :attr:`CKNSequential.config`; the head is ``nn.Linear(n_features,
-    n_classes)``, preceded by :class:`Standardize` when ``standardize``.
+    Parameters
+    ----------
+    ckn_config : dict
+        ``CKNSequential.config`` of the kernel layers.
+    n_features : int
+        Size of the flattened last map.
+    n_classes : int
+        Number of class scores; the head is ``nn.Linear(n_features, n_classes)``.
+    standardize : bool, default=True
+        Put a :class:`Standardize` feature map before the head.
+
+    Returns
+    -------
+    network : CKNNetwork
+        With untrained anchors and head.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.network import build_ckn_network
+    >>> config = CKNSequential([CKNLayer(1, 8, subsampling=4)]).config
+    >>> build_ckn_network(config, n_features=32, n_classes=10).head
+    Linear(in_features=32, out_features=10, bias=True)
     """
     return CKNNetwork(
         CKNSequential.from_config(ckn_config),
