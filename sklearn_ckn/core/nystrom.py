@@ -39,10 +39,32 @@ class _InverseSqrt(torch.autograd.Function):
 
 
 def symmetric_inverse_sqrt(matrix, *, reg=0.0, rel_floor=1e-7):
-    """``(A + reg I)^(-1/2)`` of a symmetric ``A``, differentiable with a stable gradient.
+    """Return ``(A + reg I)^(-1/2)`` of a symmetric ``A``, with a stable gradient.
 
     Eigenvalues are clamped at ``rel_floor`` times the largest before ``reg`` is
     added (the gradient treats the clamp as the identity). Compute in float64.
+
+    Parameters
+    ----------
+    matrix : torch.Tensor of shape (k, k)
+        The symmetric matrix ``A`` (symmetrised as ``(A + A^T) / 2``).
+    reg : float, default=0.0
+        Added to the eigenvalues after the clamp.
+    rel_floor : float, default=1e-7
+        Smallest eigenvalue kept, relative to the largest.
+
+    Returns
+    -------
+    inv_sqrt : torch.Tensor of shape (k, k)
+        The symmetric inverse square root, differentiable with respect to ``A``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.nystrom import symmetric_inverse_sqrt
+    >>> symmetric_inverse_sqrt(torch.diag(torch.tensor([4.0, 16.0], dtype=torch.float64)))
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]], dtype=torch.float64)
     """
     sym = 0.5 * (matrix + matrix.T)
     return _InverseSqrt.apply(sym, float(reg), float(rel_floor))
@@ -55,6 +77,33 @@ def kernel_inverse_sqrt(anchors, kappa, *, reg=1e-3, rel_floor=1e-7):
     at ``rel_floor * max_eigenvalue`` (duplicate or nearly colinear anchors make the
     Gram matrix singular) before the small regulariser ``reg`` is added. Gradients
     flow to ``anchors`` when they require them.
+
+    Parameters
+    ----------
+    anchors : torch.Tensor of shape (k, d)
+        The unit-norm anchors ``Z``, one per row.
+    kappa : callable
+        The kernel function on cosines (see :func:`sklearn_ckn.core.kernels.get_kernel`).
+    reg : float, default=1e-3
+        Regulariser added to the eigenvalues.
+    rel_floor : float, default=1e-7
+        Smallest eigenvalue kept, relative to the largest.
+
+    Returns
+    -------
+    inv_sqrt : torch.Tensor of shape (k, k)
+        The Nystrom normalisation matrix, in ``anchors``' dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.kernels import get_kernel
+    >>> from sklearn_ckn.core.nystrom import kernel_inverse_sqrt
+    >>> Z = torch.eye(3)  # orthogonal anchors: kappa(Z Z^T) is close to the identity
+    >>> kernel_inverse_sqrt(Z, get_kernel("linear"), reg=0.0)
+    tensor([[1., 0., 0.],
+            [0., 1., 0.],
+            [0., 0., 1.]])
     """
     # float64 throughout, also inside a mixed-precision (autocast) forward pass.
     with torch.autocast(anchors.device.type, enabled=False):
