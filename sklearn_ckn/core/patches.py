@@ -7,11 +7,30 @@ __all__ = ["gather_patches", "patch_norms", "patch_products"]
 
 
 def gather_patches(x, batch_idx, rows, cols, patch_size):
-    """Patches of the zero-padded ``(B, C, H, W)`` map ``x`` at the given centres.
+    """Return the patches of the zero-padded map ``x`` at the given centres.
 
-    ``batch_idx``, ``rows`` and ``cols`` are 1-D long tensors of equal length ``K``
-    (centres in unpadded coordinates). Returns ``(K, C * p * p)`` patches flattened in
-    ``(C, p, p)`` order, the layout of a ``conv2d`` weight.
+    Parameters
+    ----------
+    x : torch.Tensor of shape (B, C, H, W)
+        The maps.
+    batch_idx, rows, cols : torch.Tensor of shape (K,), dtype long
+        Image index and centre of each patch (unpadded coordinates).
+    patch_size : int
+        Side ``p`` of the square patches.
+
+    Returns
+    -------
+    patches : torch.Tensor of shape (K, C * p * p)
+        The patches flattened in ``(C, p, p)`` order, the layout of a ``conv2d``
+        weight.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.patches import gather_patches
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gather_patches(x, torch.tensor([0]), torch.tensor([1]), torch.tensor([1]), 3)
+    tensor([[ 0.,  1.,  2.,  4.,  5.,  6.,  8.,  9., 10.]])
     """
     p = patch_size
     pad = p // 2
@@ -29,6 +48,28 @@ def patch_norms(x, patch_size, eps=0.0):
 
     Sums squares over channels first, then over the window with a box filter, which is
     far cheaper than a convolution with ``C * p * p`` ones.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (B, C, H, W)
+        The maps; patches past the border are zero-padded (the output keeps the
+        size of the map).
+    patch_size : int
+        Side ``p`` of the square patches.
+    eps : float, default=0.0
+        Added to the sums of squares before the square root.
+
+    Returns
+    -------
+    norms : torch.Tensor of shape (B, 1, H, W)
+        The norm of the patch centred at each position.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.patches import patch_norms
+    >>> patch_norms(torch.ones(1, 2, 3, 3), 3)[0, 0, 1, 1]  # 2 channels x 9 ones
+    tensor(4.2426)
     """
     p = patch_size
     sq = x.pow(2).sum(dim=1, keepdim=True)
@@ -48,12 +89,34 @@ _UNFOLD_MAX_PATCH_DIM = 32
 
 
 def patch_products(x, weight, patch_size):
-    """Inner products of every ``p x p`` patch of ``x`` (zero "same" padding) with rows of ``weight``.
+    """Return the inner products of every ``p x p`` patch of ``x`` with rows of ``weight``.
 
-    ``x`` is ``(B, C, H, W)``, ``weight`` is ``(F, C * p * p)`` in ``(C, p, p)`` order;
-    returns ``(B, F, H, W)``, the same as ``conv2d`` of the padded map with ``weight``
-    as ``F`` filters, and differentiable like it. Few-channel inputs go through an
-    unfold and one batched product instead (faster on the CPU).
+    The same as ``conv2d`` of the zero ("same") padded map with ``weight`` as ``F``
+    filters, and differentiable like it. Few-channel inputs go through an unfold and
+    one batched product instead (faster on the CPU).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (B, C, H, W)
+        The maps.
+    weight : torch.Tensor of shape (F, C * p * p)
+        Rows in ``(C, p, p)`` order.
+    patch_size : int
+        Side ``p`` of the patches.
+
+    Returns
+    -------
+    products : torch.Tensor of shape (B, F, H, W)
+        ``<weight_f, patch>`` at every position.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.patches import patch_products
+    >>> patch_products(torch.ones(1, 1, 3, 3), torch.ones(1, 9), 3)[0, 0]
+    tensor([[4., 6., 4.],
+            [6., 9., 6.],
+            [4., 6., 4.]])
     """
     p = patch_size
     pad = p // 2
