@@ -15,12 +15,57 @@ __all__ = ["pooling_matrix", "pooled_size", "gaussian_pool"]
 
 
 def pooled_size(size, subsampling):
-    """Spatial size after pooling: ``ceil(size / subsampling)``, at least 1."""
+    """Return the spatial size after pooling: ``ceil(size / subsampling)``, at least 1.
+
+    Parameters
+    ----------
+    size : int
+        Side of the map.
+    subsampling : int
+        Pooling factor.
+
+    Returns
+    -------
+    pooled : int
+        Side of the pooled map.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.pooling import pooled_size
+    >>> pooled_size(28, 2), pooled_size(7, 4), pooled_size(1, 4)
+    (14, 2, 1)
+    """
     return max(1, -(-size // subsampling))
 
 
 def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
-    """The ``(pooled_size, size)`` matrix of 1-D Gaussian pooling with stride ``subsampling``."""
+    """Return the matrix of 1-D Gaussian pooling with stride ``subsampling``.
+
+    The Gaussian has standard deviation ``subsampling / sqrt(2)`` and is truncated at
+    ``subsampling`` pixels from its centre; ``subsampling=1`` gives the identity.
+
+    Parameters
+    ----------
+    size : int
+        Length of the input.
+    subsampling : int
+        Stride (pooling factor).
+    dtype : torch.dtype, default=torch.float32
+        Data type of the matrix.
+    device : torch.device or str, default=None
+        Device of the matrix (the CPU if None).
+
+    Returns
+    -------
+    matrix : torch.Tensor of shape (pooled_size(size, subsampling), size)
+        Row ``i`` holds the weights of output ``i``.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.pooling import pooling_matrix
+    >>> pooling_matrix(8, 2).shape
+    torch.Size([4, 8])
+    """
     s = int(subsampling)
     n_out = pooled_size(size, s)
     if s == 1:
@@ -38,13 +83,34 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
 
 
 def gaussian_pool(x, subsampling, matrices=None):
-    """Pool a ``(B, C, H, W)`` map; ``matrices`` may pass cached ``(P_h, P_w)``.
+    """Gaussian-pool a ``(B, C, H, W)`` map along both spatial axes.
 
     Small outputs (see ``_KRON_MAX_EXTRA_FLOPS``) are pooled
     by one product with the ``(H' W', H W)`` Kronecker product of the two matrices:
     a single large matrix product over all ``B * C`` maps, where the separable form's
     second step is ``B * C`` tiny products. Larger outputs use the separable form,
     whose FLOPs are then far fewer.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (B, C, H, W)
+        The map.
+    subsampling : int
+        Pooling factor of both axes.
+    matrices : tuple of torch.Tensor, default=None
+        Cached ``(P_h, P_w)`` from :func:`pooling_matrix`; computed if None.
+
+    Returns
+    -------
+    pooled : torch.Tensor of shape (B, C, H', W')
+        The pooled map, ``H' = pooled_size(H, subsampling)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.pooling import gaussian_pool
+    >>> gaussian_pool(torch.ones(2, 3, 8, 8), 2).shape
+    torch.Size([2, 3, 4, 4])
     """
     if subsampling == 1:
         return x
