@@ -51,6 +51,7 @@ def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
     Parameters
     ----------
     x : Tensor of shape (b, C, H, W)
+        The batch.
     crop : (int, int)
         Maximal shift ``(ph, pw)``: the image is zero-padded by ``ph`` rows and ``pw``
         columns on each side and a random ``H x W`` window is cut out (the "random crop
@@ -59,6 +60,19 @@ def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
         Flip each image left-right with probability 1/2.
     generator : torch.Generator or None
         CPU generator for the random draws (moved to ``x.device`` afterwards).
+
+    Returns
+    -------
+    augmented : Tensor of shape (b, C, H, W)
+        The shifted and flipped batch, channels-last.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.training import augment_batch
+    >>> x = torch.rand(4, 3, 8, 8)
+    >>> augment_batch(x, crop=(1, 1), flip=True, generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([4, 3, 8, 8])
     """
     b, _, h, w = x.shape
     ph, pw = crop
@@ -78,11 +92,33 @@ def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
 
 
 def one_cycle(step, total_steps, warmup=0.2, start=0.1):
-    """Learning-rate factor of the triangular one-cycle schedule at ``step``.
+    """Return the learning-rate factor of the triangular one-cycle schedule at ``step``.
 
     Linear from ``start`` to 1 over the first ``warmup * total_steps`` steps, then
     linear down to 0 at ``total_steps`` (never reached: the last step uses a small
     positive rate).
+
+    Parameters
+    ----------
+    step : int
+        Optimizer step, from 0.
+    total_steps : int
+        Steps of the whole schedule.
+    warmup : float, default=0.2
+        Fraction of the steps spent rising.
+    start : float, default=0.1
+        Factor at step 0.
+
+    Returns
+    -------
+    factor : float
+        Multiplies the peak learning rate.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.training import one_cycle
+    >>> [round(one_cycle(s, 10), 2) for s in (0, 1, 2, 6, 9)]
+    [0.1, 0.55, 1.0, 0.5, 0.12]
     """
     total_steps = max(int(total_steps), 1)
     peak = warmup * total_steps
@@ -92,11 +128,29 @@ def one_cycle(step, total_steps, warmup=0.2, start=0.1):
 
 
 def squared_hinge_loss(scores, target):
-    """One-vs-rest squared hinge loss, summed over classes, averaged over samples.
+    """Return the one-vs-rest squared hinge loss, summed over classes, averaged over samples.
 
-    ``scores`` ``(b, k)``, ``target`` class indices ``(b,)``: the mean over samples of
-    ``sum_c max(0, 1 - y_c s_c)^2`` with ``y_c = +1`` for the true class, else -1
-    (LinearSVC's loss, and Mairal's for the supervised CKN).
+    The mean over samples of ``sum_c max(0, 1 - y_c s_c)^2`` with ``y_c = +1`` for the
+    true class, else -1 (LinearSVC's loss, and Mairal's for the supervised CKN).
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (b, k)
+        Class scores.
+    target : torch.Tensor of shape (b,)
+        Class indices.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape ()
+        The loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.training import squared_hinge_loss
+    >>> squared_hinge_loss(torch.tensor([[1.0, -1.0], [0.0, 0.0]]), torch.tensor([0, 1]))
+    tensor(1.)
     """
     signs = 2.0 * F.one_hot(target, num_classes=scores.shape[1]).to(scores.dtype) - 1.0
     return torch.clamp(1.0 - signs * scores, min=0.0).pow(2).sum(dim=1).mean()
@@ -117,6 +171,34 @@ def make_optimizer(model, name, learning_rate, weight_decay, momentum=0.9, param
     dimensions). ``param_groups`` (a list of ``{"params": [...], "weight_decay": w,
     "lr_scale": s}`` dicts) replaces that rule; ``lr_scale`` (default 1) multiplies
     the learning rate of its group.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its parameters that require gradients are optimised.
+    name : {"sgd", "adam", "adamw"}
+        The optimizer.
+    learning_rate : float
+        Peak learning rate (``base_lr`` of each group).
+    weight_decay : float
+        Weight decay of the weights.
+    momentum : float, default=0.9
+        SGD momentum, or Adam's first beta.
+    param_groups : list of dict, default=None
+        Explicit parameter groups instead of the default rule.
+
+    Returns
+    -------
+    optimizer : torch.optim.Optimizer
+        Each group has ``base_lr`` set, which :class:`Trainer` scales.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.training import make_optimizer
+    >>> opt = make_optimizer(torch.nn.Linear(4, 2), "sgd", 0.1, 5e-4)
+    >>> [g["weight_decay"] for g in opt.param_groups]
+    [0.0005, 0.0]
     """
     if param_groups is None:
         decay, no_decay = [], []
@@ -163,15 +245,52 @@ PAD_MULTIPLE = 8
 
 
 def pad_batch(x, n_pad):
+    """Append ``n_pad`` all-zero images to a batch.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (b, C, H, W)
+        The batch.
+    n_pad : int
+        Number of zero images appended.
+
+    Returns
+    -------
+    padded : torch.Tensor of shape (b + n_pad, C, H, W)
+        Channels-last.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.training import pad_batch
+    >>> pad_batch(torch.ones(3, 1, 2, 2), 5).shape
+    torch.Size([8, 1, 2, 2])
+    """
     pad = x.new_zeros((n_pad,) + tuple(x.shape[1:]))
     return torch.cat([x, pad]).contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
 def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precision=False):
-    """Logits of ``model`` (in eval mode) for every image of ``data``, float32 on the CPU.
+    """Return the logits of ``model`` (in eval mode) for every image of ``data``.
 
-    ``flip_tta`` averages the logits of each image and of its mirror image.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(b, C, H, W)`` batches to ``(b, n_classes)`` logits.
+    data : ImageBatches
+        The images, with their device.
+    batch_size : int, default=256
+        Images per forward pass.
+    flip_tta : bool, default=False
+        Average the logits of each image and of its mirror image.
+    mixed_precision : bool, default=False
+        Whether to run the forward passes under bfloat16 autocast.
+
+    Returns
+    -------
+    logits : torch.Tensor of shape (n, n_classes)
+        The logits, as float32 on the CPU.
     """
     was_training = model.training
     model.eval()
@@ -224,6 +343,7 @@ class Trainer:
     after_step : callable or None
         Called without arguments after every optimizer step.
     batch_size : int
+        Images per optimizer step.
     crop : (int, int)
         Maximal random shift of the augmentation, ``(0, 0)`` for none.
     flip : bool
@@ -233,7 +353,7 @@ class Trainer:
     frozen : sequence of nn.Module
         Sub-modules kept in eval mode during training (frozen batch norm).
     mixed_precision : bool
-        bfloat16 autocast for the forward pass.
+        Whether to run the forward pass under bfloat16 autocast.
     verbose : int
         Progress bar per epoch when > 0.
     """
@@ -260,6 +380,13 @@ class Trainer:
         self.verbose = verbose
 
     def set_learning_rate(self, factor):
+        """Set every group's learning rate to ``factor`` times its ``base_lr``.
+
+        Parameters
+        ----------
+        factor : float
+            The schedule's factor, e.g. from :func:`one_cycle`.
+        """
         for g in self.optimizer.param_groups:
             g["lr"] = g["base_lr"] * factor
 
@@ -274,7 +401,22 @@ class Trainer:
             m.eval()
 
     def evaluate(self, data, y):
-        """Mean loss (no label smoothing) and accuracy on ``data``."""
+        """Return the mean loss (no label smoothing) and accuracy on ``data``.
+
+        Parameters
+        ----------
+        data : ImageBatches
+            The images.
+        y : array-like of shape (n,)
+            Their class indices.
+
+        Returns
+        -------
+        loss : float
+            Mean loss.
+        accuracy : float
+            Fraction of correct predictions.
+        """
         logits = predict_logits(self.model, data, batch_size=max(self.batch_size, 256),
                                 mixed_precision=self.mixed_precision)
         y = torch.as_tensor(y)
@@ -290,9 +432,11 @@ class Trainer:
         Parameters
         ----------
         data : ImageBatches
+            The training images.
         y : int64 tensor of shape (n,)
             Class indices.
         epochs : int
+            Number of epochs.
         schedule : {"one-cycle", "constant"}
             Learning-rate schedule over the ``epochs`` of this call.
         warmup : float
@@ -302,6 +446,10 @@ class Trainer:
         early_stopping : bool
             Stop when the validation loss has not improved by ``tol`` for
             ``n_iter_no_change`` epochs, and restore the best weights.
+        n_iter_no_change : int, default=5
+            Patience of early stopping, in epochs.
+        tol : float, default=1e-4
+            Smallest validation-loss improvement that counts.
         history : list or None
             Per-epoch dicts are appended to it.
         epoch_offset : int
