@@ -41,6 +41,19 @@ def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, 
     -------
     patches : torch.Tensor of shape (min(n_patches, n_positions), C_l * p * p)
         In the layer's raw input space (before any whitening).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.unsupervised import sample_layer_patches
+    >>> images = torch.rand(10, 1, 8, 8)
+    >>> net = CKNSequential([CKNLayer(1, 4, patch_size=3)])
+    >>> patches = sample_layer_patches(net, 0, lambda idx: images[idx], 10, 50,
+    ...                                np.random.default_rng(0), batch_size=4)
+    >>> patches.shape
+    torch.Size([50, 9])
     """
     layer = network.layers[layer_index]
     height, width = network.map_sizes(*load_batch(np.arange(1)).shape[-2:])[layer_index]
@@ -93,10 +106,50 @@ def fit_ckn_unsupervised(
     ``whitening_reg`` is the ZCA regulariser of whitened layers, relative to the mean
     eigenvalue of the patch covariance (see :func:`.whitening.fit_patch_whitening`).
 
+    Parameters
+    ----------
+    network : CKNSequential
+        The untrained network; its layers' whitening and anchors are set in place.
+    load_batch : callable
+        ``load_batch(indices) -> (b, C, H, W)`` float tensor on the network's device.
+    n_images : int
+        Number of training images ``load_batch`` can index.
+    n_patches : int, default=100_000
+        Patches drawn per layer for spherical k-means.
+    kmeans_max_iter : int, default=20
+        Spherical k-means iterations per layer.
+    batch_size : int, default=256
+        Images pushed through the trained layers at once.
+    seed : int, default=0
+        Seed of the patch sampling and of the k-means initialisations.
+    verbose : int, default=0
+        Print one line per layer and show k-means progress.
+    min_norm : float, default=1e-4
+        Patches below this fraction of the largest norm are skipped.
+    whitening_reg : float, default=0.1
+        ZCA regulariser of whitened layers.
+
+    Returns
+    -------
+    stats : list of dict
+        Per layer: ``n_patches`` (usable patches) and ``kmeans_objective`` (the
+        objective after each k-means iteration).
+
     Raises
     ------
     ValueError
         If a layer has fewer usable (non-zero) patches than filters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.unsupervised import fit_ckn_unsupervised
+    >>> images = torch.rand(20, 1, 8, 8)
+    >>> net = CKNSequential([CKNLayer(1, 4, subsampling=2), CKNLayer(4, 8, subsampling=2)])
+    >>> stats = fit_ckn_unsupervised(net, lambda idx: images[idx], 20, n_patches=500)
+    >>> [s["n_patches"] for s in stats], net(images).shape  # layer 2: all 20 x 4 x 4
+    ([500, 320], torch.Size([20, 8, 2, 2]))
     """
     rng = np.random.default_rng(seed)
     stats = []
