@@ -11,7 +11,30 @@ __all__ = ["centering_matrix", "fit_patch_whitening"]
 
 
 def centering_matrix(n_channels, patch_size, dtype=torch.float64):
-    """``(d, d)`` matrix subtracting each channel's mean over a ``p x p`` patch."""
+    """Return the matrix subtracting each channel's mean over a ``p x p`` patch.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels ``C`` of the patches.
+    patch_size : int
+        Side ``p`` of the patches.
+    dtype : torch.dtype, default=torch.float64
+        Data type of the matrix.
+
+    Returns
+    -------
+    matrix : torch.Tensor of shape (d, d)
+        Block-diagonal, ``d = C * p * p``, for patches flattened in ``(C, p, p)``
+        order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.whitening import centering_matrix
+    >>> centering_matrix(1, 2) @ torch.tensor([1.0, 2.0, 3.0, 6.0], dtype=torch.float64)
+    tensor([-2., -1.,  0.,  3.], dtype=torch.float64)
+    """
     q = patch_size * patch_size
     block = torch.eye(q, dtype=dtype) - torch.full((q, q), 1.0 / q, dtype=dtype)
     return torch.block_diag(*([block] * n_channels))
@@ -24,12 +47,32 @@ def fit_patch_whitening(patches, n_channels, patch_size, *, reg=0.1):
     the near-null directions (e.g. the constant direction removed by centring) from
     being amplified into noise.
 
+    Parameters
+    ----------
+    patches : torch.Tensor of shape (K, C * p * p)
+        Training patches flattened in ``(C, p, p)`` order.
+    n_channels : int
+        Channels ``C``.
+    patch_size : int
+        Side ``p`` of the patches.
+    reg : float, default=0.1
+        Regulariser, relative to the mean eigenvalue of the patch covariance.
+
     Returns
     -------
     weight : torch.Tensor of shape (d, C, p, p)
         The linear part ``A = W C`` as a convolution weight.
     bias : torch.Tensor of shape (d,)
         ``b = -W m``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.whitening import fit_patch_whitening
+    >>> patches = torch.randn(500, 3 * 3 * 3, generator=torch.Generator().manual_seed(0))
+    >>> weight, bias = fit_patch_whitening(patches, n_channels=3, patch_size=3)
+    >>> weight.shape, bias.shape
+    (torch.Size([27, 3, 3, 3]), torch.Size([27]))
     """
     dev, dtype = patches.device, patches.dtype
     x = patches.to(torch.float64)
