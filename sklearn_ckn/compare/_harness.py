@@ -142,7 +142,7 @@ FRUITS_IMAGE_SIZE = 32
 class ComparisonResult:
     """What :func:`run_comparison` returns.
 
-    Attributes
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per model (the content of ``results.csv``).
@@ -158,6 +158,13 @@ class ComparisonResult:
         Paths of the written files (empty when ``out`` is None).
     figures : dict of str to Figure
         ``"confusion_matrices"`` and ``"misclassified_<model>"``.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import run_comparison
+    >>> result = run_comparison("digits", models=["naive_bayes", "knn"], verbose=0)
+    >>> list(result.predictions), len(result.data.X_test)
+    (['naive_bayes', 'knn'], 450)
     """
 
     table: pd.DataFrame
@@ -245,6 +252,13 @@ def load_comparison_data(
         ``X_train``, ``y_train``, ``X_test``, ``y_test`` (uint8 images, int64
         labels), ``target_names`` and ``split`` (a sentence saying how the split
         was made).
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import load_comparison_data
+    >>> data = load_comparison_data("digits")
+    >>> data.X_train.shape, data.X_test.shape
+    ((1347, 8, 8), (450, 8, 8))
     """
     from .. import datasets
 
@@ -646,6 +660,7 @@ def run_comparison(
     Returns
     -------
     result : ComparisonResult
+        The tables, predictions, data, provenance, files and figures of the run.
 
     Raises
     ------
@@ -654,6 +669,15 @@ def run_comparison(
         written, an unavailable device or training sets too small for the models.
     FileNotFoundError
         When the data are missing (and cannot or may not be downloaded).
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import run_comparison
+    >>> result = run_comparison("digits", models=["naive_bayes", "knn"], verbose=0)
+    >>> print(result.table[["model", "accuracy"]].round(3).to_string(index=False))
+          model  accuracy
+    naive_bayes     0.836
+            knn     0.980
     """
     models = _check_models(models)
     if dataset not in DATASETS:
@@ -857,6 +881,7 @@ def run_example_comparison(dataset, argv=None, *, description=None):
     Returns
     -------
     result : ComparisonResult
+        What :func:`run_comparison` returned.
 
     Raises
     ------
@@ -864,6 +889,17 @@ def run_example_comparison(dataset, argv=None, *, description=None):
         With status 2 and one ``error:`` line, for bad arguments, missing or invalid
         data (everything :func:`run_comparison` raises a ``ValueError`` or
         ``OSError`` for).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_ckn.compare import run_example_comparison
+    >>> out = tempfile.mkdtemp()
+    >>> result = run_example_comparison(
+    ...     "digits", ["--models", "naive_bayes", "--out", out])  # doctest: +ELLIPSIS
+          model  accuracy  balanced_accuracy ...
+    >>> sorted(result.files)[:2]
+    ['confusion_matrices', 'misclassified_naive_bayes']
     """
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}; available datasets: {list(DATASETS)}.")
