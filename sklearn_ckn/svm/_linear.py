@@ -57,10 +57,32 @@ LINEAR_CLASSIFIERS = {
 
 
 def linear_steps(name="logistic", *, C=None, random_state=None, scale=True):
-    """The ``[("scaler", StandardScaler()), ("clf", classifier)]`` steps for a pipeline.
+    """Return the ``[("scaler", StandardScaler()), ("clf", classifier)]`` pipeline steps.
 
     Shared by :func:`make_linear_classifier` and the ``"ckn"`` model of
     :func:`sklearn_ckn.make_model` (whose parameters are then ``clf__C`` etc.).
+
+    Parameters
+    ----------
+    name : str, default="logistic"
+        A key of :data:`LINEAR_CLASSIFIERS` (see :func:`make_linear_classifier`).
+    C : float, default=None
+        Inverse regularisation strength (the classifier's default if None).
+    random_state : int or None, default=None
+        Passed to classifiers that use randomness.
+    scale : bool, default=True
+        Put a ``StandardScaler`` first.
+
+    Returns
+    -------
+    steps : list of (str, estimator) tuples
+        Unfitted ``("scaler", ...)`` (if ``scale``) and ``("clf", ...)`` steps.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.svm import linear_steps
+    >>> [name for name, _ in linear_steps("torch-linearsvc", C=0.01)]
+    ['scaler', 'clf']
     """
     try:
         factory = LINEAR_CLASSIFIERS[name]
@@ -99,7 +121,7 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
 
     Examples
     --------
-    >>> from sklearn_ckn.svm._linear import make_linear_classifier
+    >>> from sklearn_ckn.svm import make_linear_classifier
     >>> make_linear_classifier("logistic", C=0.5)
     Pipeline(steps=[('scaler', StandardScaler()),
                     ('clf', LogisticRegression(C=0.5, max_iter=300))])
