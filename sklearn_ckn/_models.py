@@ -128,7 +128,7 @@ _MODELS = {
 
 
 def available_models():
-    """Names accepted by :func:`make_model`.
+    """Return the names accepted by :func:`make_model`.
 
     Returns
     -------
