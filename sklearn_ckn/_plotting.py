@@ -132,7 +132,7 @@ def per_class_accuracy(y_true, predictions, *, labels=None, target_names=None):
 
     Examples
     --------
-    >>> from sklearn_ckn._plotting import per_class_accuracy
+    >>> from sklearn_ckn.compare import per_class_accuracy
     >>> per_class_accuracy([0, 0, 1, 1], {"cnn": [0, 1, 1, 1], "ckn": [0, 0, 1, 0]})
       class  support  cnn  ckn  ckn_minus_cnn
     0     0        2  0.5  1.0            0.5
@@ -177,6 +177,17 @@ def format_per_class_table(table, *, first="cnn", second="ckn", digits=2):
     text : str
         Accuracies in percent, one line per class, plus an ``ALL`` line (the
         support-weighted mean, i.e. the accuracy).
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import format_per_class_table, per_class_accuracy
+    >>> table = per_class_accuracy([0, 0, 1, 1], {"cnn": [0, 1, 1, 1], "ckn": [0, 0, 1, 0]},
+    ...                            target_names=["cat", "dog"])
+    >>> print(format_per_class_table(table))
+    CLASS    CNN Acc    CKN Acc  Difference
+    cat        50.00     100.00      +50.00
+    dog       100.00      50.00      -50.00
+    ALL        75.00      75.00       +0.00
     """
     for col in (first, second):
         if col not in table.columns:
@@ -393,6 +404,13 @@ def plot_confusion_matrices(
     -------
     fig : matplotlib.figure.Figure
         A new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import plot_confusion_matrices
+    >>> fig = plot_confusion_matrices([0, 0, 1, 1], {"cnn": [0, 1, 1, 1], "ckn": [0, 0, 1, 0]})
+    >>> [ax.get_title() for ax in fig.axes[:2]]
+    ['cnn (accuracy 0.750)', 'ckn (accuracy 0.750)']
     """
     return ConfusionMatricesDisplay.from_predictions(
         y_true,
@@ -638,6 +656,15 @@ def plot_misclassified(
     -------
     fig : matplotlib.figure.Figure
         A new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ckn.compare import plot_misclassified
+    >>> images = np.zeros((4, 8, 8), dtype=np.uint8)
+    >>> fig = plot_misclassified(images, [0, 1, 2, 3], [0, 1, 3, 2], title="ckn")
+    >>> fig.get_suptitle()
+    'ckn: 2 misclassified of 4'
     """
     return MisclassifiedDisplay.from_predictions(
         images,
