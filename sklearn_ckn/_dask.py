@@ -136,7 +136,7 @@ def transform_dask(estimator, X):
 
     Returns
     -------
-    features : dask.array.Array of shape (n, n_features_out_), dtype float32
+    features : dask.array.Array of shape (n, `n_features_out_`), dtype float32
         Lazy; its chunks are ``(X.chunks[0], (n_features_out_,))``. The graph holds the
         estimator itself (one key, shared by every chunk): refitting the estimator
         before ``compute`` changes the result on the threaded and synchronous
