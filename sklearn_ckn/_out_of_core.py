@@ -46,7 +46,7 @@ def transform_to(estimator, X, out, *, batch_size=None, chunks_in_flight=None):
         Any array whose row slices ``X[start:stop]`` give NumPy arrays: ndarray,
         ``np.memmap``, zarr or h5py arrays; or a dask array, whose chunks are computed
         ``chunks_in_flight`` at a time on the current scheduler and written here.
-    out : np.memmap or array of shape (n, n_features_out_), floating dtype
+    out : np.memmap or array of shape (n, `n_features_out_`), floating dtype
         Where the features go; written in place, then flushed when it has ``flush``.
     batch_size : int, default=None
         Images per batch (NumPy-like ``X``). None: the estimator's ``batch_size``, or
