@@ -2,10 +2,12 @@
 Class activation maps of a CNN and a CKN on CIFAR-10
 ====================================================
 
-Trains a CNN (:class:`~sklearn_ckn.CNNClassifier`, a narrow residual network) and a
+Trains a CNN (:class:`~sklearn_ckn.CNNClassifier`, a narrow residual network), a
 CKN pipeline (:class:`~sklearn_ckn.CKNTransformer` -> ``StandardScaler`` ->
-``LogisticRegression``) on a sample of CIFAR-10, prints their per-class test accuracy
-(``CLASS / CNN Acc / CKN Acc / Difference``) and saves, into ``--out``,
+``LogisticRegression``) and a supervised CKN (:class:`~sklearn_ckn.CKNClassifier`, the
+same kind of network with its anchors trained end to end) on a sample of CIFAR-10,
+prints their per-class test accuracy (``CLASS / CNN Acc / CKN Acc / Difference``, and
+the supervised CKN's) and saves, into ``--out``,
 
 * ``grad_cam_cifar10.png``: one test image per class (one row each), the original
   titled with its class ("Original: airplane") and the map of each model over it,
@@ -14,8 +16,9 @@ CKN pipeline (:class:`~sklearn_ckn.CKNTransformer` -> ``StandardScaler`` ->
   ``gradcam``) at each model's default layer, chosen from the map resolution: the
   CNN's second stage (8x8 maps for 32x32 images; its last block is 4x4), the CKN's
   last layer's kernel embedding before pooling (16x16);
-* ``filters_cnn.png`` / ``filters_ckn.png``: the first-layer filters of both models
-  (CKN anchors mapped back to pixel space through the whitening's pseudo-inverse).
+* ``filters_cnn.png``, ``filters_ckn.png``, ``filters_ckn_supervised.png``: the
+  first-layer filters of the models (CKN anchors mapped back to pixel space through
+  the whitening's pseudo-inverse).
 
 The default is small, so that it runs in about two minutes on a CPU: 5,000 training
 and 1,000 test images, a (32, 64, 128)-wide residual CNN trained for 10 epochs and a
@@ -47,7 +50,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_ckn import CKNTransformer, CNNClassifier
+from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 from sklearn_ckn.compare import format_per_class_table, per_class_accuracy
 from sklearn_ckn.datasets import load_cifar10
 from sklearn_ckn.explain import plot_filters, plot_grad_cam
@@ -85,6 +88,8 @@ def main(argv=None):
     parser.add_argument("--cnn-widths", default="32,64,128",
                         help="channels of the residual CNN's stages")
     parser.add_argument("--ckn-filters", default="32,128", help="CKN filters per layer")
+    parser.add_argument("--sup-epochs", type=int, default=3,
+                        help="supervised CKN training epochs")
     parser.add_argument("--n-show", type=int, default=10,
                         help="images in the heat-map figure (one per class)")
     parser.add_argument("--method", default="layercam", choices=["layercam", "hirescam", "gradcam"],
@@ -107,9 +112,9 @@ def main(argv=None):
     # %%
     # The two models.
     widths, filters = _ints(args.cnn_widths), _ints(args.ckn_filters)
-    epochs, n_patches, max_iter = args.epochs, 20_000, 300
+    epochs, n_patches, max_iter, sup_epochs = args.epochs, 20_000, 300, args.sup_epochs
     if args.quick:
-        widths, filters, epochs, n_patches, max_iter = (8, 16), (8, 16), 1, 2000, 50
+        widths, filters, epochs, n_patches, max_iter, sup_epochs = (8, 16), (8, 16), 1, 2000, 50, 1
     cnn = CNNClassifier("resnet-small", architecture_params={"widths": widths}, epochs=epochs,
                         device=args.device, random_state=args.random_state)
     ckn = Pipeline([
@@ -118,8 +123,10 @@ def main(argv=None):
         ("scaler", StandardScaler()),
         ("clf", LogisticRegression(C=0.1, max_iter=max_iter, random_state=args.random_state)),
     ])
+    sup = CKNClassifier(n_filters=filters, subsamplings=(2, 4), n_patches=n_patches,
+                        epochs=sup_epochs, device=args.device, random_state=args.random_state)
     predictions, seconds = {}, {}
-    for name, model in (("cnn", cnn), ("ckn", ckn)):
+    for name, model in (("cnn", cnn), ("ckn", ckn), ("ckn_supervised", sup)):
         t = time.perf_counter()
         model.fit(X_train, y_train)
         predictions[name] = model.predict(X_test)
@@ -133,6 +140,8 @@ def main(argv=None):
                                target_names=names)
     print()
     print(format_per_class_table(table, first="cnn", second="ckn"))
+    print()
+    print(format_per_class_table(table, first="ckn", second="ckn_supervised"))
 
     # %%
     # Class activation maps of every model on one test image per class: one row per
@@ -141,7 +150,7 @@ def main(argv=None):
     # cell's value, in a script ``plt.show()`` shows it.
     t = time.perf_counter()
     show = one_per_class(y_test, args.n_show)
-    explained = {"CNN": cnn, "CKN": ckn}
+    explained = {"CNN": cnn, "CKN": ckn, "Supervised CKN": sup}
     display = plot_grad_cam(explained, X_test[show], y_true=y_test[show], target_names=names,
                             method=args.method,
                             title=f"CIFAR-10: {METHOD_NAMES[args.method]} at each "
@@ -150,7 +159,7 @@ def main(argv=None):
     files = {"grad_cam": os.path.join(args.out, "grad_cam_cifar10.png")}
     display.figure_.savefig(files["grad_cam"], dpi=110)
     plt.close(display.figure_)  # saved (the docs gallery shows the saved files)
-    for name, model in (("cnn", cnn), ("ckn", ckn)):
+    for name, model in (("cnn", cnn), ("ckn", ckn), ("ckn_supervised", sup)):
         files[f"filters_{name}"] = os.path.join(args.out, f"filters_{name}.png")
         filters = plot_filters(model, n_filters=32)
         filters.figure_.savefig(files[f"filters_{name}"], dpi=110)
@@ -159,7 +168,7 @@ def main(argv=None):
     print(f"\nHeat-map and filter figures in {args.out} ({seconds['grad_cam']:.1f} s): "
           + ", ".join(os.path.basename(f) for f in files.values()))
     print(f"Total {time.perf_counter() - start:.1f} s")
-    return {"cnn": cnn, "ckn": ckn, "per_class": table, "files": files, "seconds": seconds,
+    return {"cnn": cnn, "ckn": ckn, "ckn_supervised": sup, "per_class": table, "files": files, "seconds": seconds,
             "display": display}
 
 

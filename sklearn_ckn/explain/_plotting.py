@@ -429,9 +429,10 @@ def _first_conv(net):
     raise ValueError("The network has no Conv2d layer.")
 
 
-def _ckn_first_layer_filters(ckn):
-    """First-layer anchors as ``(F, C, p, p)`` pixel-space patches, and a description."""
-    layer = ckn.network_.layers[0]
+def _ckn_first_layer_filters(layers):
+    """First-layer anchors of ``CKNSequential`` ``layers`` as ``(F, C, p, p)`` pixel-space
+    patches, and a description."""
+    layer = layers.layers[0]
     p, c = layer.patch_size, layer.in_channels
     anchors = layer.anchors.detach().to("cpu", torch.float64)
     if layer.whitening:
@@ -448,7 +449,7 @@ def _ckn_first_layer_filters(ckn):
 
 def _filters_of(estimator):
     """``(F, C, kh, kw)`` first-layer filters of a fitted CNN / CKN and a description."""
-    from ..ckn import CKNTransformer
+    from ..ckn import CKNClassifier, CKNTransformer
     from ..cnn import CNNClassifier
 
     est = unwrap(estimator)
@@ -464,11 +465,16 @@ def _filters_of(estimator):
     if isinstance(est, CKNTransformer):
         if not hasattr(est, "network_"):
             raise NotFittedError("This CKNTransformer is not fitted yet.")
-        weights, how = _ckn_first_layer_filters(est)
+        weights, how = _ckn_first_layer_filters(est.network_)
         return weights, f"CKN first layer: {how}"
+    if isinstance(est, CKNClassifier):
+        if not hasattr(est, "network_"):
+            raise NotFittedError("This CKNClassifier is not fitted yet.")
+        weights, how = _ckn_first_layer_filters(est.network_.ckn)
+        return weights, f"Supervised CKN first layer: trained {how}"
     raise TypeError(
-        "plot_filters supports a fitted CNNClassifier, a fitted CKNTransformer or a "
-        f"Pipeline starting with one; got {type(estimator).__name__}."
+        "plot_filters supports a fitted CNNClassifier, CKNTransformer or CKNClassifier, "
+        f"or a Pipeline starting with one; got {type(estimator).__name__}."
     )
 
 
@@ -608,10 +614,11 @@ def plot_filters(estimator, n_filters=None, *, ncols=None, title=None, ax=None):
 
     Parameters
     ----------
-    estimator : CNNClassifier, CKNTransformer or Pipeline
+    estimator : CNNClassifier, CKNTransformer, CKNClassifier or Pipeline
         A fitted ``CNNClassifier`` (its first ``Conv2d`` kernels), or a fitted
-        ``CKNTransformer`` / pipeline starting with one (its first layer's anchor
-        points reshaped to ``p x p`` patches). Anchors of a whitened first layer
+        ``CKNTransformer`` / pipeline starting with one or ``CKNClassifier`` (its
+        first layer's anchor points, trained for the latter, reshaped to ``p x p``
+        patches). Anchors of a whitened first layer
         (colour images) live in whitened patch space; they are shown mapped back to
         pixel space through the pseudo-inverse of the (centring + ZCA) whitening map,
         i.e. as the zero-mean patch whose whitened version is the anchor.

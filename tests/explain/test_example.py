@@ -24,13 +24,16 @@ def test_example_on_tiny_cifar10(tmp_path, capsys, fake_datasets):
     printed = capsys.readouterr().out
     assert "CLASS" in printed and "CNN Acc" in printed and "CKN Acc" in printed
     assert "airplane" in printed and "Difference" in printed
-    for name in ("grad_cam_cifar10.png", "filters_cnn.png", "filters_ckn.png"):
+    for name in ("grad_cam_cifar10.png", "filters_cnn.png", "filters_ckn.png",
+                 "filters_ckn_supervised.png"):
         assert (out / name).stat().st_size > 0
     assert list(result["per_class"]["class"])[:2] == ["airplane", "automobile"]
-    assert set(result["files"]) == {"grad_cam", "filters_cnn", "filters_ckn"}
-    # One row per class: the original, then the CNN and the CKN maps.
+    assert set(result["files"]) == {"grad_cam", "filters_cnn", "filters_ckn",
+                                    "filters_ckn_supervised"}
+    # One row per class: the original, then the CNN, the CKN and the supervised CKN maps.
     axes = result["display"].axes_
-    assert axes.shape == (4, 3)
+    assert axes.shape == (4, 4)
     assert axes[0, 0].get_title() == "Original: airplane"
     assert axes[0, 1].get_title().startswith("LayerCAM (CNN): ")
     assert axes[0, 2].get_title().startswith("LayerCAM (CKN): ")
+    assert axes[0, 3].get_title().startswith("LayerCAM (Supervised CKN): ")

@@ -187,7 +187,7 @@ def test_filters_ckn_whitened_are_mapped_to_pixel_space():
     # Whitening the shown (pixel-space) patch gives back the anchor: A pinv(A) z = z.
     from sklearn_ckn.explain._plotting import _ckn_first_layer_filters
 
-    patches, _ = _ckn_first_layer_filters(ckn)
+    patches, _ = _ckn_first_layer_filters(ckn.network_)
     a = layer.white_weight.double().reshape(layer.patch_dim, -1)
     back = torch.from_numpy(patches.reshape(len(patches), -1)) @ a.T
     np.testing.assert_allclose(back.numpy(), layer.anchors.detach().double().numpy(), atol=1e-4)
@@ -257,3 +257,17 @@ def test_notebook_shows_each_figure_once():
         "display = plot_filters()": "0 1",      # the inline backend shows it
         "import matplotlib.pyplot as plt; plot_filters(); plt.show()": "0 1",
     }
+
+
+def test_plot_filters_of_a_supervised_ckn():
+    from sklearn_ckn import CKNClassifier
+    from sklearn_ckn.explain import plot_filters
+
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(30, 8, 8, 3).astype(np.float32), np.arange(30) % 2
+    clf = CKNClassifier(n_filters=(6, 8), n_patches=500, epochs=1, device="cpu",
+                        random_state=0).fit(X, y)
+    display = plot_filters(clf)
+    assert display.description.startswith("Supervised CKN first layer")
+    assert display.filters.shape[:2] == (6, 3)  # 6 trained anchors of 3x3x3 patches
+    plt.close(display.figure_)
