@@ -71,7 +71,8 @@ def network_from_spec(spec, state):
     """Rebuild a network from ``(builder, kwargs)`` and a numpy (or tensor) state dict."""
     builder, kwargs = spec
     net = builder(**kwargs)
-    net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    # A writable copy: arrays loaded by skops or from a memmap may be read-only.
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     return net
 
 

@@ -24,9 +24,9 @@ from .._device import resolve_device
 from .._images import images_to_tensor, iter_batches, validate_images
 from .._progress import progress
 from .._threads import torch_threads
+from .._torch_estimator import network_from_spec, state_to_numpy
 from ..core.kernels import KERNELS
-from ..core.layers import CKNLayer, CKNSequential
-from ..core.local_whitening import LocalPatchWhitening
+from ..core.layers import CKNSequential
 from ..core.patches import patch_norms
 from ..core.unsupervised import fit_ckn_unsupervised
 
@@ -70,14 +70,6 @@ def _per_layer(name, value, n_layers, kind):
 def _n_layers(*values):
     """Depth of the network: the length of the longest per-layer parameter."""
     return max(len(np.ravel(v)) if isinstance(v, (tuple, list, np.ndarray)) else 1 for v in values)
-
-
-def build_network(spec):
-    """A :class:`CKNSequential` (unfitted) from the spec of ``CKNTransformer._layer_specs``."""
-    layers = [CKNLayer(**layer) for layer in spec["layers"]]
-    pre = spec.get("preprocess")
-    preprocess = LocalPatchWhitening(**pre["local_whitening"]) if pre else None
-    return CKNSequential(layers, preprocess=preprocess)
 
 
 #: Side of the last map that ``subsamplings="auto"`` aims at.
@@ -444,7 +436,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
                 }
             )
             in_channels = filters[i]
-        preprocess = {"local_whitening": {"patch_size": 3}} if local else None
+        preprocess = {"patch_size": 3} if local else None
         return {"layers": specs, "preprocess": preprocess}
 
     def _transform_device(self):
@@ -516,7 +508,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         images = validate_images(self, X, reset=True, image_shape=self.image_shape)
         n, height, width, channels = images.shape
         spec = self._layer_specs(height, width, channels)
-        network = build_network(spec)
+        network = CKNSequential.from_config(spec)
         p = network.layers[0].patch_size
         # A 1-pixel-high map (1-D signal) is the one case where patches are taller
         # than the image: its zero-padded patches are 1-D patches.
@@ -698,12 +690,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             state["device"] = str(state["device"])
         network = state.pop("network_", None)
         if network is not None:
-            state["_network_state"] = {
-                "spec": _network_spec(network),
-                "tensors": {
-                    k: v.detach().to("cpu").numpy().copy() for k, v in network.state_dict().items()
-                },
-            }
+            state["_network_state"] = {"spec": network.config, "tensors": state_to_numpy(network)}
         return state
 
     def __setstate__(self, state):
@@ -711,29 +698,9 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         saved = state.pop("_network_state", None)
         if saved is None and "network_" in state:  # pickled by an older version
             saved_net = state.pop("network_")
-            saved = {"spec": _network_spec(saved_net), "tensors": {
-                k: v.detach().cpu().numpy() for k, v in saved_net.state_dict().items()}}
+            saved = {"spec": saved_net.config, "tensors": state_to_numpy(saved_net)}
         super().__setstate__(state)
         if saved is not None:
-            network = build_network(saved["spec"])
-            network.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in saved["tensors"].items()})
+            network = network_from_spec((CKNSequential.from_config, {"config": saved["spec"]}),
+                                        saved["tensors"])
             self.network_ = network.eval()
-
-
-def _network_spec(network):
-    """The constructor spec of a :class:`CKNSequential` built by :func:`build_network`."""
-    layers = [
-        {
-            "in_channels": int(layer.in_channels),
-            "n_filters": int(layer.n_filters),
-            "patch_size": int(layer.patch_size),
-            "subsampling": int(layer.subsampling),
-            "kernel": str(layer.kernel),
-            "sigma": float(layer.sigma),
-            "whitening": bool(layer.whitening),
-        }
-        for layer in network.layers
-    ]
-    pre = network.preprocess
-    preprocess = None if pre is None else {"local_whitening": {"patch_size": int(pre.patch_size)}}
-    return {"layers": layers, "preprocess": preprocess}
