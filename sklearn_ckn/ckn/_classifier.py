@@ -42,7 +42,7 @@ ARCHITECTURES = {
 _LAYER_PARAMS = ("n_filters", "patch_sizes", "subsamplings", "sigmas", "kernel")
 
 
-def _solve_head(features, y_idx, n_classes, loss, weight_decay, max_iter=200):
+def _fit_linear_head(features, y_idx, n_classes, loss, weight_decay, max_iter=200):
     """The linear head minimising the mean ``loss`` + ``weight_decay / 2 ||W||^2``.
 
     Full-batch L-BFGS (strong Wolfe line search) on fixed features: the exact convex
@@ -327,28 +327,39 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             device=str(self.device_), random_state=seed, verbose=self.verbose,
         )
 
-    def _features(self, data, standardized=True):
-        """Features of every image of ``data`` (an ImageBatches) in eval mode, no grad."""
+    def _feature_batches(self, data):
+        """``(start, features)`` of every batch of ``data`` (an ImageBatches).
+
+        Eval mode and no autograd; batches are zero-padded to a multiple of
+        ``PAD_MULTIPLE`` so that an image's features do not depend on the batch it
+        is computed in (the same in ``transform`` and in the head solves).
+        """
         net = self.network_
         was_training = net.training
         net.eval()
-        out = []
         batch = max(int(self.batch_size), 256)
         try:
             with torch.no_grad():
                 for start in range(0, len(data), batch):
-                    feats = net.features(data.get(slice(start, start + batch)))
-                    if standardized:
-                        feats = net.feature_map(feats.to(net.head.weight.dtype))
-                    out.append(feats)
+                    xb = data.get(slice(start, start + batch))
+                    n = xb.shape[0]
+                    if n % PAD_MULTIPLE:
+                        xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
+                    yield start, net.features(xb)[:n]
         finally:
             net.train(was_training)
-        return torch.cat(out)
+
+    def _features(self, data, standardized=True):
+        """Features of every image of ``data`` as one tensor (standardised for the head)."""
+        feats = torch.cat([f for _, f in self._feature_batches(data)])
+        if standardized:
+            feats = self.network_.feature_map(feats.to(self.network_.head.weight.dtype))
+        return feats
 
     def _solve_head(self, data, y_idx):
         features = self._features(data)
-        weight, bias = _solve_head(features, y_idx.to(features.device), len(self.classes_),
-                                   self.loss, self.weight_decay)
+        weight, bias = _fit_linear_head(features, y_idx.to(features.device),
+                                        len(self.classes_), self.loss, self.weight_decay)
         with torch.no_grad():
             self.network_.head.weight.copy_(weight)
             self.network_.head.bias.copy_(bias)
@@ -435,17 +446,12 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             return transform_dask(self, X)
         images = self._validate_X(X, reset=False)
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
-        batch = max(int(self.batch_size), 256)
-        data = self._batches(images)
-        net = self.network_.eval()
-        with torch_threads(self.n_jobs), torch.inference_mode():
-            starts = range(0, images.shape[0], batch)
-            for start in progress(starts, verbose=self.verbose, desc="CKN transform"):
-                xb = data.get(slice(start, start + batch))
-                n = xb.shape[0]
-                if n % PAD_MULTIPLE:  # results independent of the batch an image is in
-                    xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
-                out[start:start + n] = net.features(xb)[:n].float().cpu().numpy()
+        n_batches = -(-images.shape[0] // max(int(self.batch_size), 256))
+        with torch_threads(self.n_jobs):
+            batches = self._feature_batches(self._batches(images))
+            for start, feats in progress(batches, verbose=self.verbose, total=n_batches,
+                                         desc="CKN transform"):
+                out[start:start + feats.shape[0]] = feats.float().cpu().numpy()
         return out
 
     def get_feature_names_out(self, input_features=None):

@@ -28,7 +28,27 @@ __all__ = ["TorchLinearSVC"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
+class _ThreadedLinearClassifier(LinearClassifierMixin):
+    """scikit-learn's linear ``decision_function`` / ``predict``, run with ``n_jobs`` threads."""
+
+    def decision_function(self, X):
+        """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Signed distances to the hyperplanes (one column for two classes).
+        """
+        with torch_threads(self.n_jobs):
+            return super().decision_function(X)
+
+
+class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
     """Linear SVM with the squared hinge loss, solved by L-BFGS in torch.
 
     The same model as scikit-learn's ``LinearSVC(loss="squared_hinge")``: for each
@@ -160,19 +180,3 @@ class TorchLinearSVC(LinearClassifierMixin, BaseEstimator):
         self.coef_ = W.T.cpu().numpy().astype(np.float64)
         self.intercept_ = b.cpu().numpy().astype(np.float64)
         return self
-
-    def decision_function(self, X):
-        """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Signed distances to the hyperplanes (one column for two classes).
-        """
-        with torch_threads(self.n_jobs):
-            return super().decision_function(X)

@@ -15,7 +15,6 @@ from .._compat import (
     DOC_LINK_MODULE,
     DOC_LINK_TEMPLATE,
     Interval,
-    LinearClassifierMixin,
     StrOptions,
     doc_link_url_params,
     fit_context,
@@ -28,7 +27,7 @@ from ..core.linear_svm import (
     fit_squared_hinge_ovr,
     fit_squared_hinge_path,
 )
-from ._linear_svc import _DTYPES, TorchLinearSVC
+from ._linear_svc import _DTYPES, TorchLinearSVC, _ThreadedLinearClassifier
 
 __all__ = ["TorchLinearSVCCV"]
 
@@ -37,7 +36,7 @@ __all__ = ["TorchLinearSVCCV"]
 _REUSE_RATIO = 4.0
 
 
-class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
+class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     """:class:`TorchLinearSVC` whose ``C`` is chosen by cross-validation.
 
     For every fold, the values of ``Cs`` are fitted in increasing order, each
@@ -242,19 +241,3 @@ class TorchLinearSVCCV(LinearClassifierMixin, BaseEstimator):
         self.coef_ = W.T.cpu().numpy().astype(np.float64)
         self.intercept_ = b.cpu().numpy().astype(np.float64)
         return self
-
-    def decision_function(self, X):
-        """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Signed distances to the hyperplanes (one column for two classes).
-        """
-        with torch_threads(self.n_jobs):
-            return super().decision_function(X)
