@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 _ENV_VAR = "SKLEARN_CKN_DATA"
 _DEFAULT_HOME = os.path.join("~", "sklearn_ckn_data")
 _CHUNK = 1 << 20
+#: ``target_names`` of the digit data sets (MNIST, SVHN).
+DIGIT_NAMES = [str(d) for d in range(10)]
 
 
 class DownloadError(OSError):
@@ -117,6 +119,15 @@ def make_bunch(images, target, target_names, descr, return_X_y, **extra):
     )
 
 
+def sample_bunch(images, target, target_names, descr, *, n_samples, shuffle, random_state,
+                 return_X_y, **extra):
+    """The loaders' last step: keep the samples :func:`select_indices` picks and
+    return them with :func:`make_bunch`."""
+    keep = select_indices(len(images), n_samples, shuffle, random_state)
+    extra = {key: value[keep] for key, value in extra.items()}
+    return make_bunch(images[keep], target[keep], target_names, descr, return_X_y, **extra)
+
+
 def missing_files_message(dataset, files, folder, how=None):
     """Message telling which files to place in which folder."""
     names = ", ".join(files)
@@ -126,13 +137,46 @@ def missing_files_message(dataset, files, folder, how=None):
     return msg
 
 
+#: MD5 digests already computed in this process, keyed by the file's identity and
+#: state (path, device, inode, size, modification and change times): a file is
+#: hashed once however many times it is loaded, and again as soon as it changes.
+_MD5_CACHE = {}
+
+
+def _file_key(path):
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
+
+
 def md5sum(path):
-    """MD5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """MD5 hex digest of a file, read in chunks; computed once per state of the file."""
+    key = _file_key(path)
+    found = _MD5_CACHE.get(key)
+    if found is None:
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(chunk)
+        found = _MD5_CACHE[key] = digest.hexdigest()
+    return found
+
+
+def check_md5(path, md5, what, fix=None):
+    """Raise a ValueError unless the file ``path`` has the official MD5 ``md5``.
+
+    The message names the file, the expected and the found digests, and how to fix
+    it: ``fix`` (default: delete the file so that it is downloaded again) or
+    ``verify_checksums=False`` for a copy the user trusts.
+    """
+    found = md5sum(path)
+    if found != md5:
+        fix = fix or "Delete it so that the loader downloads the official file again"
+        raise ValueError(
+            f"{path!r} is not the official {what}: md5 {found}, expected {md5} (the file "
+            f"is corrupt, truncated, or another file of that name). {fix}, or pass "
+            "verify_checksums=False to load it unchecked (only for a copy you trust)."
+        )
 
 
 def download(url, path, md5=None, timeout=60):
@@ -166,6 +210,7 @@ def download(url, path, md5=None, timeout=60):
                 f"md5 {digest.hexdigest()}, expected {md5}."
             )
         os.replace(tmp, path)
+        _MD5_CACHE[_file_key(path)] = digest.hexdigest()  # verified: no need to hash again
     except BaseException:
         # Never leave a half or unverified file behind (KeyboardInterrupt included),
         # nor the folders created for it (a mistyped data home stays absent).
@@ -197,16 +242,23 @@ def _remove_empty(folders):
             break
 
 
-def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None):
+def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None,
+               verify_checksums=True):
     """Return ``path``, downloading it first from the first working of ``urls``.
+
+    A file already present is checked against ``md5`` (see :func:`check_md5`)
+    unless ``verify_checksums`` is False or ``md5`` is None; a downloaded one is
+    always checked.
 
     Raises ``FileNotFoundError`` when the file is missing and downloading is not
     allowed, and :class:`DownloadError` (an ``OSError``) when every address
     failed; both messages name the file and the folder to put it in.
     """
-    if os.path.isfile(path):
-        return path
     folder, name = os.path.split(path)
+    if os.path.isfile(path):
+        if verify_checksums and md5 is not None:
+            check_md5(path, md5, f"{dataset} file {name}")
+        return path
     if not download_if_missing:
         raise FileNotFoundError(
             missing_files_message(dataset, [name], folder, how)

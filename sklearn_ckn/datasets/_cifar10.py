@@ -10,14 +10,13 @@ import zlib
 import numpy as np
 
 from ._base import (
+    check_md5,
     check_subset,
     corrupt,
     fetch_file,
     get_data_home,
-    make_bunch,
-    md5sum,
     missing_files_message,
-    select_indices,
+    sample_bunch,
 )
 
 __all__ = ["load_cifar10"]
@@ -177,13 +176,11 @@ def _read_folder(folder, names):
 
 def _check_archive_md5(archive):
     """The official archive's MD5, checked before a byte of it is unpacked."""
-    found = md5sum(archive)
-    if found != MD5:
-        raise ValueError(
-            f"{archive!r} is not the official {ARCHIVE}: md5 {found}, expected {MD5}. "
-            f"Delete it to download it again, or extract a copy you trust into "
-            f"{os.path.join(os.path.dirname(archive), FOLDER)!r}."
-        )
+    folder = os.path.join(os.path.dirname(archive), FOLDER)
+    check_md5(
+        archive, MD5, ARCHIVE,
+        fix=f"Delete it to download it again, or extract a copy you trust into {folder!r}",
+    )
 
 
 def _read_archive(archive, names):
@@ -215,6 +212,7 @@ def load_cifar10(
     subset="train",
     return_X_y=False,
     download_if_missing=True,
+    verify_checksums=True,
     n_samples=None,
     shuffle=False,
     random_state=None,
@@ -238,6 +236,12 @@ def load_cifar10(
         If True, return ``(images, target)`` instead of a Bunch.
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading the archive.
+    verify_checksums : bool, default=True
+        Check that an archive already in ``data_home`` has the official MD5
+        digest before reading it (hashed once per process, and again if it
+        changes). Pass False only for an archive you trust. The extracted folder
+        has no official per-file checksums, and a downloaded archive is always
+        checked.
     n_samples : int, default=None
         Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
         ``None`` keeps them all.
@@ -261,7 +265,8 @@ def load_cifar10(
     ValueError
         When a batch or the archive is corrupt, holds invalid labels or class names,
         refers to anything but the types above, or when an archive already present
-        does not have the official MD5; the message names the file.
+        does not have the official MD5 (with ``verify_checksums``); the message
+        names the file.
 
     Notes
     -----
@@ -269,9 +274,10 @@ def load_cifar10(
     builds only what CIFAR-10 files hold (dicts, lists, bytes, str, ints, numpy
     arrays and dtypes) and refuses anything else, so a crafted file cannot run code.
     An archive already in ``data_home`` is checked against the official MD5 before
-    it is read; the extracted folder has no official per-file checksums (copies
-    written again by other tools are common), so its files are only checked for
-    their layout, label range (0..9) and class names (10 of them).
+    it is read (unless ``verify_checksums=False``); the extracted folder has no
+    official per-file checksums (copies written again by other tools are common),
+    so its files are only checked for their layout, label range (0..9) and class
+    names (10 of them).
 
     Examples
     --------
@@ -299,11 +305,14 @@ def load_cifar10(
                 + " (download_if_missing=False, so nothing was downloaded.)"
             )
         if os.path.isfile(archive):  # downloads are verified by fetch_file
-            _check_archive_md5(archive)
+            if verify_checksums:
+                _check_archive_md5(archive)
         else:
             fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True)
         batches, target_names = _read_archive(archive, names)
     images = np.concatenate([b[0] for b in batches])
     target = np.concatenate([b[1] for b in batches])
-    keep = select_indices(len(images), n_samples, shuffle, random_state)
-    return make_bunch(images[keep], target[keep], target_names, DESCR, return_X_y)
+    return sample_bunch(
+        images, target, target_names, DESCR, n_samples=n_samples, shuffle=shuffle,
+        random_state=random_state, return_X_y=return_X_y,
+    )

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from sklearn.datasets import load_digits
 
-from ._base import make_bunch, select_indices
+from ._base import sample_bunch
 
 __all__ = ["load_digits_images"]
 
@@ -76,7 +76,7 @@ def load_digits_images(
     digits = load_digits(n_class=int(n_class))
     counts = digits.images.astype(np.int64)  # exact integers 0..16 stored as floats
     images = (counts * 255 + 8) // 16
-    keep = select_indices(len(images), n_samples, shuffle, random_state)
-    return make_bunch(
-        images[keep], digits.target[keep], [str(d) for d in range(n_class)], DESCR, return_X_y
+    return sample_bunch(
+        images, digits.target, [str(d) for d in range(n_class)], DESCR, n_samples=n_samples,
+        shuffle=shuffle, random_state=random_state, return_X_y=return_X_y,
     )

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from ._base import check_subset, corrupt, fetch_file, get_data_home, make_bunch, select_indices
+from ._base import DIGIT_NAMES, check_subset, corrupt, fetch_file, get_data_home, sample_bunch
 
 __all__ = ["load_mnist"]
 
@@ -69,6 +69,7 @@ def load_mnist(
     subset="train",
     return_X_y=False,
     download_if_missing=True,
+    verify_checksums=True,
     n_samples=None,
     shuffle=False,
     random_state=None,
@@ -76,7 +77,8 @@ def load_mnist(
     """Load the MNIST handwritten digits (28x28 grey, 10 classes).
 
     Reads ``data_home/mnist/`` holding the official gzipped idx files, downloading
-    the two files of ``subset`` (MD5-verified) when they are missing.
+    the two files of ``subset`` when they are missing. Files already present are
+    checked against the official MD5 digests too (see ``verify_checksums``).
 
     Parameters
     ----------
@@ -88,6 +90,12 @@ def load_mnist(
         If True, return ``(images, target)`` instead of a Bunch.
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading missing files.
+    verify_checksums : bool, default=True
+        Check that the two files already in ``data_home`` have the official MD5
+        digests before reading them, so that a corrupt, truncated or substituted
+        file is reported instead of read. Each file is hashed once per process (and
+        again if it changes). Pass False only for a copy you trust, e.g. files
+        written again by another tool. Downloaded files are always checked.
     n_samples : int, default=None
         Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
         ``None`` keeps them all.
@@ -109,8 +117,9 @@ def load_mnist(
     FileNotFoundError
         When a file is missing and ``download_if_missing`` is False.
     ValueError
-        When a file is corrupt (bad magic number, wrong length, labels beyond 0..9);
-        the message names the file.
+        When a file does not have the official MD5 digest (with
+        ``verify_checksums``) or is corrupt (bad magic number, wrong length,
+        labels beyond 0..9); the message names the file.
 
     Examples
     --------
@@ -128,6 +137,7 @@ def load_mnist(
             md5,
             dataset="MNIST",
             download_if_missing=download_if_missing,
+            verify_checksums=verify_checksums,
         )
         for name, md5 in FILES[subset]
     ]
@@ -139,7 +149,7 @@ def load_mnist(
         raise corrupt(
             paths[1], f"labels span {target.min()}..{target.max()}, expected digits 0..9."
         )
-    keep = select_indices(len(images), n_samples, shuffle, random_state)
-    return make_bunch(
-        images[keep], target[keep], [str(d) for d in range(10)], DESCR, return_X_y
+    return sample_bunch(
+        images, target, DIGIT_NAMES, DESCR, n_samples=n_samples, shuffle=shuffle,
+        random_state=random_state, return_X_y=return_X_y,
     )

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import scipy.io
 
-from ._base import check_subset, corrupt, fetch_file, get_data_home, make_bunch, select_indices
+from ._base import DIGIT_NAMES, check_subset, corrupt, fetch_file, get_data_home, sample_bunch
 
 __all__ = ["load_svhn"]
 
@@ -65,14 +65,16 @@ def load_svhn(
     subset="train",
     return_X_y=False,
     download_if_missing=True,
+    verify_checksums=True,
     n_samples=None,
     shuffle=False,
     random_state=None,
 ):
     """Load SVHN cropped digits (32x32 RGB, 10 classes).
 
-    Reads ``data_home/svhn/<subset>_32x32.mat``, downloading it (MD5-verified)
-    when it is missing.
+    Reads ``data_home/svhn/<subset>_32x32.mat``, downloading it when it is
+    missing. A file already present is checked against the official MD5 digest
+    too (see ``verify_checksums``).
 
     Parameters
     ----------
@@ -84,6 +86,12 @@ def load_svhn(
         If True, return ``(images, target)`` instead of a Bunch.
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading a missing file.
+    verify_checksums : bool, default=True
+        Check that the file already in ``data_home`` has the official MD5 digest
+        before reading it, so that a corrupt, truncated or substituted file is
+        reported instead of read. Each file is hashed once per process (and again
+        if it changes). Pass False only for a copy you trust, e.g. a file written
+        again by another tool. Downloaded files are always checked.
     n_samples : int, default=None
         Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
         ``None`` keeps them all.
@@ -106,7 +114,8 @@ def load_svhn(
     FileNotFoundError
         When the file is missing and ``download_if_missing`` is False.
     ValueError
-        When the file is corrupt, lacks ``X``/``y`` or has labels that are not
+        When the file does not have the official MD5 digest (with
+        ``verify_checksums``), is corrupt, lacks ``X``/``y`` or has labels that are not
         whole numbers in 1..10; the message names the file.
 
     Examples
@@ -124,9 +133,10 @@ def load_svhn(
         md5,
         dataset="SVHN",
         download_if_missing=download_if_missing,
+        verify_checksums=verify_checksums,
     )
     images, target = _read_mat(path)
-    keep = select_indices(len(images), n_samples, shuffle, random_state)
-    return make_bunch(
-        images[keep], target[keep], [str(d) for d in range(10)], DESCR, return_X_y
+    return sample_bunch(
+        images, target, DIGIT_NAMES, DESCR, n_samples=n_samples, shuffle=shuffle,
+        random_state=random_state, return_X_y=return_X_y,
     )

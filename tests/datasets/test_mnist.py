@@ -44,7 +44,9 @@ def home(tmp_path):
 @pytest.mark.parametrize("subset", ["train", "test"])
 def test_round_trip(home, subset):
     data_home, data = home
-    bunch = load_mnist(data_home, subset=subset, download_if_missing=False)
+    bunch = load_mnist(
+        data_home, subset=subset, download_if_missing=False, verify_checksums=False
+    )
     images, labels = data[subset]
     assert bunch.images.dtype == np.uint8 and bunch.images.shape == images.shape
     assert bunch.target.dtype == np.int64
@@ -57,25 +59,27 @@ def test_round_trip(home, subset):
 
 def test_return_X_y_and_n_samples(home):
     data_home, data = home
-    X, y = load_mnist(data_home, return_X_y=True, n_samples=3)
+    X, y = load_mnist(data_home, return_X_y=True, n_samples=3, verify_checksums=False)
     np.testing.assert_array_equal(X, data["train"][0][:3])
     np.testing.assert_array_equal(y, data["train"][1][:3])
-    X1, y1 = load_mnist(data_home, return_X_y=True, n_samples=5, shuffle=True, random_state=1)
-    X2, _ = load_mnist(data_home, return_X_y=True, n_samples=5, shuffle=True, random_state=1)
+    kwargs = dict(return_X_y=True, n_samples=5, shuffle=True, random_state=1)
+    X1, y1 = load_mnist(data_home, verify_checksums=False, **kwargs)
+    X2, _ = load_mnist(data_home, verify_checksums=False, **kwargs)
     np.testing.assert_array_equal(X1, X2)
     with pytest.raises(ValueError, match="n_samples"):
-        load_mnist(data_home, n_samples=100)
+        load_mnist(data_home, n_samples=100, verify_checksums=False)
 
 
 def test_invalid_subset(home):
     with pytest.raises(ValueError, match="subset must be one of"):
-        load_mnist(home[0], subset="validation")
+        load_mnist(home[0], subset="validation", verify_checksums=False)
 
 
 def test_env_override(home, monkeypatch):
     data_home, data = home
     monkeypatch.setenv("SKLEARN_CKN_DATA", str(data_home))
-    np.testing.assert_array_equal(load_mnist(subset="test").target, data["test"][1])
+    bunch = load_mnist(subset="test", verify_checksums=False)
+    np.testing.assert_array_equal(bunch.target, data["test"][1])
 
 
 def test_missing_files_message(tmp_path):
@@ -142,19 +146,19 @@ def test_corrupt_images_file(home, how):
     path = data_home / "mnist" / NAMES["train"][0]
     _corrupt(path, how)
     with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz"):
-        load_mnist(data_home, download_if_missing=False)
+        load_mnist(data_home, download_if_missing=False, verify_checksums=False)
 
 
 def test_label_count_mismatch(home):
     data_home, _ = home
     write_idx(data_home / "mnist" / NAMES["test"][1], np.zeros(2, np.uint8), 2049)
     with pytest.raises(ValueError, match="2 labels for 4 images"):
-        load_mnist(data_home, subset="test")
+        load_mnist(data_home, subset="test", verify_checksums=False)
 
 
 def test_labels_beyond_9_name_the_file(home):
     tmp_path, _ = home
     write_idx(str(tmp_path / "mnist" / NAMES["test"][1]), np.array([0, 200, 3, 4]), 2049)
     with pytest.raises(ValueError, match="labels span 0..200, expected digits 0..9") as info:
-        load_mnist(tmp_path, subset="test")
+        load_mnist(tmp_path, subset="test", verify_checksums=False)
     assert NAMES["test"][1] in str(info.value)
