@@ -9,11 +9,21 @@ The per-class problems are independent, so their sum is minimised at once: every
 L-BFGS step costs two dense products ``X @ W`` and ``X.T @ G``, which run at the
 machine's matmul speed on the CPU or the GPU. The loss is smooth (once
 differentiable), which is what L-BFGS needs.
+
+Every function here reads ``X`` through :class:`RowChunks`: a tensor in memory is one
+chunk, and features that do not fit in memory (a ``np.memmap``, a zarr or dask array:
+see :mod:`sklearn_ckn.svm._streaming`) are a sequence of row chunks loaded one at a
+time. The objective, its gradient and the preconditioner's Gram matrix are sums over
+rows, so they are accumulated chunk by chunk: memory holds the model, the
+preconditioner and one chunk, never the ``n x d`` matrix.
 """
+
+import itertools
 
 import torch
 
 __all__ = [
+    "RowChunks",
     "build_preconditioner",
     "fit_squared_hinge_ovr",
     "fit_squared_hinge_path",
@@ -22,12 +32,137 @@ __all__ = [
 ]
 
 
+class RowChunks:
+    """The rows of an ``(n, d)`` matrix, read one chunk of consecutive rows at a time.
+
+    The solvers of this module take a ``RowChunks`` wherever they take ``X``: each pass
+    over the data (an objective and gradient, the preconditioner's Gram matrix) loads
+    chunk ``0``, uses it, then chunk ``1``, and so on, so that only one chunk of rows is
+    in memory at a time. A tensor is one chunk (:meth:`from_tensor`).
+
+    Parameters
+    ----------
+    load : callable
+        ``load(i)`` returns the rows ``bounds[i]:bounds[i + 1]`` as a tensor or a NumPy
+        array of shape ``(bounds[i + 1] - bounds[i], n_features)``; it is converted to
+        ``dtype`` on ``device``.
+    bounds : sequence of int
+        Increasing row offsets, from ``0`` to ``n``.
+    n_features : int
+        Number of columns ``d``.
+    dtype : torch.dtype
+        Dtype of the computation.
+    device : torch.device or str, default="cpu"
+        Where the chunks are moved to.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n, n_features)``.
+    bounds : list of int
+        The row offsets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_ckn.core.linear_svm import RowChunks, fit_squared_hinge_ovr
+    >>> X = np.random.default_rng(0).normal(size=(100, 5))
+    >>> Y = torch.as_tensor(np.where(X[:, :1] > 0, 1.0, -1.0))
+    >>> chunks = RowChunks(lambda i: X[30 * i:30 * (i + 1)], [0, 30, 60, 90, 100], 5,
+    ...                    dtype=torch.float64)
+    >>> len(chunks), chunks.shape
+    (4, (100, 5))
+    >>> W, b, n_iter = fit_squared_hinge_ovr(chunks, Y, C=1.0)
+    >>> W.shape
+    torch.Size([5, 1])
+    """
+
+    def __init__(self, load, bounds, n_features, *, dtype, device="cpu"):
+        bounds = [int(v) for v in bounds]
+        if len(bounds) < 2 or bounds[0] != 0 or any(a >= b for a, b in itertools.pairwise(bounds)):
+            raise ValueError(f"bounds must increase strictly from 0 to n, got {bounds[:5]}...")
+        self._load = load
+        self.bounds = bounds
+        self.shape = (bounds[-1], int(n_features))
+        self.dtype = dtype
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_tensor(cls, X, chunk_size=None):
+        """Views of ``chunk_size`` rows of the tensor ``X`` (all of it, by default).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, d)
+            Features.
+        chunk_size : int, default=None
+            Rows per chunk; None: one chunk.
+
+        Returns
+        -------
+        chunks : RowChunks
+            Its chunks are views of ``X``, not copies.
+        """
+        n, d = X.shape
+        step = n if chunk_size is None else max(int(chunk_size), 1)
+        bounds = list(range(0, n, max(step, 1))) + [n]
+        return cls(lambda i: X[bounds[i]:bounds[i + 1]], bounds, d, dtype=X.dtype, device=X.device)
+
+    def __len__(self):
+        return len(self.bounds) - 1
+
+    def chunk(self, i):
+        """Rows ``bounds[i]:bounds[i + 1]`` as a tensor of ``dtype`` on ``device``.
+
+        Parameters
+        ----------
+        i : int
+            Chunk index.
+
+        Returns
+        -------
+        rows : torch.Tensor of shape (bounds[i + 1] - bounds[i], n_features)
+            The chunk.
+        """
+        rows = torch.as_tensor(self._load(i)).to(device=self.device, dtype=self.dtype)
+        expected = (self.bounds[i + 1] - self.bounds[i], self.shape[1])
+        if tuple(rows.shape) != expected:
+            raise ValueError(f"Chunk {i} has shape {tuple(rows.shape)}, expected {expected}.")
+        return rows
+
+    def __iter__(self):
+        """Yield ``(start, stop, rows)`` for every chunk, loading one at a time."""
+        for i in range(len(self)):
+            yield self.bounds[i], self.bounds[i + 1], self.chunk(i)
+
+
+def _row_chunks(X):
+    return X if isinstance(X, RowChunks) else RowChunks.from_tensor(X)
+
+
+def _sampled_rows(X, rows):
+    """Yield ``(lo, hi, Xs)``: the rows ``rows[lo:hi]`` of ``X`` (sorted indices), chunk by chunk."""
+    rows_cpu = rows.cpu()
+    for i in range(len(X)):
+        start, stop = X.bounds[i], X.bounds[i + 1]
+        lo = int(torch.searchsorted(rows_cpu, start))
+        hi = int(torch.searchsorted(rows_cpu, stop))
+        if hi == lo:  # no sampled row: the chunk is not read
+            continue
+        Xc = X.chunk(i)
+        if hi - lo == stop - start:  # every row of the chunk: no copy
+            yield lo, hi, Xc
+        else:
+            yield lo, hi, Xc[rows[lo:hi].to(Xc.device) - start]
+
+
 def squared_hinge_objective(X, Y, W, b, C):
     """Return the sum over classes of ``0.5 ||w_c||^2 + C sum_i max(0, 1 - Y_ic f_ic)^2``.
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, d)
+    X : torch.Tensor or RowChunks of shape (n, d)
         Features.
     Y : torch.Tensor of shape (n, k)
         Targets in {-1, +1}, one column per one-vs-rest problem.
@@ -51,6 +186,11 @@ def squared_hinge_objective(X, Y, W, b, C):
     >>> squared_hinge_objective(X, Y, torch.zeros(1, 1), torch.zeros(1), C=1.0)
     tensor(2.)
     """
+    if isinstance(X, RowChunks):
+        hinge = sum(
+            torch.clamp(1 - Y[start:stop] * (Xc @ W + b), min=0).pow(2).sum() for start, stop, Xc in X
+        )
+        return 0.5 * (W * W).sum() + C * hinge
     margins = Y * (X @ W + b)
     return 0.5 * (W * W).sum() + C * torch.clamp(1 - margins, min=0).pow(2).sum()
 
@@ -65,7 +205,7 @@ def squared_hinge_value_and_grad(X, Y, W, b, C):
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, d)
+    X : torch.Tensor or RowChunks of shape (n, d)
         Features.
     Y : torch.Tensor of shape (n, k)
         Targets in {-1, +1}.
@@ -98,37 +238,56 @@ def squared_hinge_value_and_grad(X, Y, W, b, C):
 def _value_grad_active(X, Y, W, b, C, weights=None):
     # Also returns the fraction of margins below 1: they alone carry curvature.
     # ``weights`` (n,) of 0/1 leaves rows out (cross-validation folds without copies).
+    # One pass over X's chunks; a tensor is one chunk.
+    X = _row_chunks(X)
+    hinge, n_active, GT = 0.0, 0, None
+    db = torch.zeros(W.shape[1], dtype=W.dtype, device=W.device)
     with torch.no_grad():
-        # r = max(0, 1 - Y f); d/df of C r^2 is -2 C Y r
-        slack = torch.clamp_(torch.addmm(b, X, W).mul_(Y).neg_().add_(1), min=0)
-        if weights is not None:
-            slack.mul_(weights[:, None])
-        loss = 0.5 * (W * W).sum() + C * (slack * slack).sum()
-        n_rows = slack.shape[0] if weights is None else max(float(weights.sum()), 1.0)
-        active = float((slack > 0).sum()) / (n_rows * slack.shape[1])
-        dloss = slack.mul_(Y).mul_(-2.0 * C)
-        grad = torch.empty(W.shape[0] + 1, W.shape[1], dtype=W.dtype, device=W.device)
-        torch.add(torch.mm(dloss.T, X).T, W, out=grad[:-1])
-        grad[-1] = dloss.sum(0)
+        for start, stop, Xc in X:
+            # r = max(0, 1 - Y f); d/df of C r^2 is -2 C Y r
+            Yc = Y[start:stop]
+            slack = torch.clamp_(torch.addmm(b, Xc, W).mul_(Yc).neg_().add_(1), min=0)
+            if weights is not None:
+                slack.mul_(weights[start:stop, None])
+            hinge = hinge + (slack * slack).sum()
+            n_active += int((slack > 0).sum())
+            dloss = slack.mul_(Yc).mul_(-2.0 * C)
+            # (G^T X)^T rather than X^T G: see squared_hinge_value_and_grad
+            GT = torch.mm(dloss.T, Xc) if GT is None else GT.addmm_(dloss.T, Xc)
+            db += dloss.sum(0)
+        loss = 0.5 * (W * W).sum() + C * hinge
+        n, k = X.shape[0], W.shape[1]
+        n_rows = n if weights is None else max(float(weights.sum()), 1.0)
+        active = n_active / (n_rows * k)
+        grad = torch.empty(W.shape[0] + 1, k, dtype=W.dtype, device=W.device)
+        torch.add(GT.T, W, out=grad[:-1])
+        grad[-1] = db
     return loss, grad, active
 
 
 _MAX_JITTER_TRIES = 16
 
 
-def _check_finite_gram(gram, X):
-    """Raise a clear error when the features' Gram matrix over- or underflows ``X``'s dtype.
+def _check_finite_gram(gram, largest, dtype):
+    """Raise a clear error when the features' Gram matrix over- or underflows their dtype.
 
     From about 1e19 float32 features, their squared sums exceed float32's range; the
-    preconditioner (and every margin) would then be ``inf`` or ``nan``.
+    preconditioner (and every margin) would then be ``inf`` or ``nan``. ``largest``:
+    the largest ``|feature|`` of the rows in ``gram``.
     """
     if not bool(torch.isfinite(gram).all()):
-        largest = float(X.abs().max()) if X.numel() else 0.0
         raise ValueError(
-            f"The features' Gram matrix is not finite in {X.dtype} (largest |feature| "
+            f"The features' Gram matrix is not finite in {dtype} (largest |feature| "
             f"{largest:.3g}): the features are too large for this precision. Standardise "
             "them (e.g. with StandardScaler) or compute in float64."
         )
+
+
+def _largest(Xs, largest):
+    if Xs.numel() == 0:
+        return largest
+    low, high = torch.aminmax(Xs)  # no |Xs| temporary
+    return max(largest, -float(low), float(high))
 
 
 class _DenseFactor:
@@ -140,17 +299,27 @@ class _DenseFactor:
     """
 
     def __init__(self, X, rows, fit_intercept):
+        X = _row_chunks(X)
         n, d = X.shape
         m = len(rows)
-        Xs = X[rows]
         self.d1 = d + 1 if fit_intercept else d
-        self.gram = torch.empty(self.d1, self.d1, dtype=X.dtype, device=X.device)
-        torch.mm(Xs.T, Xs, out=self.gram[:d, :d])
+        self.gram = torch.zeros(self.d1, self.d1, dtype=X.dtype, device=X.device)
+        sums = torch.zeros(d, dtype=X.dtype, device=X.device)
+        largest, first = 0.0, True
+        for _, _, Xs in _sampled_rows(X, rows):  # the Gram matrix of the rows, chunk by chunk
+            if first:
+                torch.mm(Xs.T, Xs, out=self.gram[:d, :d])
+                first = False
+            else:
+                self.gram[:d, :d].addmm_(Xs.T, Xs)
+            if fit_intercept:
+                sums += Xs.sum(0)
+            largest = _largest(Xs, largest)
         if fit_intercept:
-            self.gram[:d, d] = self.gram[d, :d] = Xs.sum(0)
+            self.gram[:d, d] = self.gram[d, :d] = sums
             self.gram[d, d] = m
         self.gram *= n / m
-        _check_finite_gram(self.gram, X)
+        _check_finite_gram(self.gram, largest, X.dtype)
         self.n, self.d = n, d
         # set() keeps the current factor while both terms of H are within this ratio
         # of the factorised ones (a path of C values sets it above 1; see
@@ -208,14 +377,18 @@ class _LowRankFactor:
     """
 
     def __init__(self, X, rows, fit_intercept):
+        X = _row_chunks(X)
         n, d = X.shape
         m = len(rows)
-        B = X[rows]
-        if fit_intercept:
-            B = torch.cat([B, torch.ones(m, 1, dtype=X.dtype, device=X.device)], dim=1)
+        # The sampled rows (m x d: the size of Q below), gathered chunk by chunk.
+        B = torch.ones(m, d + 1 if fit_intercept else d, dtype=X.dtype, device=X.device)
+        largest = 0.0
+        for lo, hi, Xs in _sampled_rows(X, rows):
+            B[lo:hi, :d] = Xs
+            largest = _largest(Xs, largest)
         B *= (n / m) ** 0.5
         gram = B @ B.T
-        _check_finite_gram(gram, X)
+        _check_finite_gram(gram, largest, X.dtype)
         s, U = torch.linalg.eigh(gram)
         keep = s > float(s[-1]) * 1e-6
         s, U = s[keep], U[:, keep]
@@ -258,8 +431,8 @@ def build_preconditioner(
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, d)
-        Features.
+    X : torch.Tensor or RowChunks of shape (n, d)
+        Features (a :class:`RowChunks` is read chunk by chunk).
     fit_intercept : bool, default=True
         Whether the fits learn intercepts.
     n_hessian_samples : int, default=10_000
@@ -287,6 +460,7 @@ def build_preconditioner(
     >>> W.shape
     torch.Size([5, 1])
     """
+    X = _row_chunks(X)
     n, d = X.shape
     if d <= max_dense_features:
         m = min(n, max(n_hessian_samples, d))
@@ -319,8 +493,9 @@ def fit_squared_hinge_ovr(
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, d)
-        Features (float32 or float64; the result has the same dtype and device).
+    X : torch.Tensor or RowChunks of shape (n, d)
+        Features (float32 or float64; the result has the same dtype and device). A
+        :class:`RowChunks` is read one chunk at a time, once per objective evaluation.
     Y : torch.Tensor of shape (n, k)
         Targets in {-1, +1}, one column per one-vs-rest problem.
     C : float
@@ -365,6 +540,7 @@ def fit_squared_hinge_ovr(
     >>> bool(((X @ W + b) * Y > 0).all())
     True
     """
+    X = _row_chunks(X)
     W, b, n_iter, _ = _fit(
         X, Y, C, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, init=init,
         factor=preconditioner if preconditioner is not None else build_preconditioner(
@@ -387,7 +563,7 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, d)
+    X : torch.Tensor or RowChunks of shape (n, d)
         Features.
     Y : torch.Tensor of shape (n, k)
         Targets in {-1, +1}.
@@ -417,6 +593,7 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
     >>> [W.shape for W, b, n_iter in path]
     [torch.Size([5, 1]), torch.Size([5, 1]), torch.Size([5, 1])]
     """
+    X = _row_chunks(X)
     fit_intercept = kwargs.pop("fit_intercept", True)
     n_hessian_samples = kwargs.pop("n_hessian_samples", 10_000)
     max_dense_features = kwargs.pop("max_dense_features", 16_384)
@@ -438,6 +615,7 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
 
 def _fit(X, Y, C, *, fit_intercept, factor, max_iter=500, tol=1e-3, init=None, weights=None, alpha=1.0):
     # Returns (W, b, n_iter, last active fraction); see fit_squared_hinge_ovr.
+    X = _row_chunks(X)
     n, d = X.shape
     k = Y.shape[1]
     d1 = factor.d1

@@ -7,7 +7,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._compat import (
     DOC_LINK_MODULE,
@@ -22,6 +22,13 @@ from .._device import resolve_device
 from .._images import check_classification_labels
 from .._threads import torch_threads
 from ..core.linear_svm import fit_squared_hinge_ovr
+from ._streaming import (
+    check_streamed_shape,
+    is_streamed,
+    streamed_decision_function,
+    streamed_predict,
+    streamed_rows,
+)
 
 __all__ = ["TorchLinearSVC"]
 
@@ -29,23 +36,66 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class _ThreadedLinearClassifier(LinearClassifierMixin):
-    """scikit-learn's linear ``decision_function`` / ``predict``, run with ``n_jobs`` threads."""
+    """scikit-learn's linear ``decision_function`` / ``predict``, run with ``n_jobs`` threads.
+
+    Features larger than memory (``np.memmap``, zarr, h5py or dask arrays) are read one
+    chunk of rows at a time (:mod:`sklearn_ckn.svm._streaming`).
+    """
 
     def decision_function(self, X):
         """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
+            Samples. A ``np.memmap``, zarr or h5py array is read ``chunk_size`` rows at
+            a time; a dask array gives a lazy result.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Signed distances to the hyperplanes (one column for two classes).
+        scores : ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
+            Signed distances to the hyperplanes (one column for two classes); a lazy
+            dask array (same row chunks) for a dask ``X``.
         """
         with torch_threads(self.n_jobs):
+            if is_streamed(X):
+                check_is_fitted(self)
+                return streamed_decision_function(self, X, getattr(self, "chunk_size", None))
             return super().decision_function(X)
+
+    def predict(self, X):
+        """Class labels: the class of the largest score (the sign of it for two classes).
+
+        Parameters
+        ----------
+        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
+            Samples, read as in :meth:`decision_function`.
+
+        Returns
+        -------
+        labels : ndarray or dask array of shape (n_samples,)
+            Predicted classes; a lazy dask array for a dask ``X``.
+        """
+        if is_streamed(X):
+            check_is_fitted(self)
+            with torch_threads(self.n_jobs):
+                return streamed_predict(self, X, getattr(self, "chunk_size", None))
+        return super().predict(X)
+
+    def _check_streamed_y(self, X, y):
+        """``y`` of a streamed ``X``: in memory, one label per row; sets ``n_features_in_``."""
+        if hasattr(y, "compute") and hasattr(y, "chunks"):  # a dask array of labels: n values
+            y = y.compute()
+        n, d = check_streamed_shape(X, type(self).__name__)
+        y = column_or_1d(y, warn=True)
+        if len(y) != n:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: [{n}, {len(y)}]."
+            )
+        self.n_features_in_ = d
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return y
 
 
 class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
@@ -82,6 +132,11 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
         CPU threads (torch and BLAS) of ``fit`` and ``decision_function``, restored
         afterwards. None: one thread inside a joblib worker (e.g. under
         ``GridSearchCV(n_jobs=2)``), the current setting elsewhere; -1: all cores.
+    chunk_size : int, default=None
+        Rows read at a time from features larger than memory (``X`` a ``np.memmap``,
+        a zarr, h5py or dask array; see Notes). None: 64 MiB worth of rows (rounded to
+        the array's own row chunks), or a dask array's own row blocks. Unused for
+        in-memory ``X``.
 
     Attributes
     ----------
@@ -102,6 +157,21 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
     --------
     sklearn.svm.LinearSVC : The same model, solved by liblinear.
     sklearn_ckn.svm.make_linear_classifier : The linear stages compared for CKN features.
+
+    Notes
+    -----
+    **Features larger than memory.** When ``X`` is a ``np.memmap``, a zarr or h5py
+    array, or a dask array, ``fit`` reads it one chunk of ``chunk_size`` rows at a time
+    (a dask array: one row block at a time, computed on the current scheduler), once
+    per L-BFGS evaluation, and never holds it whole: memory is the model, the
+    preconditioner (a ``(d + 1) x (d + 1)`` matrix; above 16,384 features,
+    ``10,000 x d``) and one chunk, whatever ``n``. It reaches the same optimum as the
+    in-memory fit (up to rounding). The labels ``y`` are held in memory. Each chunk's
+    values are checked when first read. ``decision_function`` and ``predict`` of such
+    an ``X`` return NumPy arrays computed chunk by chunk, or lazy dask arrays for a
+    dask ``X``. A dask array is recomputed at every pass: persist it or store it (e.g.
+    ``to_zarr``) first if its blocks are costly. To load a ``np.memmap`` in memory
+    instead, pass ``np.array(X)``.
 
     Examples
     --------
@@ -125,10 +195,11 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
         "dtype": [StrOptions(set(_DTYPES))],
         "device": [str],
         "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, dtype="float32", device="auto",
-                 n_jobs=None):
+                 n_jobs=None, chunk_size=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
@@ -136,6 +207,7 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
         self.dtype = dtype
         self.device = device
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -143,8 +215,9 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training features.
+        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
+            Training features. A ``np.memmap``, zarr, h5py or dask array is read one
+            chunk of rows at a time (see Notes).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
 
@@ -154,7 +227,11 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
             Fitted estimator.
         """
         check_classification_labels(y)
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
+        streamed = is_streamed(X)
+        if streamed:
+            y = self._check_streamed_y(X, y)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
         check_classification_targets(y)
         binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
         Y = binarizer.fit_transform(y)
@@ -166,9 +243,12 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
             )
         device = resolve_device(self.device)
         dtype = _DTYPES[self.dtype]
-        if not X.flags.writeable:  # torch cannot wrap read-only memory (memmaps)
-            X = X.copy()
-        Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
+        if streamed:
+            Xt = streamed_rows(X, dtype=dtype, device=device, chunk_size=self.chunk_size)
+        else:
+            if not X.flags.writeable:  # torch cannot wrap read-only memory
+                X = X.copy()
+            Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
         Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
         with torch_threads(self.n_jobs):
             W, b, self.n_iter_ = fit_squared_hinge_ovr(
