@@ -24,11 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import matmul_gflops, standardize_inplace, write_result  # noqa: E402
 
 from sklearn_ckn import CKNTransformer  # noqa: E402
-from sklearn_ckn.datasets import load_cifar10, load_mnist  # noqa: E402
+from sklearn_ckn.datasets import DATASETS, load_dataset  # noqa: E402
 from sklearn_ckn.svm import TorchLinearSVCCV  # noqa: E402
-from sklearn_ckn.svm._linear import make_linear_classifier  # noqa: E402
+from sklearn_ckn.svm import make_linear_classifier  # noqa: E402
 
-LOADERS = {"mnist": load_mnist, "cifar10": load_cifar10}
+# The registry's data sets with official train and test sets.
+OFFICIAL = [name for name, info in DATASETS.items() if info.subsets]
 
 
 def ints(text):
@@ -106,7 +107,7 @@ def validation_scores(F, y, classifier, grid, random_state, F_flip=None, folds=1
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
+    p.add_argument("--dataset", choices=OFFICIAL, default="mnist")
     p.add_argument("--data-home", default="../shared/datasets")
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--n-test", type=int, default=None)
@@ -146,9 +147,10 @@ def main(argv=None):
     if args.C_path and (not args.C_grid or args.flip or args.classifier != "torch-linearsvc"):
         p.error("--C-path needs --C-grid and --classifier torch-linearsvc, without --flip")
 
-    load = LOADERS[args.dataset]
-    X_train, y_train = load(args.data_home, subset="train", return_X_y=True, n_samples=args.n_train)
-    X_test, y_test = load(args.data_home, subset="test", return_X_y=True, n_samples=args.n_test)
+    X_train, y_train = load_dataset(args.dataset, data_home=args.data_home, subset="train",
+                                    return_X_y=True, n_samples=args.n_train)
+    X_test, y_test = load_dataset(args.dataset, data_home=args.data_home, subset="test",
+                                  return_X_y=True, n_samples=args.n_test)
     print(f"{args.dataset}: train {X_train.shape}, test {X_test.shape}", flush=True)
     whitening = {"auto": "auto", "true": True, "false": False, "local": "local"}[args.whitening]
     ckn = CKNTransformer(

@@ -34,8 +34,11 @@ from _common import write_result  # noqa: E402
 
 
 def _parse(argv=None):
+    from sklearn_ckn.datasets import DATASETS
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
+    p.add_argument("--dataset", choices=[n for n, info in DATASETS.items() if info.subsets],
+                   default="mnist")
     p.add_argument("--data-home", default="../shared/datasets")
     p.add_argument("--n-train", type=int, default=None, help="training subset (default: all)")
     p.add_argument("--n-test", type=int, default=None, help="test subset (default: all)")
@@ -61,11 +64,10 @@ def _parse(argv=None):
 
 
 def _load(dataset, data_home, n_train, n_test, seed):
-    from sklearn_ckn import datasets
+    from sklearn_ckn.datasets import load_dataset
 
-    loader = {"mnist": datasets.load_mnist, "cifar10": datasets.load_cifar10}[dataset]
-    X, y = loader(data_home=data_home, subset="train", return_X_y=True)
-    X_test, y_test = loader(data_home=data_home, subset="test", return_X_y=True)
+    X, y = load_dataset(dataset, data_home=data_home, subset="train", return_X_y=True)
+    X_test, y_test = load_dataset(dataset, data_home=data_home, subset="test", return_X_y=True)
     rng = np.random.default_rng(seed)
     if n_train is not None and n_train < len(X):
         keep = np.sort(rng.permutation(len(X))[:n_train])

@@ -66,10 +66,10 @@ RECIPES = {
 # ----------------------------------------------------------------------------- data
 def load(dataset, data_home, subset):
     """(images, labels, source) through sklearn_ckn.datasets."""
-    from sklearn_ckn import datasets
+    from sklearn_ckn.datasets import load_dataset
 
-    loader = {"mnist": datasets.load_mnist, "cifar10": datasets.load_cifar10}[dataset]
-    X, y = loader(data_home, subset=subset, return_X_y=True, download_if_missing=False)
+    X, y = load_dataset(dataset, data_home=data_home, subset=subset, return_X_y=True,
+                        download_if_missing=False)
     return X, y, "sklearn_ckn.datasets"
 
 
@@ -118,7 +118,6 @@ def main(argv=None):
     import torch
 
     from sklearn_ckn import CNNClassifier
-    from sklearn_ckn._device import resolve_device
 
     recipe = dict(RECIPES[args.dataset])
     for key in ["architecture", "epochs", "batch_size", "optimizer", "learning_rate",
@@ -194,7 +193,7 @@ def main(argv=None):
           f"({train_seconds / max(clf.n_iter_, 1):.1f} s/epoch), torch threads "
           f"{torch.get_num_threads()}", flush=True)
     # Adds the machine (with the device used), the command line and the date.
-    return write_result(out, result, device=resolve_device(args.device))
+    return write_result(out, result, device=clf.device_)
 
 
 if __name__ == "__main__":

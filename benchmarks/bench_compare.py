@@ -24,9 +24,11 @@ import time
 
 import pandas as pd
 
-from sklearn_ckn.compare._harness import run_comparison
+from sklearn_ckn.compare import run_comparison
+from sklearn_ckn.datasets import available_datasets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The data sets of the README's study (of available_datasets()).
 DEFAULT_DATASETS = ("mnist", "cifar10", "fruits360")
 
 
@@ -35,7 +37,8 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/datasets",
                         help="folder containing mnist/, cifar-10-batches-py/, fruits-360/")
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS),
-                        help="comma-separated (default: %(default)s)")
+                        help=f"comma-separated among {', '.join(available_datasets())} "
+                             "(default: %(default)s)")
     parser.add_argument("--models", default=None, help="comma-separated (default: all)")
     parser.add_argument("--n-train", type=int, default=None, help="training sample (default: all)")
     parser.add_argument("--n-test", type=int, default=None, help="test sample (default: all)")
@@ -50,8 +53,13 @@ def main(argv=None):
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw_argv)
 
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    unknown = [d for d in datasets if d not in available_datasets()]
+    if unknown:  # before hours of fitting on the first ones
+        parser.error(f"--datasets: unknown {', '.join(unknown)}; available: "
+                     f"{', '.join(available_datasets())}")
     summaries = []
-    for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+    for dataset in datasets:
         out = os.path.join(args.results, f"compare_{dataset}")
         start = time.perf_counter()
         result = run_comparison(

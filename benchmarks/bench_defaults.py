@@ -24,6 +24,7 @@ Run from the project root (the CPU is shared: one section at a time)::
 """
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -147,42 +148,21 @@ def _holdout(Xtr, ytr, Xte, yte, *, args, name):
     return out
 
 
-def bench_mnist(args):
-    from sklearn_ckn.datasets import load_mnist
+def bench_official(args, name):
+    """A data set of the registry with official train and test sets: the first
+    ``--n`` images of each (all of them when there are fewer), at the files' size."""
+    from sklearn_ckn.datasets import load_dataset
 
-    Xtr, ytr = load_mnist(args.data_home, subset="train", return_X_y=True, n_samples=args.n,
-                          download_if_missing=False)
-    Xte, yte = load_mnist(args.data_home, subset="test", return_X_y=True, n_samples=args.n,
-                          download_if_missing=False)
-    print(f"mnist {len(ytr)}/{len(yte)}", flush=True)
-    result = {"protocol": f"first {len(ytr)} training / first {len(yte)} test images (uint8)"}
-    result.update(_holdout(Xtr, ytr, Xte, yte, args=args, name="mnist"))
-    return result
-
-
-def bench_cifar10(args):
-    from sklearn_ckn.datasets import load_cifar10
-
-    Xtr, ytr = load_cifar10(args.data_home, subset="train", return_X_y=True, n_samples=args.n,
+    Xtr, ytr = load_dataset(name, data_home=args.data_home, subset="train", return_X_y=True,
                             download_if_missing=False)
-    Xte, yte = load_cifar10(args.data_home, subset="test", return_X_y=True, n_samples=args.n,
+    Xte, yte = load_dataset(name, data_home=args.data_home, subset="test", return_X_y=True,
                             download_if_missing=False)
-    print(f"cifar10 {len(ytr)}/{len(yte)}", flush=True)
-    result = {"protocol": f"first {len(ytr)} training / first {len(yte)} test images (uint8)"}
-    result.update(_holdout(Xtr, ytr, Xte, yte, args=args, name="cifar10"))
-    return result
-
-
-def bench_fruits360(args):
-    from sklearn_ckn.datasets import load_fruits360
-
-    Xtr, ytr = load_fruits360(args.data_home, subset="train", return_X_y=True,
-                              download_if_missing=False)
-    Xte, yte = load_fruits360(args.data_home, subset="test", return_X_y=True,
-                              download_if_missing=False)
-    print(f"fruits360 {len(ytr)}/{len(yte)} at {Xtr.shape[1:]}", flush=True)
-    result = {"protocol": "the 6-class copy, all training / all test images, native size (uint8)"}
-    result.update(_holdout(Xtr, ytr, Xte, yte, args=args, name="fruits360"))
+    n_train, n_test = len(ytr), len(yte)
+    Xtr, ytr, Xte, yte = Xtr[:args.n], ytr[:args.n], Xte[:args.n], yte[:args.n]
+    print(f"{name} {len(ytr)}/{len(yte)} at {Xtr.shape[1:]}", flush=True)
+    result = {"protocol": f"first {len(ytr)} of {n_train} training / first {len(yte)} of "
+                          f"{n_test} test images, {Xtr.shape[1:]} (uint8)"}
+    result.update(_holdout(Xtr, ytr, Xte, yte, args=args, name=name))
     return result
 
 
@@ -228,8 +208,17 @@ def bench_threads(args):
     return result
 
 
-SECTIONS = {"digits": bench_digits, "mnist": bench_mnist, "cifar10": bench_cifar10,
-            "fruits360": bench_fruits360, "threads": bench_threads}
+def _sections():
+    """``digits`` (scikit-learn's load_digits), every data set of the registry with an
+    official split, and ``threads``."""
+    from sklearn_ckn.datasets import DATASETS
+
+    official = {name: functools.partial(bench_official, name=name)
+                for name, info in DATASETS.items() if info.subsets}
+    return {"digits": bench_digits, **official, "threads": bench_threads}
+
+
+SECTIONS = _sections()
 
 
 def main(argv=None):
@@ -237,7 +226,8 @@ def main(argv=None):
     parser.add_argument("sections", nargs="+", choices=sorted(SECTIONS))
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--n", type=int, default=10_000,
-                        help="training and test images of MNIST and CIFAR-10 (default 10000)")
+                        help="at most this many training and test images of the official splits "
+                             "(default 10000)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip make_model('kernel_svm')")
     parser.add_argument("--baseline-only", action="store_true",

@@ -1,6 +1,6 @@
 """Which scikit-learn linear classifier to put after a CKNTransformer?
 
-Fits each classifier of :mod:`sklearn_ckn.svm._linear` (with a few values of C) on saved
+Fits each classifier of :func:`sklearn_ckn.svm.make_linear_classifier` (with a few values of C) on saved
 CKN features (``bench_ckn.py --save-features``) and records fit time and accuracy.
 
     python benchmarks/bench_linear.py --features /tmp/mnist.npz \
@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import write_result  # noqa: E402
 
-from sklearn_ckn.svm._linear import make_linear_classifier  # noqa: E402
+from sklearn_ckn.svm import make_linear_classifier  # noqa: E402
 
 
 def _fit_one(path, name, C, queue):

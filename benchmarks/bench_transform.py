@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import matmul_gflops, write_result  # noqa: E402
 
 from sklearn_ckn import CKNTransformer  # noqa: E402
-from sklearn_ckn._images import images_to_tensor  # noqa: E402
 from sklearn_ckn.datasets import load_cifar10  # noqa: E402
 
 
@@ -54,7 +53,8 @@ def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
         kmeans_max_iter=3, batch_size=batch_size, device="cpu", random_state=0,
     ).fit(images[:fit_images])
     net = ckn.network_
-    x = images_to_tensor(images[:batch_size], torch.device("cpu"))
+    # (b, H, W, C) uint8 -> (b, C, H, W) float in [0, 1], as the transformer feeds it
+    x = torch.from_numpy(images[:batch_size].copy()).permute(0, 3, 1, 2).float().div(255).contiguous()
     h, w = x.shape[-2:]
     pieces, flops = {}, {}
     with torch.inference_mode():

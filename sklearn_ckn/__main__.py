@@ -1,5 +1,9 @@
 """Command line of sklearn-ckn: ``python -m sklearn_ckn compare`` / ``sklearn-ckn compare``.
 
+The one command-line parser of the package. It only turns the text of the command
+line into the parameters of :func:`sklearn_ckn.compare.run_comparison`, which checks
+all of them before anything is loaded or fitted.
+
 Examples
 --------
 Every model on the bundled digits (no file, no network; under a minute on 2 CPU
@@ -23,51 +27,10 @@ import ast
 import shlex
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in [0, 2**32 - 1], got {text!r}"
-        )
-    return value
-
-
-def _image_size(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected 0 (keep 100x100) or a positive integer, got {text!r}"
-        )
-    return value
-
-
-def _cv(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer of at least 2, got {text!r}")
-    return value
+# Options whose name is not the parameter's with dashes.
+_OPTIONS = {"model_params": "--param"}
 
 
 def _one_line(exc):
@@ -75,16 +38,9 @@ def _one_line(exc):
     return " ".join(str(exc).split())
 
 
-def _n_jobs(text):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"expected 'auto', -1 or a positive integer, got {text!r}")
-    return value
+def auto_or_int(text):
+    """``"auto"``, or the integer ``text`` spells."""
+    return text if text == "auto" else int(text)
 
 
 def _literal(text):
@@ -95,10 +51,22 @@ def _literal(text):
 
 
 def build_parser():
-    """The ``argparse`` parser of the command line."""
-    from . import __version__
-    from .compare import DATASETS, DEFAULT_MAX_TRAIN
-    from ._models import available_models
+    """Return the ``argparse`` parser of the command line.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser, with the ``compare`` command.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.__main__ import build_parser
+    >>> build_parser().parse_args(["compare", "--dataset", "mnist"]).dataset
+    'mnist'
+    """
+    from . import __version__, available_models
+    from .compare import DEFAULT_MAX_TRAIN
+    from .datasets import DATASETS
 
     parser = argparse.ArgumentParser(
         prog="sklearn-ckn",
@@ -108,6 +76,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     caps = ", ".join(f"{k}={v}" for k, v in DEFAULT_MAX_TRAIN.items() if v is not None)
+    datasets = "; ".join(f"{name}: {info.description}" for name, info in DATASETS.items())
     cmp = sub.add_parser(
         "compare",
         help="compare CKN, CNN and classical classifiers on an image data set",
@@ -119,24 +88,27 @@ def build_parser():
             "75%/25% split is used. Every argument is checked before anything is fitted."
         ),
     )
-    cmp.add_argument("--dataset", default="digits", choices=DATASETS,
-                     help="data set (default: digits, bundled with scikit-learn)")
+    cmp.add_argument("--dataset", default="digits",
+                     help=f"data set (default: digits, bundled with scikit-learn). {datasets}")
     cmp.add_argument("--data-home", default=None,
                      help="folder containing the data set folders (see sklearn_ckn.datasets)")
     cmp.add_argument("--no-download", action="store_true",
                      help="never download: fail if the data files are not in --data-home")
+    cmp.add_argument("--no-verify-checksums", action="store_true",
+                     help="do not check the data files already in --data-home against the "
+                          "official MD5 checksums")
     cmp.add_argument("--models", default=",".join(available_models()),
                      help="comma-separated models among %(default)s (default: all)")
-    cmp.add_argument("--n-train", type=_positive_int, default=None,
+    cmp.add_argument("--n-train", type=int, default=None,
                      help="use a random sample of this many training images")
-    cmp.add_argument("--n-test", type=_positive_int, default=None,
+    cmp.add_argument("--n-test", type=int, default=None,
                      help="use a random sample of this many test images")
-    cmp.add_argument("--cv", type=_cv, default=None,
+    cmp.add_argument("--cv", type=int, default=None,
                      help="also report the K-fold cross-validated accuracy on the training set")
     cmp.add_argument("--device", default="auto",
                      help="torch device of CKN and CNN: auto, cpu, cuda[:N]")
     cmp.add_argument("--out", default=None, help="output folder (default: compare_out/<dataset>)")
-    cmp.add_argument("--random-state", type=_seed, default=0,
+    cmp.add_argument("--random-state", type=int, default=0,
                      help="seed in [0, 2**32 - 1] (default: 0)")
     cmp.add_argument("--verbose", type=int, default=1,
                      help="0: quiet, 1: steps and tables (default), 2: also progress bars")
@@ -145,9 +117,9 @@ def build_parser():
                           f"comma-separated (defaults: {caps})")
     cmp.add_argument("--param", action="append", default=[], metavar="MODEL:NAME=VALUE",
                      help="a make_model keyword of one model, VALUE a Python literal; repeatable")
-    cmp.add_argument("--image-size", type=_image_size, default=None,
+    cmp.add_argument("--image-size", type=int, default=None,
                      help="Fruits-360 image size (default 32; 0 keeps 100x100)")
-    cmp.add_argument("--n-jobs", type=_n_jobs, default="auto",
+    cmp.add_argument("--n-jobs", type=auto_or_int, default="auto",
                      help="CPU threads of torch and BLAS during the run, -1 for all cores "
                           "(default auto: 1 on digits, whose tiny images gain nothing from "
                           "threads, else the libraries' setting)")
@@ -158,23 +130,23 @@ def build_parser():
 
 
 def _parse_max_train(parser, items):
+    """``{model: cap}`` of ``MODEL=N`` / ``MODEL=none`` items (checked by the run)."""
     caps = {}
     for item in items:
         for part in filter(None, (p.strip() for p in item.split(","))):
             name, sep, value = part.partition("=")
+            value = value.strip()
             if not sep:
                 parser.error(f"--max-train expects MODEL=N, got {part!r}")
-            if value.strip().lower() == "none":
-                caps[name.strip()] = None
-                continue
             try:
-                caps[name.strip()] = _positive_int(value)
-            except argparse.ArgumentTypeError as exc:
-                parser.error(f"--max-train {part!r}: {exc}")
+                caps[name.strip()] = None if value.lower() == "none" else int(value)
+            except ValueError:
+                parser.error(f"--max-train {part!r}: N must be an integer or 'none'")
     return caps
 
 
 def _parse_params(parser, items):
+    """``{model: {name: value}}`` of ``MODEL:NAME=VALUE`` items (checked by the run)."""
     params = {}
     for item in items:
         model, sep, rest = item.partition(":")
@@ -183,6 +155,12 @@ def _parse_params(parser, items):
             parser.error(f"--param expects MODEL:NAME=VALUE, got {item!r}")
         params.setdefault(model.strip(), {})[name.strip()] = _literal(value)
     return params
+
+
+def _option(error):
+    """How the command line names the parameter of a ``ParameterError``."""
+    option = _OPTIONS.get(error.param, "--" + error.param.replace("_", "-"))
+    return option if error.key is None else f"{option} {error.key}"
 
 
 def main(argv=None):
@@ -198,80 +176,54 @@ def main(argv=None):
     ----------
     argv : list of str, default=None
         Arguments without the program name; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        The exit status: 0 on success, 2 for missing or invalid data.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_ckn.__main__ import main
+    >>> main(["compare", "--models", "naive_bayes", "--verbose", "0",
+    ...       "--out", tempfile.mkdtemp()])
+    0
     """
-    from ._device import resolve_device
-    from ._models import available_models, make_model
-    from .compare import run_comparison
-    from .compare._harness import _validate_model_params, check_out_folder
+    from .compare import ParameterError, run_comparison
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "compare":
-        # Everything is checked here, before any data are loaded or models fitted.
-        cmp_parser = args.subparser
-        models = [m.strip() for m in args.models.split(",") if m.strip()]
-        unknown = [m for m in models if m not in available_models()]
-        if unknown or not models:
-            cmp_parser.error(
-                f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                f"available models: {', '.join(available_models())}"
-            )
-        duplicates = sorted({m for m in models if models.count(m) > 1})
-        if duplicates:
-            cmp_parser.error(f"--models: {', '.join(duplicates)} given more than once")
-        max_train = _parse_max_train(cmp_parser, args.max_train)
-        bad = [m for m in max_train if m not in available_models()]
-        if bad:
-            cmp_parser.error(f"--max-train: unknown model(s) {', '.join(bad)}")
-        params = _parse_params(cmp_parser, args.param)
-        bad = [m for m in params if m not in available_models()]
-        if bad:
-            cmp_parser.error(f"--param: unknown model(s) {', '.join(bad)}")
-        for name, kwargs in params.items():
-            try:  # unknown names and invalid values fail here, before any data is loaded
-                _validate_model_params(make_model(name, **kwargs))
-            except (TypeError, ValueError) as exc:
-                cmp_parser.error(f"--param {name}: {_one_line(exc)}")
-        if args.image_size is not None and args.dataset != "fruits360":
-            cmp_parser.error(
-                f"--image-size applies to --dataset fruits360 only, not {args.dataset}"
-            )
-        try:
-            resolve_device(args.device)
-        except ValueError as exc:
-            cmp_parser.error(f"--device: {_one_line(exc)}")
-        out = args.out if args.out is not None else f"compare_out/{args.dataset}"
-        try:
-            check_out_folder(out)
-        except ValueError as exc:
-            cmp_parser.error(f"--out: {_one_line(exc)}")
-        try:
-            run_comparison(
-                args.dataset,
-                models=models,
-                data_home=args.data_home,
-                n_train=args.n_train,
-                n_test=args.n_test,
-                cv=args.cv,
-                device=args.device,
-                out=out,
-                random_state=args.random_state,
-                verbose=args.verbose,
-                max_train=max_train,
-                model_params=params,
-                quick=args.quick,
-                image_size=args.image_size,
-                n_jobs=args.n_jobs,
-                command=shlex.join(["sklearn-ckn"] + argv),
-                download_if_missing=not args.no_download,
-            )
-        except (ValueError, OSError) as exc:
-            # The user's data or settings (missing or corrupt files, failed downloads,
-            # training sets too small, an output folder that cannot be written): one
-            # line saying what to do, no traceback.
-            print(f"{cmp_parser.prog}: error: {_one_line(exc)}", file=sys.stderr)
-            return 2
+    cmp = args.subparser  # the only command: compare
+    try:
+        run_comparison(
+            args.dataset,
+            models=args.models,
+            data_home=args.data_home,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            cv=args.cv,
+            device=args.device,
+            out=args.out if args.out is not None else f"compare_out/{args.dataset}",
+            random_state=args.random_state,
+            verbose=args.verbose,
+            max_train=_parse_max_train(cmp, args.max_train),
+            model_params=_parse_params(cmp, args.param),
+            quick=args.quick,
+            image_size=args.image_size,
+            n_jobs=args.n_jobs,
+            command=shlex.join(["sklearn-ckn"] + argv),
+            download_if_missing=not args.no_download,
+            verify_checksums=not args.no_verify_checksums,
+        )
+    except ParameterError as exc:  # checked before anything was loaded or fitted
+        cmp.error(_one_line(exc.message_for(_option(exc))))
+    except (ValueError, OSError) as exc:
+        # The user's data (missing or corrupt files, failed downloads, training sets
+        # too small): one line saying what to do, no traceback.
+        print(f"{cmp.prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 

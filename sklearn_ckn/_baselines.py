@@ -24,7 +24,7 @@ from ._compat import (
     fit_context,
 )
 from ._images import check_classification_labels, validate_images
-from .svm._linear_svc import TorchLinearSVC
+from .svm import TorchLinearSVC
 
 __all__ = ["EXACT_SVM_MAX_SAMPLES", "ImageFlattener", "KernelSVC"]
 
@@ -156,7 +156,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     ``exact_max_samples`` it fits an exact :class:`~sklearn.svm.SVC` with the RBF
     kernel; above, :class:`~sklearn.kernel_approximation.Nystroem` features of the
     same kernel (``n_components`` landmarks) followed by
-    :class:`~sklearn_ckn.svm._linear_svc.TorchLinearSVC` (``LinearSVC``'s squared-hinge
+    :class:`~sklearn_ckn.svm.TorchLinearSVC` (``LinearSVC``'s squared-hinge
     model, solved by L-BFGS in torch) with the same ``C``, whose cost grows linearly
     with the number of samples. Works on 2-D features (use it
     after :class:`ImageFlattener`).

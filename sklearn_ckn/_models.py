@@ -47,12 +47,12 @@ _COMMON = ("random_state", "image_shape", "device", "verbose")
 def _ckn_linear_stage(random_state=None):
     """The steps that follow ``CKNTransformer`` in the ``"ckn"`` model.
 
-    ``StandardScaler`` + :class:`~sklearn_ckn.svm._linear_svc.TorchLinearSVC` (``C=0.01``):
+    ``StandardScaler`` + :class:`~sklearn_ckn.svm.TorchLinearSVC` (``C=0.01``):
     the fastest and most accurate of the linear setups compared on CKN features in
-    ``benchmarks/bench_linear.py`` (see :mod:`sklearn_ckn.svm._linear`). Step names are
+    ``benchmarks/bench_linear.py`` (see :func:`sklearn_ckn.svm.linear_steps`). Step names are
     ``"scaler"`` and ``"clf"``.
     """
-    from .svm._linear import linear_steps
+    from .svm import linear_steps
 
     return linear_steps("torch-linearsvc", random_state=random_state)
 

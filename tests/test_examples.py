@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sklearn_ckn.datasets import available_datasets, get_dataset_info
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-COMPARISONS = ["digits", "mnist", "cifar10", "svhn", "fruits360"]
+COMPARISONS = available_datasets()  # one comparison example per registered data set
 
 pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
@@ -36,11 +38,10 @@ def test_comparison_example(dataset, tmp_path, monkeypatch, capsys, fake_dataset
     if dataset in fake_datasets:
         fake_datasets[dataset](home)
     out = tmp_path / "out"
-    run_example(
-        f"plot_{dataset}_comparison.py",
-        ["--data-home", home, "--n-train", 200, "--n-test", 100, "--quick", "--out", out],
-        monkeypatch,
-    )
+    argv = ["--data-home", home, "--n-train", 200, "--n-test", 100, "--quick", "--out", out]
+    if get_dataset_info(dataset).verifies_checksums:
+        argv.append("--no-verify-checksums")  # the fake files are not the official ones
+    run_example(f"plot_{dataset}_comparison.py", argv, monkeypatch)
     printed = capsys.readouterr().out
     assert "CLASS" in printed and "CKN Acc" in printed and "Difference" in printed
     table = pd.read_csv(out / "results.csv")
@@ -54,6 +55,19 @@ def test_comparison_example(dataset, tmp_path, monkeypatch, capsys, fake_dataset
     if dataset == "fruits360":
         assert list(per_class["class"]) == ["Apple Red 1", "Banana", "Kiwi"]
         assert table["n_train"].iloc[0] == 24
+
+
+def test_comparison_example_reports_errors_without_traceback(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_example("plot_digits_comparison.py", ["--models", "knn", "--n-train", "3"],
+                    monkeypatch)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "sklearn-ckn compare: error: knn uses 5 neighbours but would be fitted on only 3 "
+        "image(s): use more images or fewer neighbours."
+    )
 
 
 def test_gridsearch_example(monkeypatch, capsys):

@@ -2,17 +2,19 @@
 argument is checked before anything is fitted, errors are one line on stderr with
 exit status 2."""
 
+import json
 import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import torch
 
 import sklearn_ckn
 from sklearn_ckn.__main__ import main
-from sklearn_ckn.compare import _harness as harness
-from sklearn_ckn.compare._harness import check_out_folder, run_comparison, run_example_comparison
+from sklearn_ckn.compare import _run
+from sklearn_ckn.compare._checks import check_out_folder
 
 pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
@@ -25,7 +27,7 @@ def nothing_fitted(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a model was fitted before the arguments were checked")
 
-    monkeypatch.setattr(harness, "_fit_models", boom)
+    monkeypatch.setattr(_run, "fit_models", boom)
 
 
 def run_cli(argv, capsys):
@@ -52,17 +54,24 @@ def assert_one_line_error(err, *fragments):
         (["--out", "{file}/sub"], ["--out:", "cannot be created", "is a file"]),
         (["--device", "tpu"], ["--device:", "'tpu'"]),
         (["--models", "knn,knn"], ["--models: knn given more than once"]),
-        (["--random-state", "-1"], ["--random-state", "[0, 2**32 - 1]", "'-1'"]),
+        (["--random-state", "-1"], ["--random-state must be", "[0, 2**32 - 1], got -1"]),
         (["--random-state", "2**40"], ["--random-state"]),
-        (["--image-size", "-3"], ["--image-size", "'-3'"]),
-        (["--image-size", "16"], ["--image-size applies to --dataset fruits360 only"]),
-        (["--cv", "1"], ["--cv", "at least 2"]),
-        (["--n-train", "0"], ["--n-train", "positive integer"]),
+        (["--image-size", "-3"], ["--image-size must be", "got -3"]),
+        (["--image-size", "16"], ["--image-size applies to", "(fruits360), not to 'digits'"]),
+        (["--cv", "1"], ["--cv must be", "at least 2, got 1"]),
+        (["--n-train", "0"], ["--n-train must be", "positive integer, got 0"]),
+        (["--n-test", "-5"], ["--n-test must be", "positive integer, got -5"]),
+        (["--n-jobs", "0"], ["--n-jobs must be", "got 0"]),
+        (["--verbose", "-1"], ["--verbose must be a non-negative integer, got -1"]),
+        (["--max-train", "knn=0"], ["--max-train knn must be", "positive integer, got 0"]),
+        (["--dataset", "imagenet"], ["Unknown --dataset 'imagenet'", "digits, mnist"]),
         (["--dataset", "mnist", "--data-home", "{file}"],
          ["data_home=", "is a file, not a folder"]),
         (["--param", "naive_bayes:nb__var_smoothing=-1"], ["--param naive_bayes", "var_smoothing"]),
         (["--param", "ckn:ckn__n_filters=-3"], ["--param ckn", "n_filters", "-3"]),
         (["--param", "cnn:epochs='many'"], ["--param cnn", "epochs"]),
+        # a model that does not run: its parameters are checked too
+        (["--param", "cnn:epochs=0"], ["--param cnn", "epochs"]),
     ],
 )
 def test_argument_errors_before_anything_runs(tmp_path, capsys, nothing_fitted, extra, fragments):
@@ -179,38 +188,98 @@ def test_python_dash_m_error_has_no_traceback(tmp_path):
     assert proc.returncode == 0 and proc.stdout.strip().endswith(sklearn_ckn.__version__)
 
 
+def test_missing_files_cli_message(tmp_path, capsys):
+    code = main(["compare", "--dataset", "fruits360", "--data-home", str(tmp_path),
+                 "--out", str(tmp_path / "o"), "--verbose", "0"])
+    assert code == 2  # argparse's status for a user's mistake
+    assert "Fruits-360" in capsys.readouterr().err
+
+
+
+
+def test_cli_runs_and_writes(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main([
+        "compare", "--models", "ckn,cnn,knn", "--n-train", "90", "--n-test", "30", "--quick",
+        "--out", str(out), "--cv", "2", "--param", "knn:knn__n_neighbors=1",
+        "--param", "cnn:epochs=1", "--max-train", "knn=50",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Results on digits" in printed
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["model"]) == ["ckn", "cnn", "knn"]
+    assert "cv_accuracy" in table.columns
+    assert table.set_index("model").loc["knn", "n_train_used"] == 50
+    info = json.loads((out / "results.json").read_text())
+    assert info["command"].startswith("sklearn-ckn compare --models ckn,cnn,knn")
+    assert "n_neighbors=1" in info["estimators"]["knn"]
+
+
+def test_cli_verbose_zero_prints_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default --out: compare_out/<dataset>
+    code = main(["compare", "--models", "naive_bayes", "--n-train", "50", "--n-test", "20",
+                 "--verbose", "0"])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert (tmp_path / "compare_out" / "digits" / "results.csv").exists()
+
+
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "argv, message",
     [
-        ({"random_state": -1}, r"random_state must be an integer in \[0, 2\*\*32 - 1\]"),
-        ({"n_train": 0}, "n_train must be None or a positive integer"),
-        ({"n_test": 2.5}, "n_test must be None or a positive integer"),
-        ({"image_size": 16}, "image_size applies to the fruits360 data set only"),
-        ({"dataset": "fruits360", "image_size": -3}, "image_size must be 0"),
-        ({"dataset": "fruits360", "image_size": (0, 8)}, "image_size must be 0"),
-        ({"device": "tpu"}, "device"),
-        ({"models": ["knn", "knn"]}, "duplicates"),
-        ({"cv": True}, "cv must be None or an integer >= 2"),
-        ({"models": ["knn"], "model_params": {"knn": {"knn__n_neighbors": 0}}},
-         "model 'knn': .*n_neighbors"),
-        ({"out": "{file}"}, "is a file"),
+        (["compare", "--dataset", "imagenet"], "Unknown --dataset 'imagenet'; available datasets"),
+        (["compare", "--models", "ckn,svm"], "unknown model(s) svm; available models: ckn"),
+        (["compare", "--models", ""], "--models gives no model; available models: ckn"),
+        (["compare", "--param", "ckn:n_filters=3"], "--param ckn"),
+        (["compare", "--param", "ckn=3"], "MODEL:NAME=VALUE"),
+        (["compare", "--param", "svm:C=3"], "--param has unknown model(s) svm"),
+        (["compare", "--max-train", "knn"], "MODEL=N"),
+        (["compare", "--max-train", "knn=0"], "positive integer"),
+        (["compare", "--max-train", "svm=10"], "--max-train has unknown model(s) svm"),
+        (["compare", "--cv", "1"], "--cv must be None or an integer of at least 2, got 1"),
+        (["compare", "--n-train", "ten"], "argument --n-train: invalid int value: 'ten'"),
+        (["compare", "--n-jobs", "0"], "--n-jobs"),
+        ([], "required"),
     ],
 )
-def test_run_comparison_checks_before_loading(tmp_path, monkeypatch, kwargs, match):
-    def no_loading(*args, **kw):
-        raise AssertionError("data were loaded before the arguments were checked")
-
-    monkeypatch.setattr(harness, "load_comparison_data", no_loading)
-    afile = tmp_path / "afile"
-    afile.write_text("x")
-    kwargs = {k: (str(afile) if v == "{file}" else v) for k, v in kwargs.items()}
-    kwargs = {"dataset": "digits", "models": ["naive_bayes"], "verbose": 0, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        run_comparison(kwargs.pop("dataset"), **kwargs)
-
-
-def test_example_scripts_report_errors_without_traceback(capsys, nothing_fitted):
+def test_cli_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        run_example_comparison("digits", ["--models", "knn", "--n-train", "3"])
+        main(argv)
     assert exc.value.code == 2
-    assert "knn uses 5 neighbours" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def test_cli_parsing_helpers():
+    from sklearn_ckn.__main__ import _literal, build_parser
+
+    assert _literal("(8, 16)") == (8, 16) and _literal("lenet5") == "lenet5"
+    assert _literal("0.5") == 0.5 and _literal("None") is None
+    args = build_parser().parse_args(["compare"])
+    assert (args.dataset, args.verbose, args.random_state, args.cv) == ("digits", 1, 0, None)
+    assert args.n_jobs == "auto"
+    assert build_parser().parse_args(["compare", "--n-jobs", "-1"]).n_jobs == -1
+    assert args.models == "ckn,ckn_supervised,cnn,kernel_svm,naive_bayes,knn"
+
+
+def test_python_dash_m_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sklearn_ckn", "compare", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "--dataset" in proc.stdout and "--n-train" in proc.stdout
+
+
+def test_checksums_of_files_present(tmp_path, capsys, fake_datasets):
+    fake_datasets["mnist"](tmp_path, n=(40, 20))  # not the official files
+    argv = FAST + ["--dataset", "mnist", "--data-home", str(tmp_path),
+                   "--out", str(tmp_path / "out")]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert_one_line_error(err, "train-images-idx3-ubyte", "verify_checksums")
+    code, err = run_cli(argv + ["--no-verify-checksums"], capsys)
+    assert code == 0 and err == ""
+    info = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert info["n_train"] == 40 and "--no-verify-checksums" in info["command"]

@@ -4,7 +4,9 @@
   modules of ``sklearn_ckn.core`` is importable, and the subpackages are reachable as
   attributes of ``sklearn_ckn``;
 * no module imports a private module (or a private name) of another subpackage,
-  except the shared private helpers below;
+  except the shared private helpers below, and the scripts of ``examples/`` and
+  ``benchmarks/`` import public names only (``sklearn_ckn.__main__``, the command
+  line, is public: a dunder name is not a private one);
 * every public estimator's HTML repr links to its page of the API reference.
 """
 
@@ -22,18 +24,11 @@ import sklearn_ckn
 PACKAGE = Path(sklearn_ckn.__file__).resolve().parent
 SUBPACKAGES = ["ckn", "cnn", "compare", "core", "datasets", "explain", "svm"]
 # Private top-level modules that every subpackage may use.
-SHARED_PRIVATE = {"_images", "_device", "_progress", "_threads", "_compat", "_plotting",
+SHARED_PRIVATE = {"_images", "_device", "_progress", "_threads", "_compat",
                   "_batches", "_torch_estimator"}  # the last two: ImageBatches and the
 # TorchImageClassifier base, shared by the CNN and the supervised CKN
-# Cross-subpackage private imports that the code still has (to be replaced by imports of
-# the public names); the test fails on any other one, so that no new one appears.
-KNOWN_VIOLATIONS = {
-    "sklearn_ckn.__main__ imports the private module sklearn_ckn.compare._harness",
-    "sklearn_ckn.__main__ imports the private name sklearn_ckn.compare._harness._validate_model_params",
-    "sklearn_ckn._baselines imports the private module sklearn_ckn.svm._linear_svc",
-    "sklearn_ckn._models imports the private module sklearn_ckn.svm._linear",
-    "sklearn_ckn.compare._harness imports the private module sklearn_ckn._models",
-}
+# Scripts outside the package: they may import public names of sklearn_ckn only.
+SCRIPTS = ["examples", "benchmarks"]
 
 
 def public_modules():
@@ -103,9 +98,17 @@ def _imports(source, module_name, is_package):
             yield base, names
 
 
+def _private(part):
+    """``_name`` is private; ``__main__`` (a dunder name) is not."""
+    return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+
+
 def _subpackage(module_name):
-    """``"ckn"`` for ``sklearn_ckn.ckn._transformer``; ``""`` for top-level modules."""
+    """``"ckn"`` for ``sklearn_ckn.ckn._transformer``; ``""`` for top-level modules;
+    ``None`` for modules outside the package (scripts)."""
     parts = module_name.split(".")
+    if parts[0] != "sklearn_ckn":
+        return None
     if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()):
         return parts[1]
     return ""
@@ -118,14 +121,15 @@ def _violations(modules):
         for target, names in _imports(source, importer, is_package):
             if target != "sklearn_ckn" and not target.startswith("sklearn_ckn."):
                 continue
+            inside = _subpackage(importer) is not None
             same = _subpackage(target) == _subpackage(importer)
             parts = target.split(".")[1:]
-            shared = len(parts) == 1 and parts[0] in SHARED_PRIVATE
-            if not same and not shared and any(p.startswith("_") for p in parts):
+            shared = inside and len(parts) == 1 and parts[0] in SHARED_PRIVATE
+            if not same and not shared and any(map(_private, parts)):
                 found.append(f"{importer} imports the private module {target}")
             if not same:
                 found += [f"{importer} imports the private name {target}.{n}"
-                          for n in names if n.startswith("_") and n != "__version__"]
+                          for n in names if _private(n)]
     return found
 
 
@@ -134,9 +138,21 @@ def package_modules():
             for path in sorted(PACKAGE.rglob("*.py"))]
 
 
+def script_modules():
+    root = PACKAGE.parent
+    return [(f"{folder}.{path.stem}", False, path.read_text(encoding="utf-8"))
+            for folder in SCRIPTS for path in sorted((root / folder).glob("*.py"))]
+
+
 def test_no_private_imports_across_subpackages():
-    new = sorted(set(_violations(package_modules())) - KNOWN_VIOLATIONS)
-    assert new == [], "import the public names instead:\n" + "\n".join(new)
+    found = _violations(package_modules())
+    assert found == [], "import the public names instead:\n" + "\n".join(found)
+
+
+def test_scripts_import_public_names_only():
+    assert len(script_modules()) > 10  # the examples and the benchmarks are found
+    found = _violations(script_modules())
+    assert found == [], "import the public names instead:\n" + "\n".join(found)
 
 
 def test_private_import_check_finds_violations():
@@ -144,9 +160,15 @@ def test_private_import_check_finds_violations():
         ("sklearn_ckn.explain._grad_cam", False, "from ..ckn._transformer import CKNTransformer"),
         ("sklearn_ckn.explain._grad_cam", False, "from ..ckn import _helper"),
         ("sklearn_ckn.compare", True, "from sklearn_ckn._models import make_model"),
-        ("sklearn_ckn.compare._harness", False, "from ..datasets._base import get_data_home"),
-        ("sklearn_ckn.compare._harness", False, "from .. import _models"),
-        ("sklearn_ckn.explain._plotting", False, "from .._plotting import _new_figure"),
+        ("sklearn_ckn.compare._data", False, "from ..datasets._base import get_data_home"),
+        ("sklearn_ckn.compare._config", False, "from .. import _models"),
+        ("sklearn_ckn.explain._plotting", False, "from .._images import _check_finite"),
+        ("sklearn_ckn.explain._plotting", False, "from ..compare._plotting import x"),
+        ("benchmarks.bench_x", False, "from sklearn_ckn._device import resolve_device"),
+        ("benchmarks.bench_x", False, "from sklearn_ckn.svm._linear import linear_steps"),
+        ("examples.plot_x", False, "import sklearn_ckn.compare._run"),
+        ("examples.plot_x", False, "from sklearn_ckn.compare import _run"),
+        ("examples.plot_x", False, "from sklearn_ckn.__main__ import _literal"),
     ]
     assert len(_violations(bad)) == len(bad)
     good = [
@@ -156,7 +178,11 @@ def test_private_import_check_finds_violations():
         ("sklearn_ckn._models", False, "from ._baselines import KernelSVC"),
         ("sklearn_ckn.ckn", True, "from ._transformer import CKNTransformer"),
         ("sklearn_ckn.compare", True, "from .. import make_model"),
-        ("sklearn_ckn.compare._harness", False, "from .. import __version__"),
+        ("sklearn_ckn.compare._run", False, "from .. import __version__"),
+        ("sklearn_ckn.__main__", False, "from .compare import ParameterError"),
+        ("examples.plot_x", False, "from sklearn_ckn.__main__ import main"),
+        ("benchmarks.bench_x", False, "from _common import write_result"),
+        ("benchmarks.bench_x", False, "from sklearn_ckn.datasets import load_dataset"),
     ]
     assert _violations(good) == []
 

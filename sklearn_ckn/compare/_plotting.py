@@ -235,7 +235,7 @@ class ConfusionMatricesDisplay(_Display):
 
     Examples
     --------
-    >>> from sklearn_ckn._plotting import ConfusionMatricesDisplay
+    >>> from sklearn_ckn.compare import ConfusionMatricesDisplay
     >>> disp = ConfusionMatricesDisplay.from_predictions(
     ...     [0, 1, 1, 0], {"ckn": [0, 1, 1, 1], "knn": [0, 1, 0, 0]})
     >>> len(disp.axes_), disp._repr_png_()[:4] == b"\\x89PNG"
@@ -474,7 +474,7 @@ class MisclassifiedDisplay(_Display):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_ckn._plotting import MisclassifiedDisplay
+    >>> from sklearn_ckn.compare import MisclassifiedDisplay
     >>> images = np.zeros((4, 8, 8), dtype=np.uint8)
     >>> disp = MisclassifiedDisplay.from_predictions(images, [0, 1, 1, 0], [0, 0, 1, 1])
     >>> [ax.get_title() for ax in disp.axes_]

@@ -1,10 +1,10 @@
-"""Per-class tables and figures of sklearn_ckn._plotting."""
+"""Per-class tables and figures of sklearn_ckn.compare (its _plotting module)."""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sklearn_ckn._plotting import (
+from sklearn_ckn.compare import (
     format_per_class_table,
     per_class_accuracy,
     plot_confusion_matrices,
@@ -119,7 +119,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_new_figures_render_as_png_in_jupyter():
-    from sklearn_ckn._plotting import ConfusionMatricesDisplay, MisclassifiedDisplay
+    from sklearn_ckn.compare import ConfusionMatricesDisplay, MisclassifiedDisplay
 
     fig = plot_confusion_matrices(Y_TRUE, {"ckn": CKN})
     assert fig._repr_png_().startswith(PNG)  # a cell's last value shows the image
@@ -135,7 +135,7 @@ def test_new_figures_render_as_png_in_jupyter():
 def test_given_axes_are_used_and_checked(tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from sklearn_ckn._plotting import ConfusionMatricesDisplay
+    from sklearn_ckn.compare import ConfusionMatricesDisplay
 
     mine = Figure()
     FigureCanvasAgg(mine)
@@ -158,7 +158,7 @@ def test_given_axes_are_used_and_checked(tmp_path):
 
 
 def test_display_savefig_and_replot():
-    from sklearn_ckn._plotting import ConfusionMatricesDisplay
+    from sklearn_ckn.compare import ConfusionMatricesDisplay
 
     disp = ConfusionMatricesDisplay.from_predictions(Y_TRUE, {"ckn": CKN}, target_names=NAMES)
     first = disp.figure_

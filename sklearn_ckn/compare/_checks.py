@@ -1,0 +1,199 @@
+"""Checks of the comparison's parameters, each raising :class:`ParameterError`.
+
+Every check runs before any data are loaded or models fitted (see ``_config.py``).
+A message names its parameter as ``{name}``: the Python API shows ``random_state``,
+the command line its option, ``--random-state``.
+"""
+
+import numbers
+import os
+
+__all__ = ["ParameterError"]
+
+
+class ParameterError(ValueError):
+    """A parameter of :func:`~sklearn_ckn.compare.run_comparison` that cannot work.
+
+    Raised before any data are loaded or models fitted. ``str(error)`` names the
+    parameter as the Python API does (``random_state``, ``max_train['knn']``);
+    :meth:`message_for` names it as the caller wants, e.g. the command line's
+    ``--random-state``.
+
+    Parameters
+    ----------
+    param : str
+        The parameter of :func:`~sklearn_ckn.compare.run_comparison` at fault.
+    message : str
+        What is wrong. ``{name}`` in it stands for the parameter's name; a message
+        without it is shown after the name (``"device: ..."`` on the command line).
+    key : str, default=None
+        The entry at fault of a dict parameter (the model of ``max_train`` or
+        ``model_params``).
+
+    Examples
+    --------
+    >>> from sklearn_ckn.compare import ParameterError, run_comparison
+    >>> try:
+    ...     run_comparison("digits", random_state=-1)
+    ... except ParameterError as exc:
+    ...     print(exc)
+    ...     print(exc.message_for("--random-state"))
+    random_state must be an integer in [0, 2**32 - 1], got -1.
+    --random-state must be an integer in [0, 2**32 - 1], got -1.
+    """
+
+    def __init__(self, param, message, *, key=None):
+        self.param = param
+        self.key = key
+        self.message = message
+        super().__init__(self.message_for(param if key is None else f"{param}[{key!r}]"))
+
+    def message_for(self, name):
+        """Return the message with the parameter called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            How to call the parameter (for a dict parameter, its entry too).
+
+        Returns
+        -------
+        message : str
+            The message naming the parameter ``name``.
+        """
+        if "{name}" in self.message:
+            return self.message.replace("{name}", name)
+        return f"{name}: {self.message}"
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_choice(param, value, choices, what):
+    """``value`` if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ParameterError(
+            param, f"Unknown {{name}} {value!r}; available {what}: {', '.join(choices)}."
+        )
+    return value
+
+
+def check_models(param, names, choices):
+    """A non-empty list of distinct model names among ``choices`` (a list, or a
+    comma-separated string)."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = list(names)
+    available = f"available models: {', '.join(choices)}."
+    unknown = [str(n) for n in names if n not in choices]
+    if unknown:
+        raise ParameterError(param, f"{{name}} has unknown model(s) {', '.join(unknown)}; {available}")
+    if not names and param == "models":
+        raise ParameterError(param, f"{{name}} gives no model; {available}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ParameterError(param, f"{', '.join(repeated)} given more than once")
+    return names
+
+
+def check_count(param, value, *, minimum=1, key=None, optional=True):
+    """An integer of at least ``minimum``, or ``None`` when ``optional``."""
+    if value is None and optional:
+        return None
+    if not _is_int(value) or value < minimum:
+        expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer of at least {minimum}"
+        )
+        expected = f"None or {expected}" if optional else expected
+        raise ParameterError(param, f"{{name}} must be {expected}, got {value!r}.", key=key)
+    return int(value)
+
+
+def check_random_state(random_state):
+    """An integer in [0, 2**32 - 1]."""
+    if not _is_int(random_state) or not 0 <= random_state < 2**32:
+        raise ParameterError(
+            "random_state",
+            f"{{name}} must be an integer in [0, 2**32 - 1], got {random_state!r}.",
+        )
+    return int(random_state)
+
+
+def check_n_jobs(n_jobs):
+    """``"auto"``, ``None``, -1 or a positive integer."""
+    if n_jobs is None or (isinstance(n_jobs, str) and n_jobs == "auto"):
+        return n_jobs
+    if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
+        raise ParameterError(
+            "n_jobs", f"{{name}} must be 'auto', None, -1 or a positive integer, got {n_jobs!r}."
+        )
+    return int(n_jobs)
+
+
+def check_image_size(image_size, dataset, resizable):
+    """``None``, ``0`` (keep the files' size), a positive integer or ``(height, width)``,
+    for a data set whose loader resizes images (``resizable``)."""
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if _is_int(image_size) else image_size
+    try:
+        size = tuple(size)
+    except TypeError:
+        size = ()
+    if not (len(size) == 2 and all(map(_is_int, size)) and (size == (0, 0) or min(size) > 0)):
+        raise ParameterError(
+            "image_size",
+            "{name} must be 0 (keep the files' size), a positive integer or (height, "
+            f"width), got {image_size!r}.",
+        )
+    if not resizable:
+        raise ParameterError(
+            "image_size", f"{{name}} applies to data sets whose images are resized "
+                          f"(fruits360), not to {dataset!r}."
+        )
+    return image_size
+
+
+def check_data_home(data_home):
+    """``None`` or a folder (that may not exist yet: nothing is created)."""
+    if data_home is not None and os.path.isfile(os.path.expanduser(os.fspath(data_home))):
+        raise ParameterError(
+            "data_home", f"data_home={os.fspath(data_home)!r} is a file, not a folder."
+        )
+    return data_home
+
+
+def check_out_folder(out):
+    """``out`` if it is, or can be created as, a writable folder.
+
+    Nothing is created: the nearest existing folder on the way must be writable.
+    """
+    path = os.path.abspath(os.fspath(out))
+    what = f"out={os.fspath(out)!r}"
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ParameterError("out", f"{what} is a file, not a folder for the results.")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ParameterError(
+            "out", f"{what} cannot be created: {existing!r} is a file, not a folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(
+            "out", f"{what} is not writable: no permission to write in {existing!r}."
+        )
+    return out
+
+
+def validate_model_params(model):
+    """Check the parameters of every step of ``model`` against their constraints now,
+    not in ``fit`` (``_validate_params`` is what scikit-learn's ``fit`` runs first)."""
+    steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
+    for step in steps:
+        if hasattr(step, "steps"):
+            validate_model_params(step)
+        validate = getattr(step, "_validate_params", None)
+        if validate is not None:
+            validate()

@@ -1,0 +1,128 @@
+"""What a comparison shows and writes: the tables printed, the figures, the files."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from ._plotting import (
+    format_per_class_table,
+    per_class_accuracy,
+    plot_confusion_matrices,
+    plot_misclassified,
+)
+
+__all__ = ["make_figures", "per_class_table", "print_report", "results_table", "say",
+           "write_files", "write_results"]
+
+# Columns of the results table, in order; the cross-validation ones only with ``cv``.
+_COLUMNS = ["model", "accuracy", "balanced_accuracy", "cv_accuracy", "cv_std",
+            "fit_seconds", "predict_seconds", "n_train", "n_train_used", "n_test"]
+_FORMATS = {"accuracy": "{:.4f}", "balanced_accuracy": "{:.4f}", "cv_accuracy": "{:.4f}",
+            "cv_std": "{:.4f}", "fit_seconds": "{:.2f}", "predict_seconds": "{:.2f}"}
+
+
+def say(verbose, *args):
+    """Print ``args`` when ``verbose``."""
+    if verbose:
+        print(*args, flush=True)
+
+
+def results_table(rows):
+    """The results table of the rows of :func:`~._run.fit_models`, columns in order."""
+    table = pd.DataFrame(rows)
+    return table[[c for c in _COLUMNS if c in table.columns]]
+
+
+def per_class_table(data, predictions):
+    """Per-class accuracies of every model, classes of the test set only."""
+    per_class = per_class_accuracy(
+        data.y_test, predictions, labels=np.arange(len(data.target_names)),
+        target_names=data.target_names,
+    )
+    return per_class[per_class["support"] > 0].reset_index(drop=True)
+
+
+def _format_table(table):
+    shown = table.copy()
+    shown["n_train_used"] = [
+        f"{u}*" if u < n else f"{u}" for u, n in zip(table["n_train_used"], table["n_train"])
+    ]
+    for col, fmt in _FORMATS.items():
+        if col in shown.columns:
+            shown[col] = [fmt.format(v) for v in shown[col]]
+    return shown.to_string(index=False)
+
+
+def print_report(dataset, table, per_class):
+    """Print the results table, the capped models and, when both ran, the per-class
+    table CNN vs CKN."""
+    print(f"\nResults on {dataset} ({table['n_test'].iloc[0]} test images):")
+    print(_format_table(table))
+    for _, r in table[table["n_train_used"] < table["n_train"]].iterrows():
+        print(
+            f"* {r['model']} was fitted on a stratified subset of {r['n_train_used']} of the "
+            f"{r['n_train']} training images (its cap; change it with --max-train "
+            f"{r['model']}=N or max_train=)."
+        )
+    if {"ckn", "cnn"} <= set(table["model"]):
+        print("\nPer-class accuracy (%), CNN vs CKN:")
+        print(format_per_class_table(per_class, first="cnn", second="ckn"))
+
+
+def make_figures(data, predictions, n_misclassified, random_state):
+    """``{"confusion_matrices": Figure, "misclassified_<model>": Figure, ...}``."""
+    labels = np.arange(len(data.target_names))
+    figures = {
+        "confusion_matrices": plot_confusion_matrices(
+            data.y_test, predictions, labels=labels, target_names=data.target_names
+        )
+    }
+    for name, y_pred in predictions.items():
+        figures[f"misclassified_{name}"] = plot_misclassified(
+            data.X_test, data.y_test, y_pred, target_names=data.target_names,
+            n_examples=n_misclassified, title=name, random_state=random_state,
+        )
+    return figures
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    return value
+
+
+def write_results(out, table, info):
+    """Write ``results.csv`` and ``results.json`` (the rows and ``info``) into ``out``;
+    return their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = {"results_csv": os.path.join(out, "results.csv"),
+             "results_json": os.path.join(out, "results.json")}
+    table.to_csv(paths["results_csv"], index=False)
+    with open(paths["results_json"], "w") as f:
+        json.dump(_json_safe(dict(info, results=table.to_dict(orient="records"))), f, indent=2)
+    return paths
+
+
+def write_files(out, table, per_class, predictions, y_test, figures, info):
+    """Write every file of a comparison into ``out``; return ``{key: path}``."""
+    files = write_results(out, table, info)
+    files["per_class_csv"] = os.path.join(out, "per_class_accuracy.csv")
+    per_class.to_csv(files["per_class_csv"], index=False)
+    files["predictions_csv"] = os.path.join(out, "predictions.csv")
+    pd.DataFrame(
+        {"y_true": y_test, **{f"pred_{k}": v for k, v in predictions.items()}}
+    ).to_csv(files["predictions_csv"], index=False)
+    for key, fig in figures.items():
+        files[key] = os.path.join(out, f"{key}.png")
+        fig.savefig(files[key], dpi=110)
+    return files
