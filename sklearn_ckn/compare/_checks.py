@@ -7,6 +7,7 @@ the command line its option, ``--random-state``.
 
 import numbers
 import os
+from collections.abc import Mapping
 
 __all__ = ["ParameterError"]
 
@@ -84,7 +85,13 @@ def check_models(param, names, choices):
     comma-separated string)."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    names = list(names)
+    try:
+        names = list(names)
+    except TypeError:
+        raise ParameterError(
+            param, f"{{name}} must be a list of model names or a comma-separated string, "
+                   f"got {names!r}."
+        ) from None
     available = f"available models: {', '.join(choices)}."
     unknown = [str(n) for n in names if n not in choices]
     if unknown:
@@ -95,6 +102,18 @@ def check_models(param, names, choices):
     if repeated:
         raise ParameterError(param, f"{', '.join(repeated)} given more than once")
     return names
+
+
+def check_per_model(param, value, choices, what):
+    """A dict of ``{model: what}`` (``None``: empty), its keys among ``choices``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParameterError(
+            param, f"{{name}} must be a dict of model name to {what}, got {value!r}."
+        )
+    check_models(param, list(value), choices)
+    return dict(value)
 
 
 def check_count(param, value, *, minimum=1, key=None, optional=True):

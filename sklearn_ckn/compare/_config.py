@@ -8,9 +8,11 @@ are only what the comparison does differently from the defaults.
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .. import available_models, make_model
+from .._device import resolve_device
 from ..datasets import available_datasets, get_dataset_info
 from ._checks import (
     ParameterError,
@@ -21,6 +23,7 @@ from ._checks import (
     check_models,
     check_n_jobs,
     check_out_folder,
+    check_per_model,
     check_random_state,
     validate_model_params,
 )
@@ -152,8 +155,8 @@ def _threads(n_jobs, dataset):
 
 def _caps(max_train):
     caps = dict(DEFAULT_MAX_TRAIN)
-    check_models("max_train", list(max_train or {}), available_models())
-    for name, cap in (max_train or {}).items():
+    max_train = check_per_model("max_train", max_train, available_models(), "None or an int")
+    for name, cap in max_train.items():
         caps[name] = check_count("max_train", cap, key=name)
     return caps
 
@@ -161,11 +164,14 @@ def _caps(max_train):
 def _build_models(names, dataset, model_params, quick, device, random_state, verbose):
     """``{name: unfitted model}``: the data set's (or quick) parameters, then the
     user's, every one checked (also those of models that will not run)."""
-    model_params = dict(model_params or {})
-    check_models("model_params", list(model_params), available_models())
+    model_params = check_per_model("model_params", model_params, available_models(),
+                                   "a dict of make_model keywords")
     built = {}
     for name in names + [n for n in model_params if n not in names]:
         params = dict(QUICK_PARAMS[name] if quick else DATASET_PARAMS.get(dataset, {}).get(name, {}))
+        if not isinstance(model_params.get(name, {}), Mapping):
+            raise ParameterError("model_params", "{name} must be a dict of make_model keywords, "
+                                 f"got {model_params[name]!r}.", key=name)
         params.update(model_params.get(name, {}))
         try:
             model = make_model(
@@ -206,8 +212,6 @@ command, download_if_missing, verify_checksums
     ParameterError
         For the first parameter that cannot work.
     """
-    from .._device import resolve_device
-
     dataset = check_choice("dataset", dataset, available_datasets(), "datasets")
     names = check_models("models", available_models() if models is None else models,
                          available_models())
@@ -218,7 +222,8 @@ command, download_if_missing, verify_checksums
     threads = _threads(check_n_jobs(n_jobs), dataset)
     image_size = check_image_size(image_size, dataset, resizes_images(dataset))
     n_misclassified = check_count("n_misclassified", n_misclassified, minimum=0, optional=False)
-    verbose = check_count("verbose", verbose, minimum=0, optional=False)
+    verbose = check_count("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
+                          minimum=0, optional=False)
     try:  # "tpu", or "cuda" without CUDA, fails here, not after other models ran
         resolve_device(device)
     except ValueError as exc:

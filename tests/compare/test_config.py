@@ -27,12 +27,15 @@ def threads(n_jobs, dataset):
         ({"device": "tpu"}, "device"),
         ({"models": ["knn", "knn"]}, "models: knn given more than once"),
         ({"models": []}, "models gives no model"),
+        ({"models": 3}, "models must be a list of model names or a comma-separated string"),
         ({"models": "knn,svm"}, r"models has unknown model\(s\) svm; available models: ckn"),
         ({"cv": True}, "cv must be None or an integer of at least 2"),
         ({"models": ["knn"], "model_params": {"knn": {"knn__n_neighbors": 0}}},
          r"model_params\['knn'\]: .*n_neighbors"),
         ({"model_params": {"svm": {}}}, r"model_params has unknown model\(s\) svm"),
         ({"max_train": {"knn": 0}}, r"max_train\['knn'\] must be None or a positive integer"),
+        ({"max_train": [("knn", 3)]}, "max_train must be a dict of model name to None or an int"),
+        ({"model_params": {"knn": 3}}, r"model_params\['knn'\] must be a dict of make_model"),
         ({"n_jobs": 0}, "n_jobs must be 'auto', None, -1 or a positive integer"),
         ({"n_misclassified": -1}, "n_misclassified must be a non-negative integer"),
         ({"verbose": "loud"}, "verbose must be a non-negative integer"),
@@ -91,6 +94,7 @@ def test_config_builds_every_model_with_its_settings():
     assert quick.models["cnn"].epochs == QUICK_PARAMS["cnn"]["epochs"]
     assert "image_size" in make_config("fruits360", models=["knn"]).load
     assert "image_size" not in make_config("mnist", models=["knn"]).load
+    assert make_config("digits", models=["knn"], verbose=True).verbose == 1
 
 
 def test_every_registered_dataset_has_settings():
