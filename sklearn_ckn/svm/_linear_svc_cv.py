@@ -28,6 +28,7 @@ from ..core.linear_svm import (
     fit_squared_hinge_path,
 )
 from ._linear_svc import _DTYPES, TorchLinearSVC, _ThreadedLinearClassifier
+from ._streaming import RowSubset, is_streamed, streamed_rows
 
 __all__ = ["TorchLinearSVCCV"]
 
@@ -72,6 +73,11 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     n_jobs : int, default=None
         CPU threads (torch and BLAS) of ``fit`` and ``decision_function``, restored
         afterwards, as in :class:`TorchLinearSVC`.
+    chunk_size : int, default=None
+        Rows read at a time from features larger than memory (``X`` a ``np.memmap``,
+        a zarr, h5py or dask array), as in :class:`TorchLinearSVC`. Such an ``X`` is
+        never copied: the folds are row masks (every pass reads all rows) and the
+        validation rows are read ``chunk_size`` at a time.
 
     Attributes
     ----------
@@ -129,11 +135,12 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         "dtype": [StrOptions(set(_DTYPES))],
         "device": [str],
         "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
         self, Cs=8, *, cv=None, scoring=None, fit_intercept=True, max_iter=500, tol=1e-3,
-        dtype="float32", device="auto", n_jobs=None,
+        dtype="float32", device="auto", n_jobs=None, chunk_size=None,
     ):
         self.Cs = Cs
         self.cv = cv
@@ -144,6 +151,7 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         self.dtype = dtype
         self.device = device
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     def _candidates(self):
         if isinstance(self.Cs, numbers.Integral):
@@ -155,7 +163,9 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
 
     def _as_linear_svc(self, W, b, classes):
         """A fitted TorchLinearSVC holding ``(W, b)``, for scorers that want an estimator."""
-        est = TorchLinearSVC(fit_intercept=self.fit_intercept, dtype=self.dtype, device="cpu")
+        est = TorchLinearSVC(
+            fit_intercept=self.fit_intercept, dtype=self.dtype, device="cpu", chunk_size=self.chunk_size
+        )
         est.classes_ = classes
         est.coef_ = W.T.cpu().numpy().astype(np.float64)
         est.intercept_ = b.cpu().numpy().astype(np.float64)
@@ -168,8 +178,9 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training features.
+        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
+            Training features. A ``np.memmap``, zarr, h5py or dask array is read one
+            chunk of rows at a time (see ``chunk_size``).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
 
@@ -183,7 +194,11 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
 
     def _fit(self, X, y):
         check_classification_labels(y)  # before scikit-learn's own, vaguer message
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
+        streamed = is_streamed(X)
+        if streamed:
+            y = self._check_streamed_y(X, y)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
         check_classification_targets(y)
         binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
         Y = binarizer.fit_transform(y)
@@ -195,13 +210,17 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
             )
         Cs = self._candidates()
         cv = check_cv(self.cv, y, classifier=True)
-        splits = list(cv.split(X, y))
+        # A streamed X only gives its number of rows to the splitter.
+        splits = list(cv.split(np.zeros((len(y), 1)) if streamed else X, y))
         scorer = check_scoring(TorchLinearSVC(), scoring=self.scoring)
         device = resolve_device(self.device)
         dtype = _DTYPES[self.dtype]
-        if not X.flags.writeable:  # torch cannot wrap read-only memory (memmaps)
-            X = X.copy()
-        Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
+        if streamed:
+            Xt = streamed_rows(X, dtype=dtype, device=device, chunk_size=self.chunk_size, name=type(self).__name__)
+        else:
+            if not X.flags.writeable:  # torch cannot wrap read-only memory
+                X = X.copy()
+            Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
         Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
         options = {"fit_intercept": self.fit_intercept, "max_iter": self.max_iter, "tol": self.tol}
         # One Hessian estimate for every fit: it only preconditions, so the rows of
@@ -212,19 +231,29 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         sums = [None] * len(Cs)
         first = None
         for i, (train, test) in enumerate(splits):
-            rows = torch.as_tensor(train, device=device)
-            # A copy of the fold's rows: every L-BFGS step then reads only them (a
-            # sample_mask would avoid the copy but read all rows every step).
             # The first value starts from the previous fold's solution for it: the
             # folds share most of their rows, so it is close.
-            path = fit_squared_hinge_path(
-                Xt[rows], Yt[rows], Cs, preconditioner=factor, init=first, **options
-            )
+            if streamed:
+                # A row mask: X is not copied, every L-BFGS step reads all its rows.
+                mask = torch.zeros(len(y), dtype=dtype, device=device)
+                mask[torch.as_tensor(train, device=device)] = 1
+                path = fit_squared_hinge_path(
+                    Xt, Yt, Cs, preconditioner=factor, init=first, sample_mask=mask, **options
+                )
+                X_test = RowSubset(X, test)
+            else:
+                rows = torch.as_tensor(train, device=device)
+                # A copy of the fold's rows: every L-BFGS step then reads only them (a
+                # sample_mask would avoid the copy but read all rows every step).
+                path = fit_squared_hinge_path(
+                    Xt[rows], Yt[rows], Cs, preconditioner=factor, init=first, **options
+                )
+                del rows
+                X_test = X[test]
             first = path[0][:2]
-            del rows
             for j, (W, b, it) in enumerate(path):
                 n_iter[i, j] = it
-                scores[i, j] = scorer(self._as_linear_svc(W, b, classes), X[test], y[test])
+                scores[i, j] = scorer(self._as_linear_svc(W, b, classes), X_test, y[test])
                 sums[j] = (W, b) if sums[j] is None else (sums[j][0] + W, sums[j][1] + b)
         mean_scores = scores.mean(axis=0)
         best = int(np.flatnonzero(mean_scores == mean_scores.max())[0])

@@ -28,6 +28,7 @@ from ..core.linear_svm import RowChunks
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
+    "RowSubset",
     "check_streamed_shape",
     "is_streamed",
     "streamed_decision_function",
@@ -183,6 +184,52 @@ def streamed_rows(X, *, dtype, device, chunk_size=None, name="TorchLinearSVC"):
             return _as_chunk(X[bounds[i]:bounds[i + 1]], np_dtype, checked, i, bounds[i])
 
     return RowChunks(load, bounds, d, dtype=dtype, device=device)
+
+
+class RowSubset:
+    """The rows ``rows`` of a streamed ``X``, read by slices like ``X`` itself (no copy).
+
+    ``RowSubset(X, rows)[a:b]`` reads the rows ``rows[a:b]`` of ``X`` (in increasing
+    order from ``X``, as h5py requires), so that a cross-validation fold's validation
+    rows are scored one chunk at a time.
+
+    Parameters
+    ----------
+    X : np.memmap, zarr or h5py array, dask array of shape (n_samples, n_features)
+        Features.
+    rows : array-like of int
+        Row indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ckn.svm._streaming import RowSubset
+    >>> subset = RowSubset(np.arange(12).reshape(6, 2), [4, 0, 2])
+    >>> subset.shape, subset[1:3].tolist()
+    ((3, 2), [[0, 1], [4, 5]])
+    """
+
+    def __init__(self, X, rows):
+        self._X = X
+        self._rows = np.asarray(rows, dtype=np.intp)
+        self.shape = (len(self._rows), X.shape[1])
+        self.dtype = X.dtype
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            raise TypeError("RowSubset is read by slices of rows.")
+        rows = self._rows[key]
+        order = np.argsort(rows, kind="stable")
+        X = self._X
+        if is_dask_array(X):
+            block = np.asarray(X[rows[order]].compute())
+        elif hasattr(X, "oindex"):  # zarr: orthogonal selection of rows
+            block = np.asarray(X.oindex[rows[order], :])
+        else:
+            block = np.asarray(X[rows[order]])
+        out = np.empty_like(block)
+        out[order] = block
+        return out
 
 
 def _check_features(estimator, X):

@@ -12,8 +12,7 @@ from sklearn_ckn.core.linear_svm import (
     squared_hinge_objective,
     squared_hinge_value_and_grad,
 )
-from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV
-from sklearn_ckn.svm import _streaming
+from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV, _streaming
 
 # float64 and a tight tolerance: every path converges to the (unique) optimum, so the
 # solutions agree to far below what the rounding of chunked sums could move them.
@@ -40,10 +39,14 @@ class RecordingArray:
     def __init__(self, X):
         self._X = X
         self.shape, self.dtype = X.shape, X.dtype
-        self.requests = []
+        self.requests = []  # rows read per request
+        self.fancy = 0  # requests by lists of rows rather than slices
 
     def __getitem__(self, key):
-        assert isinstance(key, slice), f"rows must be read by slices, got {key!r}"
+        if not isinstance(key, slice):
+            key = np.asarray(key)
+            assert key.ndim == 1 and key.dtype.kind == "i", f"rows only, got {key!r}"
+            self.fancy += 1
         rows = self._X[key]
         self.requests.append(len(rows))
         return rows.copy()
@@ -166,6 +169,10 @@ def test_zarr_fit_equals_the_in_memory_fit(tmp_path):
     clf = TorchLinearSVC(**_EXACT).fit(z, y)
     np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(clf.decision_function(z), ref.decision_function(X), rtol=1e-6, atol=1e-8)
+    options = {"Cs": [0.01, 0.1], "cv": 2, "dtype": "float64", "tol": 1e-10, "device": "cpu"}
+    cv, cv_ref = TorchLinearSVCCV(**options).fit(z, y), TorchLinearSVCCV(**options).fit(X, y)
+    np.testing.assert_array_equal(cv.scores_, cv_ref.scores_)  # validation rows read by oindex
+    np.testing.assert_allclose(cv.coef_, cv_ref.coef_, rtol=1e-6, atol=1e-9)
 
 
 def test_the_solver_reads_one_chunk_of_rows_at_a_time():
@@ -174,7 +181,7 @@ def test_the_solver_reads_one_chunk_of_rows_at_a_time():
     arr = RecordingArray(X)
     clf = TorchLinearSVC(**_EXACT, chunk_size=32).fit(arr, y)
     np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
-    assert max(arr.requests) == 32 and min(arr.requests) == 300 % 32
+    assert max(arr.requests) == 32 and min(arr.requests) == 300 % 32 and arr.fancy == 0
     assert sum(arr.requests) >= 300 * clf.n_iter_  # streamed at every evaluation, never kept
     arr.requests.clear()
     np.testing.assert_array_equal(clf.predict(arr), ref.predict(X))
@@ -246,3 +253,39 @@ def test_streamed_fit_on_cuda_equals_the_cpu_fit(tmp_path):
     cpu = TorchLinearSVC(**_EXACT).fit(X, y)
     gpu = TorchLinearSVC(**{**_EXACT, "device": "cuda"}, chunk_size=64).fit(mm, y)
     np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["memmap", "dask"])
+def test_cv_on_streamed_features_equals_the_in_memory_cv(tmp_path, kind):
+    X, y = _data()
+    if kind == "memmap":
+        Xs = _memmap(tmp_path, X)
+    else:
+        Xs = pytest.importorskip("dask.array").from_array(X, chunks=64)
+    options = {"Cs": [0.003, 0.03, 0.3], "cv": 3, "dtype": "float64", "tol": 1e-10, "device": "cpu"}
+    ref = TorchLinearSVCCV(**options).fit(X, y)
+    arr = RecordingArray(X)
+    clf = TorchLinearSVCCV(**options, chunk_size=50).fit(Xs if kind == "dask" else arr, y)
+    if kind == "memmap":
+        assert max(arr.requests) == 50  # folds by masks, validation rows by chunks: no copy of X
+        clf = TorchLinearSVCCV(**options, chunk_size=50).fit(Xs, y)
+    assert clf.C_ == ref.C_
+    np.testing.assert_array_equal(clf.scores_, ref.scores_)
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6, atol=1e-9)
+
+
+def test_row_subset_reads_rows_in_increasing_order_and_returns_them_in_the_given_one():
+    X = np.arange(20.0).reshape(10, 2)
+    seen = []
+
+    class Sorted(RecordingArray):
+        def __getitem__(self, key):
+            seen.append(np.asarray(key).tolist())
+            return super().__getitem__(key)
+
+    subset = _streaming.RowSubset(Sorted(X), [7, 2, 9, 0])
+    np.testing.assert_array_equal(subset[0:3], X[[7, 2, 9]])
+    assert seen == [[2, 7, 9]]
+    with pytest.raises(TypeError, match="slices"):
+        subset[0]
