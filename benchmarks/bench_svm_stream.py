@@ -119,11 +119,12 @@ def worker(args):
     result["decision_s"] = time.perf_counter() - t
     result["train_accuracy"] = float((clf.classes_[scores.argmax(axis=1)] == y).mean())
     # The objective of the solution, in float64, over the same rows (streamed: one pass).
-    from sklearn_ckn.core.linear_svm import squared_hinge_objective
-    from sklearn_ckn.svm._streaming import streamed_rows
+    from sklearn_ckn.core.linear_svm import RowChunks, squared_hinge_objective
 
     Y = torch.as_tensor(np.where(y[:, None] == clf.classes_[None, :], 1.0, -1.0))
-    rows = streamed_rows(mm, dtype=torch.float64, device="cpu", chunk_size=args.chunk_size)
+    bounds = [*range(0, len(y), args.chunk_size), len(y)]
+    rows = RowChunks(lambda i: np.array(mm[bounds[i]:bounds[i + 1]], dtype=np.float64), bounds, mm.shape[1],
+                     dtype=torch.float64)
     result["objective"] = float(squared_hinge_objective(
         rows, Y, torch.as_tensor(clf.coef_.T), torch.as_tensor(clf.intercept_), args.C
     ))

@@ -113,7 +113,7 @@ class RowChunks:
         return len(self.bounds) - 1
 
     def chunk(self, i):
-        """Rows ``bounds[i]:bounds[i + 1]`` as a tensor of ``dtype`` on ``device``.
+        """Load the rows ``bounds[i]:bounds[i + 1]`` as a tensor of ``dtype`` on ``device``.
 
         Parameters
         ----------
