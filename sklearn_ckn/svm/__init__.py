@@ -2,7 +2,8 @@
 
 * :class:`TorchLinearSVC`: the squared-hinge linear SVM (LinearSVC's model) solved by
   preconditioned L-BFGS in torch, the fastest accurate linear stage measured on CKN
-  features;
+  features; it also fits on features larger than memory (a ``np.memmap``, zarr or dask
+  array), read one chunk of rows at a time;
 * :class:`TorchLinearSVCCV`: the same with ``C`` chosen by cross-validation along a
   warm-started path of values that share one preconditioner;
 * :func:`linear_steps` and :func:`make_linear_classifier`: the linear setups compared
