@@ -38,7 +38,8 @@ class RowChunks:
     The solvers of this module take a ``RowChunks`` wherever they take ``X``: each pass
     over the data (an objective and gradient, the preconditioner's Gram matrix) loads
     chunk ``0``, uses it, then chunk ``1``, and so on, so that only one chunk of rows is
-    in memory at a time. A tensor is one chunk (:meth:`from_tensor`).
+    in memory at a time. A tensor is one chunk (:meth:`from_tensor`). The solvers only
+    read chunks, never write into them: a chunk may map a read-only file.
 
     Parameters
     ----------

@@ -21,6 +21,7 @@ by chunk; for a dask ``X`` they return lazy dask arrays with the same row chunks
 
 import numbers
 import sys
+import warnings
 
 import numpy as np
 
@@ -104,10 +105,14 @@ def check_streamed_shape(X, name):
     return n, d
 
 
-def _as_chunk(block, np_dtype, checked, i, start=None):
-    """A C-contiguous, writable array of ``np_dtype`` (a copy only when needed), checked once."""
+def _as_chunk(block, np_dtype, checked, i, start=None, read_only=False):
+    """A C-contiguous array of ``np_dtype`` (a copy only when needed), checked once.
+
+    Writable unless ``read_only``: then a read-only block (a slice of a ``np.memmap``
+    opened with ``mode="r"``) is returned as it is, without a copy.
+    """
     a = np.asarray(block)
-    if a.dtype != np_dtype or not a.flags.writeable or not a.flags.c_contiguous:
+    if a.dtype != np_dtype or not a.flags.c_contiguous or not (read_only or a.flags.writeable):
         a = np.array(a, dtype=np_dtype, order="C")
     if checked is not None and i not in checked:
         # The sum first: one pass and no temporary when all is finite (scikit-learn's test).
@@ -187,7 +192,14 @@ def streamed_rows(X, *, dtype, device, chunk_size=None, name="TorchLinearSVC"):
         bounds = list(range(0, n, step)) + [n]
 
         def load(i):
-            return _as_chunk(X[bounds[i]:bounds[i + 1]], np_dtype, checked, i, bounds[i])
+            a = _as_chunk(X[bounds[i]:bounds[i + 1]], np_dtype, checked, i, bounds[i], read_only=True)
+            if a.flags.writeable:
+                return a
+            # The file's pages themselves, not a copy: the solvers only read chunks
+            # (RowChunks), so torch's warning about read-only memory does not apply.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                return torch.from_numpy(a)
 
     return RowChunks(load, bounds, d, dtype=dtype, device=device)
 
