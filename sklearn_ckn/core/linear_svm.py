@@ -338,6 +338,9 @@ class _DenseFactor:
             max(a / b, b / a) <= self.reuse_ratio for a, b in zip(terms, self._terms)
         ):
             return
+        # The old factor goes first: with it, the Gram matrix, H and the new factor,
+        # four d x d matrices would be alive at once (three without it).
+        self.L = None
         H = self.gram * terms[0]
         H.diagonal()[: self.d] += terms[1]
         jitter = 1e-6 * float(H.diagonal().mean())
