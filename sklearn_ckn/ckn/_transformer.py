@@ -28,6 +28,7 @@ from .._torch_estimator import network_from_spec, state_to_numpy
 from ..core.kernels import KERNELS
 from ..core.layers import CKNSequential
 from ..core.patches import patch_norms
+from ..core.pooling import pooled_size
 from ..core.unsupervised import fit_ckn_unsupervised
 
 __all__ = ["CKNTransformer"]
@@ -87,6 +88,47 @@ SIGMA_CHECK_IMAGES = 64
 
 #: Smallest accepted bandwidth (below it, 1 / sigma^2 is of no use and soon overflows).
 MIN_SIGMA = 1e-3
+
+
+#: Filters of ``n_filters="auto"``: the first layer's, then every later layer's.
+AUTO_FILTERS = (64, 256)
+
+#: ``n_filters="auto"`` doubles every layer's filters when the last layer's input map
+#: has at most this many positions (8x8): its cost per image is then that of the
+#: undoubled network on a 16x16 map (32x32 images, e.g. CIFAR-10).
+AUTO_WIDE_MAX_POSITIONS = 64
+
+
+def auto_n_filters(map_height, map_width, n_layers):
+    """The filters of ``n_filters="auto"`` for a network whose last layer sees ``h x w``.
+
+    ``(64, 256)`` for two layers (``(64, 256, 256)`` for three, and so on), with every
+    count doubled when the last layer's input map has at most 64 positions (images up
+    to 16x16 with ``subsamplings="auto"``, e.g. scikit-learn's 8x8 digits): the second
+    layer's cost grows with its positions times the product of the two layers'
+    filters, so the doubled network costs on an 8x8 map what ``(64, 256)`` costs on
+    the 16x16 map of a 32x32 image.
+
+    Parameters
+    ----------
+    map_height, map_width : int
+        Size of the map entering the last layer.
+    n_layers : int
+        Number of layers.
+
+    Returns
+    -------
+    n_filters : tuple of int
+
+    Examples
+    --------
+    >>> from sklearn_ckn.ckn._transformer import auto_n_filters
+    >>> auto_n_filters(14, 14, 2), auto_n_filters(8, 8, 2)
+    ((64, 256), (128, 512))
+    """
+    filters = [AUTO_FILTERS[0]] + [AUTO_FILTERS[1]] * (n_layers - 1)
+    scale = 2 if int(map_height) * int(map_width) <= AUTO_WIDE_MAX_POSITIONS else 1
+    return tuple(scale * f for f in filters)
 
 
 def auto_subsamplings(height, width, n_layers):
@@ -209,9 +251,13 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_filters : int or tuple of int, default=(64, 256)
+    n_filters : "auto", int or tuple of int, default="auto"
         Anchor points (output channels) per layer. The number of layers is the length
-        of the longest per-layer parameter; scalars are broadcast.
+        of the longest per-layer parameter (two at least with ``"auto"``); scalars are
+        broadcast. ``"auto"``: ``(64, 256)``, both doubled to ``(128, 512)`` for
+        small images (the last layer's input map at most 8x8, e.g. 8x8 digits), which
+        then cost what ``(64, 256)`` costs on 32x32 images (see
+        :func:`auto_n_filters`); the choice is in ``n_filters_``.
     patch_sizes : int or tuple of int, default=3
         Side of the square patches of each layer (zero padding keeps map sizes).
     subsamplings : "auto", int or tuple of int, default="auto"
@@ -279,6 +325,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         on the CPU).
     n_layers_ : int
         Number of layers.
+    n_filters_ : tuple of int
+        The filters of every layer (``n_filters`` resolved).
     subsamplings_ : tuple of int
         The pooling factors used (``subsamplings`` resolved).
     normalize_rows_ : bool
@@ -341,7 +389,13 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
-        "n_filters": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "n_filters": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            tuple,
+            list,
+            np.ndarray,
+        ],
         "patch_sizes": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
         "subsamplings": [
             StrOptions({"auto"}),
@@ -367,7 +421,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_filters=(64, 256),
+        n_filters="auto",
         patch_sizes=3,
         subsamplings="auto",
         sigmas=0.6,
@@ -405,16 +459,26 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     def _layer_specs(self, height, width, n_channels):
         """Constructor arguments of every layer, and the resolved subsamplings."""
         auto = isinstance(self.subsamplings, str) and self.subsamplings == "auto"
-        per_layer = [self.n_filters, self.patch_sizes, self.sigmas, self.kernel]
+        auto_filters = isinstance(self.n_filters, str) and self.n_filters == "auto"
+        per_layer = [self.patch_sizes, self.sigmas, self.kernel]
         if not auto:
             per_layer.append(self.subsamplings)
-        n_layers = _n_layers(*per_layer)
-        filters = _per_layer("n_filters", self.n_filters, n_layers, "int")
+        if auto_filters:
+            n_layers = max(len(AUTO_FILTERS), _n_layers(*per_layer))
+        else:
+            n_layers = _n_layers(self.n_filters, *per_layer)
         patches = _per_layer("patch_sizes", self.patch_sizes, n_layers, "int")
         if auto:
             subs = list(auto_subsamplings(height, width, n_layers))
         else:
             subs = _per_layer("subsamplings", self.subsamplings, n_layers, "int")
+        if auto_filters:
+            h, w = height, width
+            for s in subs[:-1]:
+                h, w = pooled_size(h, s), pooled_size(w, s)
+            filters = list(auto_n_filters(h, w, n_layers))
+        else:
+            filters = _per_layer("n_filters", self.n_filters, n_layers, "int")
         sigmas = _per_layer("sigmas", self.sigmas, n_layers, "float")
         kernels = _per_layer("kernel", self.kernel, n_layers, "kernel")
         local = isinstance(self.whitening, str) and self.whitening == "local"
@@ -548,6 +612,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self._check_kernel_underflow(network, load_batch(check))
         self.network_ = network.eval()
         self.n_layers_ = len(network)
+        self.n_filters_ = tuple(layer["n_filters"] for layer in spec["layers"])
         self.subsamplings_ = tuple(layer["subsampling"] for layer in spec["layers"])
         self.output_shape_ = tuple(int(s) for s in network.output_shape(height, width))
         self.n_features_out_ = int(np.prod(self.output_shape_))

@@ -90,6 +90,35 @@ def test_auto_subsamplings_follow_the_image_and_explicit_ones_are_kept():
     assert _small(subsamplings=3).fit(X).subsamplings_ == (3, 3)
 
 
+@pytest.mark.parametrize(
+    "map_size, layers, expected",
+    [(8, 2, (128, 512)), (4, 2, (128, 512)), (9, 2, (64, 256)), (14, 2, (64, 256)),
+     (16, 2, (64, 256)), (8, 3, (128, 512, 512)), (17, 3, (64, 256, 256))],
+)
+def test_auto_n_filters_double_only_when_the_last_map_is_small(map_size, layers, expected):
+    from sklearn_ckn.ckn._transformer import auto_n_filters
+
+    assert auto_n_filters(map_size, map_size, layers) == expected
+
+
+def test_auto_n_filters_follow_the_image_and_explicit_ones_are_kept():
+    assert CKNTransformer().n_filters == "auto"
+    X, _ = _bars(12, size=8)  # 8x8: the last layer sees an 8x8 map -> doubled
+    ckn = CKNTransformer(n_patches=768, kmeans_max_iter=2, random_state=0).fit(X)
+    assert ckn.n_filters_ == (128, 512) and ckn.subsamplings_ == (1, 2)
+    assert [layer.n_filters for layer in ckn.network_.layers] == [128, 512]
+    assert ckn.output_shape_ == (512, 4, 4)
+    X, _ = _bars(6, size=20)  # 20 -> 10: a 10x10 map -> (64, 256)
+    ckn = CKNTransformer(n_patches=500, kmeans_max_iter=2, random_state=0).fit(X)
+    assert ckn.n_filters_ == (64, 256)
+    # the other per-layer parameters set the depth; explicit filters are kept
+    ckn = CKNTransformer(subsamplings=(1, 1, 2), n_patches=500, kmeans_max_iter=2).fit(X)
+    assert ckn.n_filters_ == (64, 256, 256)
+    assert _small().fit(X).n_filters_ == (8, 16)
+    with pytest.raises(ValueError, match="n_filters"):
+        CKNTransformer(n_filters="wide").fit(X)
+
+
 def test_standard_normalization_is_learned_in_fit():
     X, _ = _bars(40)
     assert CKNTransformer().normalize == "l2-standard"
