@@ -107,7 +107,8 @@ def patch_products(x, weight, patch_size):
     Returns
     -------
     products : torch.Tensor of shape (B, F, H, W)
-        ``<weight_f, patch>`` at every position.
+        ``<weight_f, patch>`` at every position; in the channels-last memory format
+        for many-channel inputs on the CPU without autograd.
 
     Examples
     --------
@@ -124,4 +125,14 @@ def patch_products(x, weight, patch_size):
     b, c, h, w = x.shape
     if weight.shape[1] <= _UNFOLD_MAX_PATCH_DIM:
         return torch.matmul(weight, F.unfold(xp, p)).view(b, weight.shape[0], h, w)
-    return F.conv2d(xp, weight.reshape(weight.shape[0], c, p, p))
+    weight = weight.reshape(weight.shape[0], c, p, p)
+    if x.device.type == "cpu" and not torch.is_grad_enabled():
+        # oneDNN's channels-last convolution: 0.78x the time of the default layout
+        # for 64 -> 256 channels on 16x16 maps (bench_transform.py). The result is
+        # a channels-last (B, F, H, W) tensor.
+        channels_last = torch.channels_last
+        return F.conv2d(
+            xp.contiguous(memory_format=channels_last),
+            weight.contiguous(memory_format=channels_last),
+        )
+    return F.conv2d(xp, weight)

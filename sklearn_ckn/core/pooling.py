@@ -123,10 +123,17 @@ def gaussian_pool(x, subsampling, matrices=None):
     p_h, p_w = matrices
     ho, wo = p_h.shape[0], p_w.shape[0]
     separable = h * w * wo + ho * h * wo
-    if h * w * ho * wo <= _KRON_MAX_EXTRA_FLOPS * separable and x.is_contiguous():
+    kron = h * w * ho * wo <= _KRON_MAX_EXTRA_FLOPS * separable
+    if kron and x.is_contiguous():
         full = torch.kron(p_h, p_w)  # (H' W', H W), row (i, j) = P_h[i] outer P_w[j]
         out = torch.mm(x.reshape(-1, h * w), full.T)
         return out.view(*x.shape[:-2], ho, wo)
+    if kron and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        # (B, H W, C) channels-last rows: one batched product, no layout copy.
+        b, c = x.shape[:2]
+        full = torch.kron(p_h, p_w)
+        out = torch.matmul(full, x.permute(0, 2, 3, 1).reshape(b, h * w, c))
+        return out.view(b, ho, wo, c).permute(0, 3, 1, 2)
     # (B, C, H, W) @ (W, W') -> (B, C, H, W'), then (H', H) @ ... -> (B, C, H', W')
     return torch.matmul(p_h, torch.matmul(x, p_w.T))
 

@@ -203,3 +203,31 @@ def test_saved_state_holds_the_matrix_of_the_saved_anchors():
     layer.normalize_anchors_()
     state = layer.state_dict()
     torch.testing.assert_close(state["lintrans"], kernel_inverse_sqrt_of(layer))
+
+
+def test_blocked_inference_forward_equals_the_whole_batch(monkeypatch):
+    # Without autograd on the CPU, CKNSequential.forward runs sub-batches of
+    # _FORWARD_CHUNK images (cache blocking): same output as one pass over the batch
+    # and as the autograd path, up to float32 rounding.
+    from sklearn_ckn.core import layers as layers_module
+    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
+
+    g = torch.Generator().manual_seed(0)
+    net = CKNSequential(
+        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)], preprocess=LocalPatchWhitening()
+    ).eval()
+    for layer in net.layers:
+        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    x = torch.rand(11, 3, 8, 8, generator=g)
+    monkeypatch.setattr(layers_module, "_FORWARD_CHUNK", 4)  # 4 + 4 + 3 images
+    with torch.no_grad():
+        blocked = net(x)
+        whole = net._forward(x, net.layers)
+        first = net(x, n_layers=1)
+    with torch.enable_grad():
+        autograd = net(x)
+    assert blocked.shape == whole.shape == (11, 16, 2, 2)
+    assert first.shape == (11, 8, 4, 4)
+    assert blocked.abs().max() > 0
+    torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(blocked, autograd.detach(), rtol=1e-5, atol=1e-6)

@@ -35,3 +35,17 @@ def test_patch_products_equal_a_same_padded_convolution(channels, p):
     (g_out,) = torch.autograd.grad(out.sum(), x)
     (g_ref,) = torch.autograd.grad(ref.sum(), x)
     torch.testing.assert_close(g_out, g_ref)
+
+
+def test_patch_products_without_autograd_equal_the_convolution():
+    # Many channels on the CPU without autograd: the channels-last convolution route.
+    from sklearn_ckn.core.patches import patch_products
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 8, 6, 5, generator=g)
+    weight = torch.randn(7, 8 * 9, generator=g)
+    ref = F.conv2d(F.pad(x, (1, 1, 1, 1)), weight.view(7, 8, 3, 3))
+    with torch.no_grad():
+        out = patch_products(x, weight, 3)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)

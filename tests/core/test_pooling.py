@@ -49,3 +49,11 @@ def test_kronecker_and_separable_routes_agree(size, s):
     torch.testing.assert_close(gaussian_pool(x, s), separable)
     strided = x.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, not contiguous
     torch.testing.assert_close(gaussian_pool(strided, s), separable)
+
+
+def test_channels_last_maps_are_pooled_like_contiguous_ones():
+    x = torch.randn(2, 6, 16, 16, dtype=torch.float64)
+    ref = gaussian_pool(x, 4)
+    out = gaussian_pool(x.contiguous(memory_format=torch.channels_last), 4)
+    assert out.shape == ref.shape == (2, 6, 4, 4)
+    torch.testing.assert_close(out, ref)
