@@ -31,8 +31,11 @@ from .pooling import gaussian_pool, pooled_size, pooling_matrix
 
 __all__ = ["CKNLayer", "CKNSequential"]
 
-# Images per sub-batch of an inference forward pass on the CPU (cache blocking).
+# Images per sub-batch of an inference forward pass on the CPU (cache blocking), and
+# the most bytes of one layer's largest map per sub-batch: 32 images for the 64/256
+# CIFAR-10 network, 16 for 256/1024, the fastest sizes measured (bench_transform.py).
 _FORWARD_CHUNK = 32
+_FORWARD_CHUNK_BYTES = 16 * 2**20
 
 
 def _same_pad(x, p):
@@ -404,14 +407,48 @@ class CKNSequential(nn.Module):
 
     def forward(self, x, n_layers=None):
         layers = self.layers[: len(self.layers) if n_layers is None else n_layers]
-        chunk = _FORWARD_CHUNK
-        if torch.is_grad_enabled() or x.device.type != "cpu" or x.shape[0] <= chunk:
+        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dim() != 4:
             return self._forward(x, layers)
-        # Cache blocking on the CPU: each sub-batch goes through every layer while its
-        # (b, F, H, W) embeddings still fit in the cache (forward 0.69x the time of
-        # the whole batch at once for the 64/256 CIFAR-10 network, bench_transform.py).
-        # Every image is processed on its own, so only float rounding can differ.
+        chunk = self.inference_chunk_size(x.shape[-2], x.shape[-1], x.element_size(), layers)
+        if x.shape[0] <= chunk:
+            return self._forward(x, layers)
+        # Cache blocking on the CPU: each sub-batch goes through every layer with
+        # (b, F, H, W) embeddings small enough to stay in the cache and below the
+        # allocator's 32 MiB mmap threshold (a fresh 32 MiB tensor costs its page
+        # faults: a (32, 256, 32, 32) product took 15 ms fresh, 3 ms into a reused
+        # buffer). Forward of the 64/256 CIFAR-10 network 0.65x the time of the whole
+        # batch at once (bench_transform.py). Images are processed independently, so
+        # only float rounding can differ.
         return torch.cat([self._forward(part, layers) for part in x.split(chunk)])
+
+    @staticmethod
+    def inference_chunk_size(height, width, element_size, layers):
+        """Images per sub-batch of an inference forward pass on the CPU.
+
+        At most ``_FORWARD_CHUNK`` images, and few enough that the largest map a
+        layer builds, ``(b, max(F, C p^2), H, W)``, takes at most
+        ``_FORWARD_CHUNK_BYTES``.
+
+        Parameters
+        ----------
+        height, width : int
+            Size of the input images.
+        element_size : int
+            Bytes per value.
+        layers : sequence of CKNLayer
+            The layers the images go through.
+
+        Returns
+        -------
+        chunk : int
+            At least 1.
+        """
+        per_image = 1
+        for layer in layers:
+            channels = max(layer.n_filters, layer.patch_dim if layer.whitening else 0)
+            per_image = max(per_image, channels * height * width * element_size)
+            height, width = layer.output_size(height, width)
+        return max(1, min(_FORWARD_CHUNK, _FORWARD_CHUNK_BYTES // per_image))
 
     def _forward(self, x, layers):
         x = self.preprocess_input(x)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .patches import unfold_valid
+
 __all__ = ["LocalPatchWhitening", "whiten_images_locally"]
 
 
@@ -105,7 +107,7 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
         return x
     counts = _overlap_counts(h, w, p, x)
     x = _centre_patches(x, counts, p)
-    patches = F.unfold(x, p)  # (n, C*p*p, L): valid patches, no padding
+    patches = unfold_valid(x, p)  # (n, C*p*p, L): valid patches, no padding
     wide = patches.to(torch.float64)
     second_moment = torch.bmm(wide, wide.transpose(1, 2))  # (n, d, d), batched
     del wide

@@ -231,3 +231,12 @@ def test_blocked_inference_forward_equals_the_whole_batch(monkeypatch):
     assert blocked.abs().max() > 0
     torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(blocked, autograd.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_inference_chunk_size_bounds_the_largest_map():
+    layers = [CKNLayer(3, 256, 3, 2), CKNLayer(256, 1024, 3, 4)]
+    # (b, 256, 32, 32) and (b, 1024, 16, 16) float32 maps: 1 MiB per image each
+    assert CKNSequential.inference_chunk_size(32, 32, 4, layers) == 16
+    assert CKNSequential.inference_chunk_size(32, 32, 4, layers[:1]) == 16
+    assert CKNSequential.inference_chunk_size(8, 8, 4, layers) == 32
+    assert CKNSequential.inference_chunk_size(512, 512, 8, layers) == 1

@@ -49,3 +49,16 @@ def test_patch_products_without_autograd_equal_the_convolution():
         out = patch_products(x, weight, 3)
     assert out.shape == ref.shape
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, p", [((2, 3, 7, 6), 3), ((1, 2, 5, 5), 2), ((2, 1, 4, 9), 4)])
+def test_unfold_valid_equals_unfold(shape, p):
+    from sklearn_ckn.core.patches import unfold_valid
+
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        assert torch.equal(unfold_valid(x, p), F.unfold(x, p))
+        strided = x.transpose(-1, -2).contiguous().transpose(-1, -2)
+        assert torch.equal(unfold_valid(strided, p), F.unfold(x, p))
+    xg = x.clone().requires_grad_(True)
+    torch.testing.assert_close(unfold_valid(xg, p), F.unfold(x, p))
