@@ -33,6 +33,8 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 from sklearn.utils import check_random_state
 
+from .._display import Display, class_name, given_axes
+
 __all__ = [
     "ConfusionMatricesDisplay",
     "MisclassifiedDisplay",
@@ -61,46 +63,6 @@ def _new_figure(figsize):
     fig = NotebookFigure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
-
-
-def _given_axes(ax, n, what):
-    """The user's axes as a flat list of ``n`` Axes (a single Axes when ``n == 1``)."""
-    from matplotlib.axes import Axes
-
-    axes = np.asarray([ax] if isinstance(ax, Axes) else ax, dtype=object).ravel()
-    if axes.size != n or not all(isinstance(a, Axes) for a in axes):
-        raise ValueError(
-            f"ax must be {n} matplotlib Axes for {what}, got {axes.size} object(s)."
-        )
-    return list(axes)
-
-
-class _Display:
-    """Jupyter and script behaviour shared by the displays of this module."""
-
-    figure_ = None
-
-    def _repr_png_(self):
-        """The figure as PNG bytes: a display as a cell's last value shows its figure."""
-        if self.figure_ is None:
-            return None
-        buffer = io.BytesIO()
-        self.figure_.savefig(buffer, format="png", dpi=self.figure_.dpi)
-        return buffer.getvalue()
-
-    def savefig(self, fname, **kwargs):
-        """Save the figure: ``self.figure_.savefig(fname, **kwargs)``."""
-        if self.figure_ is None:
-            raise ValueError("Nothing is plotted yet: call plot() first.")
-        self.figure_.savefig(fname, **kwargs)
-
-
-def _class_name(label, target_names):
-    """Display name of a label: ``target_names[label]`` for integer labels, else str."""
-    if target_names is not None and isinstance(label, (int, np.integer)):
-        if 0 <= int(label) < len(target_names):
-            return str(target_names[int(label)])
-    return str(label)
 
 
 def _as_predictions(predictions):
@@ -148,7 +110,7 @@ def per_class_accuracy(y_true, predictions, *, labels=None, target_names=None):
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     support = np.array([(y_true == c).sum() for c in labels], dtype=np.int64)
     table = {
-        "class": [_class_name(c, target_names) for c in labels],
+        "class": [class_name(c, target_names) for c in labels],
         "support": support,
     }
     for name, y_pred in predictions.items():
@@ -210,7 +172,7 @@ def format_per_class_table(table, *, first="cnn", second="ckn", digits=2):
     return "\n".join(lines)
 
 
-class ConfusionMatricesDisplay(_Display):
+class ConfusionMatricesDisplay(Display):
     """Confusion matrices of several models, one panel each (rows: true class).
 
     Build it with :meth:`from_predictions` (or :func:`plot_confusion_matrices`).
@@ -299,7 +261,7 @@ class ConfusionMatricesDisplay(_Display):
         display = cls(
             matrices,
             accuracies=accuracies,
-            display_labels=[_class_name(c, target_names) for c in labels],
+            display_labels=[class_name(c, target_names) for c in labels],
             normalize=normalize,
         )
         return display.plot(ax=ax, ncols=ncols, panel_size=panel_size)
@@ -333,7 +295,7 @@ class ConfusionMatricesDisplay(_Display):
                 extra.set_axis_off()
             axes = list(grid[:n])
         else:
-            axes = _given_axes(ax, n, f"{n} model(s)")
+            axes = given_axes(ax, n, f"{n} model(s)")
             fig = axes[0].figure
         first = next(iter(self.confusion_matrices.values()), np.zeros((0, 0)))
         names = self.display_labels
@@ -444,7 +406,7 @@ def _display_images(images, image_shape=None):
     return images
 
 
-class MisclassifiedDisplay(_Display):
+class MisclassifiedDisplay(Display):
     """A grid of misclassified images, each titled ``"Pred: <name> / True: <name>"``.
 
     Build it with :meth:`from_predictions` (or :func:`plot_misclassified`).
@@ -579,7 +541,7 @@ class MisclassifiedDisplay(_Display):
                 fig.suptitle(suptitle, fontsize=10)
                 panel = fig.subplots()
             else:
-                panel = _given_axes(ax, 1, "a grid without errors")[0]
+                panel = given_axes(ax, 1, "a grid without errors")[0]
                 fig = panel.figure
             panel.set_axis_off()
             panel.text(0.5, 0.5, "no misclassified examples", ha="center", va="center")
@@ -595,7 +557,7 @@ class MisclassifiedDisplay(_Display):
                 extra.set_axis_off()
             axes = list(grid[:k])
         else:
-            axes = _given_axes(ax, k, f"{k} misclassified image(s)")
+            axes = given_axes(ax, k, f"{k} misclassified image(s)")
             fig = axes[0].figure
         for panel, image, t, p in zip(axes, self.images, self.y_true, self.y_pred):
             grey = image.ndim == 2
@@ -603,8 +565,8 @@ class MisclassifiedDisplay(_Display):
             panel.imshow(image, cmap="gray" if grey else None, vmin=0, vmax=vmax,
                          interpolation="nearest")
             panel.set_title(
-                f"Pred: {_class_name(p, self.target_names)} / "
-                f"True: {_class_name(t, self.target_names)}",
+                f"Pred: {class_name(p, self.target_names)} / "
+                f"True: {class_name(t, self.target_names)}",
                 fontsize=6,
             )
             panel.set_axis_off()

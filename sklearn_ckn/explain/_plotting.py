@@ -21,7 +21,6 @@ time; a display that is not the last value is shown by the inline backend as usu
   tiled into one image.
 """
 
-import io
 import math
 
 import numpy as np
@@ -30,6 +29,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from torch import nn
 
+from .._display import Display, class_name, given_axes
 from ._adapters import as_differentiable, flatten_steps, unwrap
 from ._grad_cam import check_method, grad_cam
 
@@ -39,64 +39,12 @@ METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "layercam": "Laye
 
 
 # -- shared helpers -----------------------------------------------------------------------
-def _class_name(label, target_names):
-    """Display name of a label: ``target_names[label]`` for integer labels, else str."""
-    if (target_names is not None and isinstance(label, (int, np.integer))
-            and 0 <= int(label) < len(target_names)):
-        return str(target_names[int(label)])
-    return str(label)
-
-
 def _new_axes(nrows, ncols, figsize):
     """A new pyplot figure (``plt.show()`` shows it) and its ``(nrows, ncols)`` axes."""
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
-
-
-def _given_axes(ax, nrows, ncols, what):
-    """User axes as a ``(nrows, ncols)`` array (a single Axes for a one-panel grid)."""
-    from matplotlib.axes import Axes
-
-    axes = np.asarray([ax] if isinstance(ax, Axes) else ax, dtype=object)
-    if axes.size != nrows * ncols or not all(isinstance(a, Axes) for a in axes.ravel()):
-        raise ValueError(
-            f"ax must be {nrows * ncols} matplotlib Axes for {what} ({nrows} x {ncols} "
-            f"panels), got {axes.size} object(s)."
-        )
-    return axes.reshape(nrows, ncols)
-
-
-class _Display:
-    """Jupyter and script behaviour shared by the displays."""
-
-    figure_ = None
-
-    def _repr_png_(self):
-        """The figure as PNG bytes (Jupyter), then released from pyplot (shown once)."""
-        if self.figure_ is None:
-            return None
-        import matplotlib.pyplot as plt
-
-        buffer = io.BytesIO()
-        self.figure_.savefig(buffer, format="png", dpi=self.figure_.dpi)
-        plt.close(self.figure_)  # the inline backend would show it a second time
-        return buffer.getvalue()
-
-    def savefig(self, fname, **kwargs):
-        """Save the figure: ``self.figure_.savefig(fname, **kwargs)``.
-
-        Parameters
-        ----------
-        fname : str or path-like or file-like
-            Where to save.
-        **kwargs : dict
-            Passed to :meth:`matplotlib.figure.Figure.savefig`.
-        """
-        if self.figure_ is None:
-            raise ValueError("Nothing is plotted yet: call plot() first.")
-        self.figure_.savefig(fname, **kwargs)
 
 
 def _display_image(image):
@@ -153,7 +101,7 @@ def _per_model(value, n_models, what):
 
 
 # -- heat maps ----------------------------------------------------------------------------
-class GradCAMDisplay(_Display):
+class GradCAMDisplay(Display):
     """Heat maps of one or several models over images: one row per image.
 
     Build it with :meth:`from_estimator` (or :func:`plot_grad_cam`), or from maps
@@ -314,7 +262,7 @@ class GradCAMDisplay(_Display):
             if title:
                 fig.suptitle(title, fontsize=11)
         else:
-            axes = _given_axes(ax, n, ncols, f"{n} image(s) and {n_models} model(s)")
+            axes = given_axes(ax, (n, ncols), f"{n} image(s) and {n_models} model(s)")
             fig = axes[0, 0].figure
         names = self.model_names
         methods = self.methods or ["layercam"] * n_models
@@ -329,7 +277,7 @@ class GradCAMDisplay(_Display):
                 a.imshow(shown, **img_kw)
                 label = "Original"
                 if self.y_true is not None:
-                    label += f": {_class_name(self.y_true[i], self.target_names)}"
+                    label += f": {class_name(self.y_true[i], self.target_names)}"
                 a.set_title(label, fontsize=8)
                 a.set_axis_off()
             for j, a in enumerate(row):
@@ -341,7 +289,7 @@ class GradCAMDisplay(_Display):
                     head += f" ({names[j]})"
                 predicted = self.predictions[j][i]
                 wrong = self.y_true is not None and predicted != self.y_true[i]
-                a.set_title(f"{head}: {_class_name(predicted, self.target_names)}", fontsize=8,
+                a.set_title(f"{head}: {class_name(predicted, self.target_names)}", fontsize=8,
                             color="tab:red" if wrong else "black")
                 a.set_axis_off()
         self.figure_, self.axes_ = fig, axes
@@ -492,7 +440,7 @@ def _tile(filters, ncols, gap=1):
     return mosaic
 
 
-class FiltersDisplay(_Display):
+class FiltersDisplay(Display):
     """First-layer filters of a fitted CNN or CKN, tiled into one image.
 
     Parameters
@@ -595,7 +543,7 @@ class FiltersDisplay(_Display):
                                          0.45 * nrows * (kh + 1) / 4 + 1.1))
             ax = axes[0, 0]
         else:
-            ax = _given_axes(ax, 1, 1, "the filters")[0, 0]
+            ax = given_axes(ax, (1, 1), "the filters")[0, 0]
             fig = ax.figure
         self.mosaic_ = _tile(self.filters, ncols)
         if c == 3:
