@@ -4,7 +4,9 @@ Fits the CIFAR-10 networks on a few real images (the anchors' values do not chan
 the cost), then times, on batches of real CIFAR-10 images, alternating with a
 ``4096 x 4096`` float32 matmul: the local whitening, every layer's embedding
 (patch products + kernel), pooling and Nystrom projection, the whole forward pass and
-``CKNTransformer.transform``. Rates count the matrix-product FLOPs of
+``CKNTransformer.transform``. The pieces run on the sub-batches of the inference
+forward pass (cache blocking); ``forward_unblocked`` is the same pass over the whole
+batch at once. Rates count the matrix-product FLOPs of
 ``CKNLayer.flops`` (embedding: the patch products; pooling: the two separable
 products; projection: the ``F x F`` product); the local whitening and the kernel's
 elementwise work count zero, so they only lower the whole pass's rate.
@@ -52,31 +54,40 @@ def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
         n_filters=n_filters, subsamplings=(2, 4), whitening="local", n_patches=20_000,
         kmeans_max_iter=3, batch_size=batch_size, device="cpu", random_state=0,
     ).fit(images[:fit_images])
+    load_start = list(os.getloadavg())
     net = ckn.network_
     # (b, H, W, C) uint8 -> (b, C, H, W) float in [0, 1], as the transformer feeds it
     x = torch.from_numpy(images[:batch_size].copy()).permute(0, 3, 1, 2).float().div(255).contiguous()
     h, w = x.shape[-2:]
+    # Pieces run on the sub-batches the inference forward pass uses (cache blocking,
+    # CKNSequential.inference_chunk_size), summed over the batch.
+    chunk = net.inference_chunk_size(h, w, x.element_size(), net.layers)
+    parts = list(x.split(chunk))
     pieces, flops = {}, {}
     with torch.inference_mode():
-        inputs = [net.preprocess_input(x)]
-        pieces["local_whitening"] = lambda: net.preprocess_input(x)
+        inputs = [[net.preprocess_input(part) for part in parts]]
+        pieces["local_whitening"] = lambda: [net.preprocess_input(part) for part in parts]
         flops["local_whitening"] = 0
         sizes = net.map_sizes(h, w)
         for i, layer in enumerate(net.layers):
             inp = inputs[-1]
-            emb = layer.embed(inp)
-            pooled = layer.pool(emb)
-            inputs.append(layer.project(pooled))
+            emb = [layer.embed(v) for v in inp]
+            pooled = [layer.pool(v) for v in emb]
+            inputs.append([layer.project(v) for v in pooled])
             f = layer_flops(layer, *sizes[i])
             for piece, fn in [
-                ("embed", lambda layer=layer, inp=inp: layer.embed(inp)),
-                ("pool", lambda layer=layer, emb=emb: layer.pool(emb)),
-                ("project", lambda layer=layer, pooled=pooled: layer.project(pooled)),
+                ("embed", lambda layer=layer, inp=inp: [layer.embed(v) for v in inp]),
+                ("pool", lambda layer=layer, emb=emb: [layer.pool(v) for v in emb]),
+                ("project", lambda layer=layer, pooled=pooled: [layer.project(v) for v in pooled]),
             ]:
                 pieces[f"layer{i + 1}_{piece}"] = fn
                 flops[f"layer{i + 1}_{piece}"] = f[piece] * batch_size
+            del emb, pooled
         pieces["forward"] = lambda: net(x)
         flops["forward"] = net.flops(h, w) * batch_size
+        # the same pass over the whole batch at once (no cache blocking), for comparison
+        pieces["forward_unblocked"] = lambda: net._forward(x, net.layers)
+        flops["forward_unblocked"] = flops["forward"]
         for fn in pieces.values():
             fn()  # warm up (pooling caches, allocator)
         seconds = {}
@@ -95,6 +106,9 @@ def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
         "network": name,
         "n_filters": list(n_filters),
         "batch_size": batch_size,
+        "sub_batch_size": chunk,
+        "load_average_at_start": load_start,
+        "load_average_at_end": list(os.getloadavg()),
         "matmul_gflops_median": rate,
         "matmul_gflops_samples": matmul,
         "pieces": {

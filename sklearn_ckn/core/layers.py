@@ -43,6 +43,20 @@ def _same_pad(x, p):
     return F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
 
 
+def _split_sizes(n, chunk):
+    """Sub-batch sizes of ``n`` images, at most ``chunk`` each, none of one image alone.
+
+    CPU convolutions take another path for a batch of one image, whose float32
+    results differ in the last bits: a lone last image joins the previous sub-batch,
+    so that an image's features do not depend on the batch it comes in.
+    """
+    sizes = [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])
+    if len(sizes) > 1 and sizes[-1] == 1:
+        last = sizes.pop()
+        sizes[-1] += last
+    return sizes
+
+
 class CKNLayer(nn.Module):
     """One convolutional kernel layer (see the module docstring).
 
@@ -419,7 +433,8 @@ class CKNSequential(nn.Module):
         # buffer). Forward of the 64/256 CIFAR-10 network 0.65x the time of the whole
         # batch at once (bench_transform.py). Images are processed independently, so
         # only float rounding can differ.
-        return torch.cat([self._forward(part, layers) for part in x.split(chunk)])
+        parts = x.split(_split_sizes(x.shape[0], chunk))
+        return torch.cat([self._forward(part, layers) for part in parts])
 
     @staticmethod
     def inference_chunk_size(height, width, element_size, layers):
@@ -441,14 +456,14 @@ class CKNSequential(nn.Module):
         Returns
         -------
         chunk : int
-            At least 1.
+            At least 2 (see ``_split_sizes``).
         """
         per_image = 1
         for layer in layers:
             channels = max(layer.n_filters, layer.patch_dim if layer.whitening else 0)
             per_image = max(per_image, channels * height * width * element_size)
             height, width = layer.output_size(height, width)
-        return max(1, min(_FORWARD_CHUNK, _FORWARD_CHUNK_BYTES // per_image))
+        return max(2, min(_FORWARD_CHUNK, _FORWARD_CHUNK_BYTES // per_image))
 
     def _forward(self, x, layers):
         x = self.preprocess_input(x)

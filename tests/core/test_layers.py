@@ -239,4 +239,15 @@ def test_inference_chunk_size_bounds_the_largest_map():
     assert CKNSequential.inference_chunk_size(32, 32, 4, layers) == 16
     assert CKNSequential.inference_chunk_size(32, 32, 4, layers[:1]) == 16
     assert CKNSequential.inference_chunk_size(8, 8, 4, layers) == 32
-    assert CKNSequential.inference_chunk_size(512, 512, 8, layers) == 1
+    assert CKNSequential.inference_chunk_size(512, 512, 8, layers) == 2
+
+
+def test_sub_batches_never_leave_one_image_alone():
+    from sklearn_ckn.core.layers import _split_sizes
+
+    assert _split_sizes(256, 32) == [32] * 8
+    assert _split_sizes(33, 32) == [33]
+    assert _split_sizes(70, 32) == [32, 32, 6]
+    assert _split_sizes(65, 32) == [32, 33]
+    assert _split_sizes(5, 2) == [2, 3]
+    assert _split_sizes(3, 2) == [3]
