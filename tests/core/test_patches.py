@@ -42,13 +42,15 @@ def test_patch_products_without_autograd_equal_the_convolution():
     from sklearn_ckn.core.patches import patch_products
 
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(3, 8, 6, 5, generator=g)
-    weight = torch.randn(7, 8 * 9, generator=g)
-    ref = F.conv2d(F.pad(x, (1, 1, 1, 1)), weight.view(7, 8, 3, 3))
-    with torch.no_grad():
-        out = patch_products(x, weight, 3)
-    assert out.shape == ref.shape
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    for p in (3, 2, 4):  # symmetric padding done by the convolution, or a padded copy
+        x = torch.randn(3, 8, 6, 5, generator=g)
+        weight = torch.randn(7, 8 * p * p, generator=g)
+        pad = p // 2
+        ref = F.conv2d(F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad)), weight.view(7, 8, p, p))
+        with torch.no_grad():
+            out = patch_products(x, weight, p)
+        assert out.shape == ref.shape == (3, 7, 6, 5)
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, p", [((2, 3, 7, 6), 3), ((1, 2, 5, 5), 2), ((2, 1, 4, 9), 4)])
