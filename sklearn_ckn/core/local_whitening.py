@@ -12,7 +12,8 @@ Directions whose singular value is below ``rel_eps`` times the largest are dropp
 (the constant direction removed in step 1, flat images).
 """
 
-import numpy as np
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -67,18 +68,34 @@ def _centre_patches(x, counts, p):
     return x - covering.div_(counts)
 
 
-def _batched_eigh(a):
-    """``torch.linalg.eigh`` of a batch of small symmetric matrices.
+_eigh_lock = threading.Lock()
 
-    On the CPU without autograd, NumPy's LAPACK: torch's runs each small problem on
-    its thread pool, whose wake-ups dominate with ``OMP_WAIT_POLICY=PASSIVE``
-    (32 matrices of 27 x 27 in float64: 4.7 ms with torch's 2 threads, 1.6 ms with
-    NumPy, 1.4 ms with torch on 1 thread, on a 2-core Xeon).
+
+def _batched_eigh(a):
+    """``torch.linalg.eigh`` of a batch of small symmetric matrices, on one CPU thread.
+
+    Torch's batched CPU ``eigh`` solves the problems one after the other, each on
+    the whole thread pool, whose wake-ups dominate for small matrices with
+    ``OMP_WAIT_POLICY=PASSIVE`` (32 matrices of 27 x 27 in float64: 4.7 ms on 2
+    threads, 1.4 ms on 1, on a 2-core Xeon). NumPy's LAPACK was as fast alone, but
+    its spinning OpenBLAS threads then slowed the convolutions that follow (forward
+    pass of 64/256 1.2x slower). The thread count is restored at once; a lock keeps
+    two threads from interleaving their changes (a thread finding it taken keeps
+    the current count).
     """
-    if a.device.type != "cpu" or (torch.is_grad_enabled() and a.requires_grad):
+    if a.device.type != "cpu" or torch.get_num_threads() == 1:
         return torch.linalg.eigh(a)
-    evals, evecs = np.linalg.eigh(a.detach().numpy())
-    return torch.from_numpy(evals), torch.from_numpy(evecs)
+    if not _eigh_lock.acquire(blocking=False):
+        return torch.linalg.eigh(a)
+    try:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return torch.linalg.eigh(a)
+        finally:
+            torch.set_num_threads(previous)
+    finally:
+        _eigh_lock.release()
 
 
 def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):

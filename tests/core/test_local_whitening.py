@@ -52,8 +52,10 @@ def test_batched_eigh_matches_torch_and_rebuilds_the_matrices():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(4, 6, 20, generator=g, dtype=torch.float64)
     s = a @ a.transpose(1, 2)
+    threads = torch.get_num_threads()
     with torch.no_grad():
         evals, evecs = _batched_eigh(s)
+    assert torch.get_num_threads() == threads  # restored
     ref_vals, _ = torch.linalg.eigh(s)
     assert evals.dtype == evecs.dtype == torch.float64
     torch.testing.assert_close(evals, ref_vals)
