@@ -438,7 +438,7 @@ class CKNSequential(nn.Module):
 
     @staticmethod
     def inference_chunk_size(height, width, element_size, layers):
-        """Images per sub-batch of an inference forward pass on the CPU.
+        """Return how many images each sub-batch of an inference forward pass on the CPU holds.
 
         At most ``_FORWARD_CHUNK`` images, and few enough that the largest map a
         layer builds, ``(b, max(F, C p^2), H, W)``, takes at most
