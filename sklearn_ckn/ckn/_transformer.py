@@ -644,14 +644,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         batches = list(iter_batches(images.shape[0], self.batch_size))
         with torch.inference_mode():
             for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
-                x = images_to_tensor(images[sl], device)
-                if x.shape[0] == 1:
-                    # CPU convolutions take another path for a batch of one image, whose
-                    # float32 results differ in the last bits: a pair keeps an image's
-                    # features the same whatever the batch it is transformed in.
-                    feats = network(x.expand(2, *x.shape[1:]))[:1]
-                else:
-                    feats = network(x)
+                feats = network(images_to_tensor(images[sl], device))
                 out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
         return out
 

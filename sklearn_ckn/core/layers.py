@@ -421,7 +421,13 @@ class CKNSequential(nn.Module):
 
     def forward(self, x, n_layers=None):
         layers = self.layers[: len(self.layers) if n_layers is None else n_layers]
-        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dim() != 4:
+        if torch.is_grad_enabled() or x.dim() != 4:
+            return self._forward(x, layers)
+        if x.shape[0] == 1:
+            # A batch of one takes another convolution path (see _split_sizes): a pair
+            # keeps an image's features the same whatever the batch it comes in.
+            return self._forward(x.expand(2, *x.shape[1:]), layers)[:1]
+        if x.device.type != "cpu":
             return self._forward(x, layers)
         chunk = self.inference_chunk_size(x.shape[-2], x.shape[-1], x.element_size(), layers)
         if x.shape[0] <= chunk:

@@ -251,3 +251,18 @@ def test_sub_batches_never_leave_one_image_alone():
     assert _split_sizes(65, 32) == [32, 33]
     assert _split_sizes(5, 2) == [2, 3]
     assert _split_sizes(3, 2) == [3]
+
+
+def test_inference_forward_of_one_image_equals_its_row_in_a_batch():
+    # A batch of one image takes another convolution path on the CPU; the network
+    # runs it as a pair, so an image's features do not depend on its batch.
+    g = torch.Generator().manual_seed(1)
+    net = CKNSequential([CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)]).eval()
+    for layer in net.layers:
+        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    x = torch.rand(6, 3, 8, 8, generator=g)
+    with torch.inference_mode():
+        batch = net(x)
+        alone = torch.cat([net(x[i : i + 1]) for i in range(6)])
+    assert alone.shape == (6, 16, 2, 2)
+    torch.testing.assert_close(alone, batch, rtol=0, atol=0)
