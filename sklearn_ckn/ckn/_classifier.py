@@ -8,6 +8,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions
+from .._dask import is_dask_array, transform_dask
 from .._progress import progress
 from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
@@ -440,9 +441,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             (see :func:`sklearn_ckn.transform_dask`).
         """
         check_is_fitted(self, "network_")
-        if type(X).__module__.startswith("dask."):  # lazy features, chunked like X
-            from .. import transform_dask  # dask itself stays optional
-
+        if is_dask_array(X):  # lazy features, chunked like X
             return transform_dask(self, X)
         images = self._validate_X(X, reset=False)
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)

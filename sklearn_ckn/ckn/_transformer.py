@@ -20,6 +20,7 @@ from .._compat import (
     doc_link_url_params,
     fit_context,
 )
+from .._dask import is_dask_array, transform_dask
 from .._device import resolve_device
 from .._images import images_to_tensor, iter_batches, validate_images
 from .._progress import progress
@@ -697,9 +698,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             ``normalize`` says (see the attributes ``normalize_*_``).
         """
         check_is_fitted(self, "network_")
-        if type(X).__module__.startswith("dask."):  # lazy features, chunked like X
-            from .. import transform_dask  # dask itself stays optional
-
+        if is_dask_array(X):  # lazy features, chunked like X
             return transform_dask(self, X)
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)
         with torch_threads(self.n_jobs):

@@ -20,11 +20,11 @@ by chunk; for a dask ``X`` they return lazy dask arrays with the same row chunks
 """
 
 import numbers
-import sys
 import warnings
 
 import numpy as np
 
+from .._dask import is_dask_array
 from ..core.linear_svm import RowChunks
 
 __all__ = [
@@ -36,12 +36,6 @@ __all__ = [
     "streamed_predict",
     "streamed_rows",
 ]
-
-def is_dask_array(X):
-    """Whether ``X`` is a dask array (without importing dask)."""
-    module = sys.modules.get("dask.array")
-    return module is not None and isinstance(X, module.Array)
-
 
 #: Bytes of one chunk of rows (in the computation's dtype) when ``chunk_size`` is None.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
