@@ -26,6 +26,20 @@ import numpy as np
 __all__ = ["is_dask_array", "transform_dask"]
 
 
+def fitted_n_features_out(estimator, caller):
+    """``estimator.n_features_out_`` of a fitted transformer, or a clear error for ``caller``."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    n_features = getattr(estimator, "n_features_out_", None)
+    if n_features is None:
+        raise ValueError(
+            f"{type(estimator).__name__} has no n_features_out_: {caller} needs a "
+            "fitted transformer that states its number of output features."
+        )
+    return int(n_features)
+
+
 def is_dask_array(X):
     """True when ``X`` is a ``dask.array.Array`` (without importing dask).
 
@@ -166,16 +180,8 @@ def transform_dask(estimator, X):
     """
     import dask
     import dask.array as da
-    from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(estimator)
-    n_features = getattr(estimator, "n_features_out_", None)
-    if n_features is None:
-        raise ValueError(
-            f"{type(estimator).__name__} has no n_features_out_: transform_dask needs a "
-            "fitted transformer that states its number of output features."
-        )
-    n_features = int(n_features)
+    n_features = fitted_n_features_out(estimator, "transform_dask")
     if not isinstance(X, da.Array):
         raise TypeError(f"X must be a dask.array.Array, got {type(X).__name__}.")
     _check_input(estimator, X)

@@ -71,18 +71,9 @@ def transform_to(estimator, X, out, *, batch_size=None, chunks_in_flight=None):
     >>> np.allclose(out, ckn.transform(images), atol=1e-5)
     True
     """
-    from sklearn.utils.validation import check_is_fitted
+    from ._dask import fitted_n_features_out, is_dask_array, transform_dask
 
-    from ._dask import is_dask_array, transform_dask
-
-    check_is_fitted(estimator)
-    n_features = getattr(estimator, "n_features_out_", None)
-    if n_features is None:
-        raise ValueError(
-            f"{type(estimator).__name__} has no n_features_out_: transform_to needs a "
-            "fitted transformer that states its number of output features."
-        )
-    n_features = int(n_features)
+    n_features = fitted_n_features_out(estimator, "transform_to")
     if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
         X = np.asarray(X)
     n = X.shape[0]

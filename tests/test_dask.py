@@ -166,6 +166,16 @@ def test_dask_input_errors(ckn, images):
         transform_dask(ckn, images)
 
 
+def test_transformers_without_n_features_out_are_refused_naming_the_helper():
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.zeros((4, 3)))  # fitted, no n_features_out_
+    with pytest.raises(ValueError, match="no n_features_out_: transform_dask needs"):
+        transform_dask(scaler, da.from_array(np.zeros((4, 3)), chunks=2))
+    with pytest.raises(ValueError, match="no n_features_out_: transform_to needs"):
+        transform_to(scaler, np.zeros((4, 3)), np.zeros((4, 3)))
+
+
 def test_dask_is_not_imported_at_module_level():
     """dask is optional: the modules using it import it inside their functions."""
     import ast
