@@ -29,6 +29,8 @@ def ckn_table():
         "GFLOP/s (x matmul)", "machine", "result"
     )
     for path, r in _load("ckn_*.json"):
+        if r.get("benchmark") != "ckn":  # the supervised and out-of-core runs have their own tables
+            continue
         p, s, t = r["ckn_params"], r["seconds"], r["throughput"]
         config = f"{'/'.join(map(str, p['n_filters']))} filters, patches {p['patch_sizes']}, subsampling {p['subsamplings']}"
         if p.get("whitening") == "local":
