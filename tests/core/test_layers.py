@@ -224,6 +224,8 @@ def test_blocked_inference_forward_equals_the_whole_batch(monkeypatch):
         blocked = net(x)
         whole = net._forward(x, net.layers)
         first = net(x, n_layers=1)
+        preprocessed = net(x, n_layers=0)  # no layer: the preprocessing alone, blocked too
+    torch.testing.assert_close(preprocessed, net.preprocess(x))
     with torch.enable_grad():
         autograd = net(x)
     assert blocked.shape == whole.shape == (11, 16, 2, 2)
