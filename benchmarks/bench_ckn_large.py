@@ -1,0 +1,319 @@
+"""A CKN too large for memory (e.g. the reference's 512/8192 on CIFAR-10), out of core and resumably.
+
+Example (from the project root; about 1.5-2 hours on a 2-core CPU)::
+
+    python benchmarks/bench_ckn_large.py --dataset cifar10 --n-filters 512,8192 \
+        --patch-sizes 3,2 --subsamplings 2,6 --whitening local \
+        --n-patches 200000 --kmeans-max-iter 12 --Cs 0.005,0.01,0.02 --work-dir /tmp/ckn_large \
+        --out benchmarks/results/ckn_cifar10_512_8192.json
+
+The features of the 50,000 training images (73,728 each: 14.7 GB in float32) never
+sit in memory. The run is a sequence of stages, each saved in ``--work-dir``, so a
+killed run started again with the same command resumes where it stopped:
+
+1. ``fit``: :class:`~sklearn_ckn.CKNTransformer` (k-means per layer and the output
+   normalisation), pickled;
+2. ``transform_train`` and ``transform_test``: :func:`~sklearn_ckn.transform_to` into
+   ``.npy`` files on disk, a block of ``--block`` images at a time (the number of
+   blocks done is saved after each, so at most one block is redone);
+3. ``svm``: :class:`~sklearn_ckn.svm.TorchLinearSVCCV` reads the training features one
+   chunk of rows at a time, picks C on a 20% hold-out (a warm-started path with one
+   shared preconditioner) and refits on all rows; then it predicts the test features,
+   also streamed.
+
+The features are read with plain file reads (no memory map), so the process's
+resident memory is its own: the peak (``VmHWM``) and the anonymous memory of every
+stage are recorded. The training images are shuffled once (``--random-state``) before
+they are transformed, so the hold-out is the file's last 20% of rows, read
+contiguously. ``--feature-dtype float16`` (the default) halves the disk and the reads;
+each chunk is computed in float32.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import matmul_gflops, write_result  # noqa: E402
+
+
+class NpyRows:
+    """Rows of a 2-d ``.npy`` file, read by slices with plain reads (no memory map).
+
+    Any array-like with ``shape``, ``dtype`` and row slicing is streamed by the linear
+    SVMs; a ``np.memmap`` would also do, but its pages would count as this process's
+    resident memory and hide what the solver itself holds.
+    """
+
+    def __init__(self, path, start=0, stop=None):
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            self._offset = f.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: expected a C-ordered 2-d array, got shape {shape}.")
+        self.path, self.dtype = path, np.dtype(dtype)
+        self._n_total, self._d = shape
+        self.start = start
+        self.stop = self._n_total if stop is None else stop
+        self.shape = (self.stop - self.start, self._d)
+        self.ndim = 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):  # increasing row indices, from a fold's RowSubset
+            rows = np.asarray(key)
+            if rows.ndim != 1 or rows.dtype.kind not in "iu":
+                raise TypeError("NpyRows supports row slices and 1-d arrays of row indices")
+            if len(rows) and np.all(np.diff(rows) == 1):
+                return self[int(rows[0]):int(rows[-1]) + 1]
+            return np.concatenate([self[int(r):int(r) + 1] for r in rows]) if len(rows) else self[0:0]
+        first, last, step = key.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("NpyRows supports contiguous row slices only")
+        n = max(last - first, 0)
+        row_bytes = self._d * self.dtype.itemsize
+        with open(self.path, "rb") as f:
+            f.seek(self._offset + (self.start + first) * row_bytes)
+            out = np.fromfile(f, dtype=self.dtype, count=n * self._d)
+        return out.reshape(n, self._d)
+
+
+class MemorySampler(threading.Thread):
+    """Peak anonymous resident memory of this process, sampled every ``period`` s."""
+
+    def __init__(self, period=0.05):
+        super().__init__(daemon=True)
+        self.period, self.peak_anon, self._stop_event = period, 0, threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.peak_anon = max(self.peak_anon, _status()["RssAnon"])
+            self._stop_event.wait(self.period)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+        return self.peak_anon
+
+
+def _status():
+    """``VmHWM``, ``VmRSS`` and ``RssAnon`` of this process, in bytes."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key = line.split(":")[0]
+            if key in ("VmHWM", "VmRSS", "RssAnon"):
+                out[key] = int(line.split()[1]) * 1024
+    return out
+
+
+def _parse(argv=None):
+    from sklearn_ckn.datasets import DATASETS
+
+    ints = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
+    floats = lambda s: tuple(float(v) for v in s.split(","))  # noqa: E731
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=[n for n, info in DATASETS.items() if info.subsets],
+                   default="cifar10")
+    p.add_argument("--data-home", default="../shared/datasets")
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--n-test", type=int, default=None)
+    p.add_argument("--n-filters", type=ints, default=(512, 8192))
+    p.add_argument("--patch-sizes", type=ints, default=(3, 2))
+    p.add_argument("--subsamplings", type=ints, default=(2, 6))
+    p.add_argument("--sigmas", type=floats, default=(0.6,))
+    p.add_argument("--whitening", default="local")
+    p.add_argument("--n-patches", type=int, default=200_000)
+    p.add_argument("--kmeans-max-iter", type=int, default=12)
+    # The features come out of CKNTransformer's default normalize="l2-standard" with a
+    # standard deviation of 0.1: C here is 100 times StandardScaler's C.
+    p.add_argument("--Cs", type=floats, default=(0.005, 0.01, 0.02))
+    p.add_argument("--tol", type=float, default=1e-3)
+    p.add_argument("--feature-dtype", choices=["float16", "float32"], default="float16")
+    p.add_argument("--block", type=int, default=1024, help="images transformed per saved block")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--work-dir", required=True)
+    p.add_argument("--out", required=True)
+    return p.parse_args(argv)
+
+
+def _load(args):
+    from sklearn_ckn.datasets import load_dataset
+
+    X, y = load_dataset(args.dataset, data_home=args.data_home, subset="train", return_X_y=True)
+    X_test, y_test = load_dataset(args.dataset, data_home=args.data_home, subset="test", return_X_y=True)
+    # One fixed shuffle: the hold-out for C is then the last 20% of the rows on disk.
+    order = np.random.default_rng(args.random_state).permutation(len(y))[: args.n_train]
+    X, y = X[order], y[order]
+    if args.n_test is not None:
+        X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
+    return X, y, X_test, y_test
+
+
+class Stages:
+    """The run's state in ``work_dir/state.json``: finished stages and their figures."""
+
+    def __init__(self, work_dir):
+        self.path = os.path.join(work_dir, "state.json")
+        self.state = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.state = json.load(f)
+
+    def save(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.state, f, indent=1)
+        os.replace(tmp, self.path)  # the state is complete or the previous one
+
+    def record(self, name, seconds, sampler, **extra):
+        stage = self.state.setdefault(name, {"seconds": 0.0, "peak_rss_anon_bytes": 0, "vmhwm_bytes": 0})
+        stage["seconds"] += seconds
+        stage["peak_rss_anon_bytes"] = max(stage["peak_rss_anon_bytes"], sampler.peak_anon)
+        stage["vmhwm_bytes"] = max(stage["vmhwm_bytes"], _status()["VmHWM"])
+        stage.update(extra)
+        self.save()
+
+
+def _pickle(obj, path):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def _transform_stage(name, ckn, X, path, stages, args):
+    """Transform ``X`` into the ``.npy`` file ``path``, block by block, resumably."""
+    from sklearn_ckn import transform_to
+
+    stage = stages.state.get(name, {})
+    if stage.get("complete"):
+        return
+    n, d = len(X), ckn.n_features_out_
+    done = stage.get("images_done", 0)
+    if done == 0 or not os.path.exists(path):
+        done = 0
+        np.lib.format.open_memmap(path, mode="w+", dtype=args.feature_dtype, shape=(n, d)).flush()
+    out = np.lib.format.open_memmap(path, mode="r+")
+    block = np.empty((args.block, d), dtype=np.float32)
+    while done < n:
+        stop = min(done + args.block, n)
+        sampler = MemorySampler()
+        sampler.start()
+        t0 = time.perf_counter()
+        features = transform_to(ckn, X[done:stop], block[: stop - done])
+        out[done:stop] = features
+        out.flush()
+        seconds = time.perf_counter() - t0
+        sampler.stop()
+        stages.record(name, seconds, sampler, images_done=stop, complete=stop == n)
+        print(f"{name}: {stop}/{n} images, {stages.state[name]['seconds']:.0f} s", flush=True)
+        done = stop
+    del out
+
+
+def main(argv=None):
+    args = _parse(argv)
+    os.makedirs(args.work_dir, exist_ok=True)
+    from sklearn_ckn import CKNTransformer
+    from sklearn_ckn.svm import TorchLinearSVCCV
+
+    stages = Stages(args.work_dir)
+    X, y, X_test, y_test = _load(args)
+    print(f"{args.dataset}: train {X.shape}, test {X_test.shape}", flush=True)
+    ckn_path = os.path.join(args.work_dir, "ckn.pkl")
+    if not stages.state.get("fit", {}).get("complete"):
+        ckn = CKNTransformer(
+            n_filters=args.n_filters, patch_sizes=args.patch_sizes, subsamplings=args.subsamplings,
+            sigmas=args.sigmas, whitening=args.whitening, n_patches=args.n_patches,
+            kmeans_max_iter=args.kmeans_max_iter, random_state=args.random_state, verbose=1,
+        )
+        sampler = MemorySampler()
+        sampler.start()
+        t0 = time.perf_counter()
+        ckn.fit(X)
+        seconds = time.perf_counter() - t0
+        sampler.stop()
+        _pickle(ckn, ckn_path)
+        stages.record("fit", seconds, sampler, complete=True, n_features=int(ckn.n_features_out_))
+    with open(ckn_path, "rb") as f:
+        ckn = pickle.load(f)
+    ckn.set_params(verbose=0)
+    train_path = os.path.join(args.work_dir, "features_train.npy")
+    test_path = os.path.join(args.work_dir, "features_test.npy")
+    _transform_stage("transform_train", ckn, X, train_path, stages, args)
+    _transform_stage("transform_test", ckn, X_test, test_path, stages, args)
+
+    svm_path = os.path.join(args.work_dir, "svm.pkl")
+    if not stages.state.get("svm", {}).get("complete"):
+        n_fit = int(round(0.8 * len(y)))
+        cv = [(np.arange(n_fit), np.arange(n_fit, len(y)))]
+        svm = TorchLinearSVCCV(Cs=sorted(args.Cs), cv=cv, tol=args.tol, device="cpu")
+        sampler = MemorySampler()
+        sampler.start()
+        t0 = time.perf_counter()
+        svm.fit(NpyRows(train_path), y)
+        seconds = time.perf_counter() - t0
+        sampler.stop()
+        _pickle(svm, svm_path)
+        stages.record(
+            "svm", seconds, sampler, complete=True, C=float(svm.C_),
+            validation_accuracy=dict(zip(map(str, sorted(args.Cs)), svm.mean_scores_.tolist())),
+        )
+    with open(svm_path, "rb") as f:
+        svm = pickle.load(f)
+    sampler = MemorySampler()
+    sampler.start()
+    t0 = time.perf_counter()
+    accuracy = float((svm.predict(NpyRows(test_path)) == y_test).mean())
+    seconds = time.perf_counter() - t0
+    sampler.stop()
+    stages.record("predict", seconds, sampler, test_accuracy=accuracy)
+
+    state = stages.state
+    h, w = X.shape[1:3]
+    flops = ckn.network_.flops(h, w)
+    transform_seconds = state["transform_train"]["seconds"] + state["transform_test"]["seconds"]
+    result = {
+        "benchmark": "ckn_large",
+        "dataset": args.dataset,
+        "n_train": int(len(y)),
+        "n_test": int(len(y_test)),
+        "ckn_params": {k: v for k, v in ckn.get_params().items() if k != "verbose"},
+        "n_features": int(ckn.n_features_out_),
+        "feature_dtype_on_disk": args.feature_dtype,
+        "feature_bytes_train_float32": int(len(y)) * int(ckn.n_features_out_) * 4,
+        "classifier": repr(svm),
+        "C": state["svm"]["C"],
+        "C_validation": "20% hold-out (the last rows of the shuffled training set)",
+        "C_validation_accuracy": state["svm"]["validation_accuracy"],
+        "test_accuracy": accuracy,
+        "stages": state,
+        "seconds_total": float(sum(s["seconds"] for s in state.values())),
+        "peak_vmhwm_bytes": max(s["vmhwm_bytes"] for s in state.values()),
+        "peak_rss_anon_bytes": max(s["peak_rss_anon_bytes"] for s in state.values()),
+        "throughput": {
+            "transform_images_per_second": (len(y) + len(y_test)) / transform_seconds,
+            "matmul_flops_per_image": flops,
+            "transform_gflops": flops * (len(y) + len(y_test)) / transform_seconds / 1e9,
+            "machine_matmul_gflops_at_end": matmul_gflops("cpu"),
+        },
+    }
+    write_result(args.out, result)
+    print(f"test accuracy {accuracy:.4f}, peak VmHWM {result['peak_vmhwm_bytes'] / 2**30:.2f} GiB, "
+          f"{result['seconds_total'] / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
