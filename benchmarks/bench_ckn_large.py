@@ -38,6 +38,7 @@ import threading
 import time
 
 import numpy as np
+import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import matmul_gflops, write_result  # noqa: E402
@@ -46,21 +47,22 @@ from _common import matmul_gflops, write_result  # noqa: E402
 class NpyRows:
     """Rows of a 2-d ``.npy`` file, read by slices with plain reads (no memory map).
 
+    Rows come out as ``dtype`` (float32: the solver's), whatever the file's dtype.
     Any array-like with ``shape``, ``dtype`` and row slicing is streamed by the linear
     SVMs; a ``np.memmap`` would also do, but its pages would count as this process's
     resident memory and hide what the solver itself holds.
     """
 
-    def __init__(self, path, start=0, stop=None):
+    def __init__(self, path, start=0, stop=None, dtype=np.float32):
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype_on_disk = read_header(f)
             self._offset = f.tell()
         if fortran or len(shape) != 2:
             raise ValueError(f"{path}: expected a C-ordered 2-d array, got shape {shape}.")
-        self.path, self.dtype = path, np.dtype(dtype)
+        self.path, self._file_dtype, self.dtype = path, np.dtype(dtype_on_disk), np.dtype(dtype)
         self._n_total, self._d = shape
         self.start = start
         self.stop = self._n_total if stop is None else stop
@@ -82,11 +84,16 @@ class NpyRows:
         if step != 1:
             raise TypeError("NpyRows supports contiguous row slices only")
         n = max(last - first, 0)
-        row_bytes = self._d * self.dtype.itemsize
+        row_bytes = self._d * self._file_dtype.itemsize
         with open(self.path, "rb") as f:
             f.seek(self._offset + (self.start + first) * row_bytes)
-            out = np.fromfile(f, dtype=self.dtype, count=n * self._d)
-        return out.reshape(n, self._d)
+            rows = np.fromfile(f, dtype=self._file_dtype, count=n * self._d).reshape(n, self._d)
+        if rows.dtype == self.dtype:
+            return rows
+        # Converted here on torch's threads (NumPy's float16 cast runs on one).
+        out = np.empty(rows.shape, dtype=self.dtype)
+        torch.from_numpy(out).copy_(torch.from_numpy(rows))
+        return out
 
 
 class MemorySampler(threading.Thread):
