@@ -6,6 +6,7 @@ import os
 import platform
 import shlex
 import sys
+import threading
 import time
 
 import numpy as np
@@ -155,3 +156,43 @@ def alternate_timings(funcs, repeats):
             f()
             times[name].append(time.perf_counter() - t)
     return times
+
+
+#: The fields of ``/proc/self/status`` that :func:`proc_status` reads.
+STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
+
+
+def proc_status():
+    """This process's memory from ``/proc/self/status``, in bytes: :data:`STATUS_FIELDS`.
+
+    ``RssAnon`` is the process's own memory; ``VmRSS`` also counts mapped file pages
+    (reclaimable page cache); ``VmHWM`` is the kernel's exact peak of ``VmRSS``.
+    """
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key = line.split(":", 1)[0]
+            if key in STATUS_FIELDS:
+                out[key] = int(line.split()[1]) * 1024
+    return out
+
+
+class MemorySampler(threading.Thread):
+    """Largest ``VmRSS`` and ``RssAnon`` of this process, every ``period`` seconds, until stopped."""
+
+    def __init__(self, period=0.002):
+        super().__init__(daemon=True)
+        self.period, self.peak, self._stop_event = period, {"VmRSS": 0, "RssAnon": 0}, threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            status = proc_status()
+            for key in self.peak:
+                self.peak[key] = max(self.peak[key], status[key])
+            self._stop_event.wait(self.period)
+
+    def stop(self):
+        """Stop sampling; return the peaks (a dict of bytes)."""
+        self._stop_event.set()
+        self.join()
+        return self.peak

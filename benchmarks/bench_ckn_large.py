@@ -32,16 +32,16 @@ each chunk is computed in float32.
 import argparse
 import json
 import os
+import contextlib
 import pickle
 import sys
-import threading
 import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import matmul_gflops, write_result  # noqa: E402
+from _common import MemorySampler, matmul_gflops, proc_status, write_result  # noqa: E402
 
 
 class NpyRows:
@@ -94,35 +94,6 @@ class NpyRows:
         out = np.empty(rows.shape, dtype=self.dtype)
         torch.from_numpy(out).copy_(torch.from_numpy(rows))
         return out
-
-
-class MemorySampler(threading.Thread):
-    """Peak anonymous resident memory of this process, sampled every ``period`` s."""
-
-    def __init__(self, period=0.05):
-        super().__init__(daemon=True)
-        self.period, self.peak_anon, self._stop_event = period, 0, threading.Event()
-
-    def run(self):
-        while not self._stop_event.is_set():
-            self.peak_anon = max(self.peak_anon, _status()["RssAnon"])
-            self._stop_event.wait(self.period)
-
-    def stop(self):
-        self._stop_event.set()
-        self.join()
-        return self.peak_anon
-
-
-def _status():
-    """``VmHWM``, ``VmRSS`` and ``RssAnon`` of this process, in bytes."""
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key = line.split(":")[0]
-            if key in ("VmHWM", "VmRSS", "RssAnon"):
-                out[key] = int(line.split()[1]) * 1024
-    return out
 
 
 def _parse(argv=None):
@@ -184,11 +155,25 @@ class Stages:
             json.dump(self.state, f, indent=1)
         os.replace(tmp, self.path)  # the state is complete or the previous one
 
-    def record(self, name, seconds, sampler, **extra):
+    @contextlib.contextmanager
+    def measure(self, name):
+        """Time the ``with`` body and sample its memory; add both to stage ``name`` and save.
+
+        Yields a dict whose items (set in the body) are stored with the stage.
+        """
+        extra = {}
+        sampler = MemorySampler(period=0.05)
+        sampler.start()
+        t0 = time.perf_counter()
+        try:
+            yield extra
+        finally:
+            seconds = time.perf_counter() - t0
+            peak_anon = sampler.stop()["RssAnon"]
         stage = self.state.setdefault(name, {"seconds": 0.0, "peak_rss_anon_bytes": 0, "vmhwm_bytes": 0})
         stage["seconds"] += seconds
-        stage["peak_rss_anon_bytes"] = max(stage["peak_rss_anon_bytes"], sampler.peak_anon)
-        stage["vmhwm_bytes"] = max(stage["vmhwm_bytes"], _status()["VmHWM"])
+        stage["peak_rss_anon_bytes"] = max(stage["peak_rss_anon_bytes"], peak_anon)
+        stage["vmhwm_bytes"] = max(stage["vmhwm_bytes"], proc_status()["VmHWM"])
         stage.update(extra)
         self.save()
 
@@ -213,18 +198,11 @@ def _transform_stage(name, ckn, X, path, stages, args):
         done = 0
         np.lib.format.open_memmap(path, mode="w+", dtype=args.feature_dtype, shape=(n, d)).flush()
     out = np.lib.format.open_memmap(path, mode="r+")
-    block = np.empty((args.block, d), dtype=np.float32)
     while done < n:
         stop = min(done + args.block, n)
-        sampler = MemorySampler()
-        sampler.start()
-        t0 = time.perf_counter()
-        features = transform_to(ckn, X[done:stop], block[: stop - done])
-        out[done:stop] = features
-        out.flush()
-        seconds = time.perf_counter() - t0
-        sampler.stop()
-        stages.record(name, seconds, sampler, images_done=stop, complete=stop == n)
+        with stages.measure(name) as extra:
+            transform_to(ckn, X[done:stop], out[done:stop])  # written and flushed
+            extra.update(images_done=stop, complete=stop == n)
         print(f"{name}: {stop}/{n} images, {stages.state[name]['seconds']:.0f} s", flush=True)
         done = stop
     del out
@@ -246,14 +224,10 @@ def main(argv=None):
             sigmas=args.sigmas, whitening=args.whitening, n_patches=args.n_patches,
             kmeans_max_iter=args.kmeans_max_iter, random_state=args.random_state, verbose=1,
         )
-        sampler = MemorySampler()
-        sampler.start()
-        t0 = time.perf_counter()
-        ckn.fit(X)
-        seconds = time.perf_counter() - t0
-        sampler.stop()
+        with stages.measure("fit") as extra:
+            ckn.fit(X)
+            extra.update(complete=True, n_features=int(ckn.n_features_out_))
         _pickle(ckn, ckn_path)
-        stages.record("fit", seconds, sampler, complete=True, n_features=int(ckn.n_features_out_))
     with open(ckn_path, "rb") as f:
         ckn = pickle.load(f)
     ckn.set_params(verbose=0)
@@ -267,26 +241,18 @@ def main(argv=None):
         n_fit = int(round(0.8 * len(y)))
         cv = [(np.arange(n_fit), np.arange(n_fit, len(y)))]
         svm = TorchLinearSVCCV(Cs=sorted(args.Cs), cv=cv, tol=args.tol, device="cpu")
-        sampler = MemorySampler()
-        sampler.start()
-        t0 = time.perf_counter()
-        svm.fit(NpyRows(train_path), y)
-        seconds = time.perf_counter() - t0
-        sampler.stop()
+        with stages.measure("svm") as extra:
+            svm.fit(NpyRows(train_path), y)
+            extra.update(
+                complete=True, C=float(svm.C_),
+                validation_accuracy=dict(zip(map(str, sorted(args.Cs)), svm.mean_scores_.tolist())),
+            )
         _pickle(svm, svm_path)
-        stages.record(
-            "svm", seconds, sampler, complete=True, C=float(svm.C_),
-            validation_accuracy=dict(zip(map(str, sorted(args.Cs)), svm.mean_scores_.tolist())),
-        )
     with open(svm_path, "rb") as f:
         svm = pickle.load(f)
-    sampler = MemorySampler()
-    sampler.start()
-    t0 = time.perf_counter()
-    accuracy = float((svm.predict(NpyRows(test_path)) == y_test).mean())
-    seconds = time.perf_counter() - t0
-    sampler.stop()
-    stages.record("predict", seconds, sampler, test_accuracy=accuracy)
+    with stages.measure("predict") as extra:
+        accuracy = float((svm.predict(NpyRows(test_path)) == y_test).mean())
+        extra.update(test_accuracy=accuracy)
 
     state = stages.state
     h, w = X.shape[1:3]

@@ -26,46 +26,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result  # noqa: E402
-
-_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
-
-
-def _status():
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key = line.split(":", 1)[0]
-            if key in _FIELDS:
-                out[key] = int(line.split()[1]) * 1024
-    return out
-
-
-class _Sampler(threading.Thread):
-    """Largest RssAnon and VmRSS seen, every ``period`` seconds, until stopped."""
-
-    def __init__(self, period=0.002):
-        super().__init__(daemon=True)
-        self.period, self.peak, self._stop_event = period, {"VmRSS": 0, "RssAnon": 0}, threading.Event()
-
-    def run(self):
-        while not self._stop_event.is_set():
-            s = _status()
-            for k in self.peak:
-                self.peak[k] = max(self.peak[k], s[k])
-            time.sleep(self.period)
-
-    def stop(self):
-        self._stop_event.set()
-        self.join()
-        return self.peak
-
+from _common import MemorySampler, proc_status, write_result  # noqa: E402
 
 def make_features(path, n, d, n_classes, seed=0, block=2048):
     """Write ``n x d`` float32 features and return the labels (class means + correlated noise)."""
@@ -97,7 +63,7 @@ def worker(args):
     if args.mode == "stream_half":
         mm, y = mm[: args.n // 2], y[: args.n // 2]
     clf = TorchLinearSVC(C=args.C, tol=args.tol, device="cpu", chunk_size=args.chunk_size)
-    before = _status()
+    before = proc_status()
     result = {"mode": args.mode, "n": len(y), "torch_threads": torch.get_num_threads(), "before_fit": before}
     t = time.perf_counter()
     if args.mode == "memory":
@@ -105,14 +71,14 @@ def worker(args):
         result["load_s"] = time.perf_counter() - t
     else:
         X = mm
-    sampler = _Sampler()
+    sampler = MemorySampler()
     sampler.start()
     t = time.perf_counter()
     clf.fit(X, y)
     result["fit_s"] = time.perf_counter() - t
     peak = sampler.stop()
     result["peak_during_fit"] = peak
-    result["after_fit"] = _status()
+    result["after_fit"] = proc_status()
     result["n_iter"] = int(clf.n_iter_)
     t = time.perf_counter()
     scores = clf.decision_function(X)
