@@ -161,7 +161,9 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D.
     mixed_precision : bool, default=False
         Whether to run the forward passes under bfloat16 autocast (for GPUs and CPUs
-        with bfloat16 units).
+        with bfloat16 units). The CKN layers then compute their patch-anchor
+        products, most of the work, in bfloat16 and the kernel, pooling and Nystrom
+        projection in float32 (see ``CKNTransformer``'s ``mixed_precision``).
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     n_jobs : int or None, default=None

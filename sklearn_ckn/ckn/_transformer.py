@@ -308,6 +308,15 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The
         whole fit and transform run on that device.
+    mixed_precision : bool, default=False
+        Whether ``transform`` computes the patch-anchor products, most of its work,
+        in bfloat16 (the kernel, pooling and Nystrom projection stay in float32).
+        About 2.3x faster on CPUs with AMX units (recent Xeons) and on GPUs; slower
+        on CPUs without bfloat16 units. Features move by about 10% (relative norm)
+        for the same linear-classifier accuracy within noise on CIFAR-10 (see
+        ``benchmarks/bench_mixed_precision.py``). ``fit`` learns the anchors in
+        float32 either way; the feature normalisation is learned on features
+        computed as ``transform`` computes them.
     n_jobs : int, default=None
         CPU threads (torch and BLAS) of ``fit`` and ``transform``, restored
         afterwards. None: one thread inside a joblib worker (``GridSearchCV(n_jobs=2)``,
@@ -415,6 +424,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         "image_shape": [tuple, list, None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "mixed_precision": ["boolean"],
         "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -435,6 +445,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         image_shape=None,
         batch_size=256,
         device="auto",
+        mixed_precision=False,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -452,6 +463,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.batch_size = batch_size
         self.device = device
+        self.mixed_precision = mixed_precision
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -643,10 +655,12 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             network = self.network_ = network.to(device)
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
         batches = list(iter_batches(images.shape[0], self.batch_size))
-        with torch.inference_mode():
+        # The layers run only their patch products in bfloat16 under autocast.
+        mixed = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(getattr(self, "mixed_precision", False)))
+        with torch.inference_mode(), mixed:
             for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
                 feats = network(images_to_tensor(images[sl], device))
-                out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
+                out[sl] = feats.reshape(feats.shape[0], -1).float().cpu().numpy()
         return out
 
     def _fit_normalization(self, features):

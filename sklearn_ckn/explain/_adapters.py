@@ -794,6 +794,11 @@ class CKNPipelineAdapter(CKNAdapter):
         self.estimator = pipeline
         self.input_estimator = ckn
 
+    @property
+    def forward_predicts(self):
+        """False with a mixed-precision transform (``predict`` differs from this pass)."""
+        return not getattr(self.input_estimator, "mixed_precision", False)
+
     def threads(self):
         return torch_threads(getattr(self.input_estimator, "n_jobs", None))
 

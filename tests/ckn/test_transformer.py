@@ -211,6 +211,28 @@ def test_transform_does_not_depend_on_batch_size():
     np.testing.assert_allclose(ckn.transform(X), small_batches, rtol=1e-5, atol=1e-6)
 
 
+def test_mixed_precision_changes_transform_only_and_keeps_accuracy():
+    X, y = _bars(40, channels=3)
+    exact = _small(whitening="local").fit(X)
+    mixed = _small(whitening="local", mixed_precision=True).fit(X)
+    # fit learns the anchors in float32 either way
+    for a, b in zip(exact.network_.layers, mixed.network_.layers):
+        torch.testing.assert_close(a.anchors, b.anchors, rtol=0, atol=0)
+    F_exact, F_mixed = exact.transform(X), mixed.transform(X)
+    assert F_mixed.dtype == np.float32 and np.isfinite(F_mixed).all()
+    assert not np.array_equal(F_mixed, F_exact)  # bfloat16 products did run
+    assert np.linalg.norm(F_mixed - F_exact) / np.linalg.norm(F_exact) < 0.2
+    pred_exact = LinearSVC().fit(F_exact, y).predict(F_exact)
+    pred_mixed = LinearSVC().fit(F_mixed, y).predict(F_mixed)
+    assert (pred_exact == y).mean() == (pred_mixed == y).mean() == 1.0
+    # a model pickled before the parameter existed transforms in float32
+    state = mixed.__getstate__()
+    state.pop("mixed_precision")
+    old = CKNTransformer.__new__(CKNTransformer)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.transform(X), mixed.set_params(mixed_precision=False).transform(X))
+
+
 def test_whitening_auto_means_colour_only():
     Xc, _ = _bars(10, channels=3)
     Xg, _ = _bars(10)

@@ -268,3 +268,55 @@ def test_inference_forward_of_one_image_equals_its_row_in_a_batch():
         alone = torch.cat([net(x[i : i + 1]) for i in range(6)])
     assert alone.shape == (6, 16, 2, 2)
     torch.testing.assert_close(alone, batch, rtol=0, atol=0)
+
+
+def test_autocast_runs_only_the_patch_products_in_bfloat16():
+    # Mixed precision: the products of patches and anchors (most FLOPs) in bfloat16,
+    # the kernel, pooling and Nystrom projection in float32 (they amplify rounding).
+    from sklearn_ckn.core.kernels import homogeneous_kernel_
+    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
+    from sklearn_ckn.core.patches import patch_norms, patch_products
+
+    g = torch.Generator().manual_seed(2)
+    net = CKNSequential(
+        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)], preprocess=LocalPatchWhitening()
+    ).eval()
+    for layer in net.layers:
+        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    x = torch.rand(4, 3, 8, 8, generator=g)
+
+    def by_hand(x):
+        x = net.preprocess(x)
+        for layer in net.layers:
+            bf = torch.bfloat16
+            dots = patch_products(x.to(bf), layer.anchors.to(bf), layer.patch_size).float()
+            emb = homogeneous_kernel_(dots, patch_norms(x, layer.patch_size, eps=1e-12),
+                                      layer.kernel, layer.sigma)
+            x = layer.project(layer.pool(emb))
+        return x
+
+    with torch.no_grad():
+        exact = net(x)
+        expected = by_hand(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = net(x)
+            autograd_path = net._forward(x, net.layers)
+    assert mixed.dtype == autograd_path.dtype == torch.float32
+    torch.testing.assert_close(mixed, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(autograd_path, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(mixed, exact)  # the products did run in bfloat16
+    assert ((mixed - exact).norm() / exact.norm()).item() < 0.1
+
+
+def test_autocast_training_forward_is_differentiable():
+    g = torch.Generator().manual_seed(3)
+    layer = CKNLayer(1, 4, 3, 2, whitening=True)
+    layer.set_anchors(F.normalize(torch.randn(4, 9, generator=g), dim=1))
+    layer.white_weight.copy_(torch.eye(9).reshape(9, 1, 3, 3))
+    layer.anchors.requires_grad_(True)
+    x = torch.rand(2, 1, 6, 6, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert torch.isfinite(layer.anchors.grad).all() and layer.anchors.grad.abs().sum() > 0

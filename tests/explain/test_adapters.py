@@ -90,6 +90,21 @@ def test_ckn_pipeline_reproduces_decision_function(kind, colour, n_classes):
         _check_scores(grad_scores.double().numpy(), pipe, X)
 
 
+def test_mixed_precision_pipeline_explains_the_predicted_class():
+    # The adapter's float32 pass is not the pipeline's mixed-precision transform:
+    # Grad-CAM's default target is then what the pipeline predicts.
+    from sklearn_ckn.explain import grad_cam
+
+    X = _images(colour=True)
+    y = np.arange(len(X)) % 3
+    pipe = make_pipeline(_ckn().set_params(mixed_precision=True), LinearSVC(C=0.1)).fit(X, y)
+    assert not as_differentiable(pipe).forward_predicts
+    assert as_differentiable(make_pipeline(_ckn(), LinearSVC(C=0.1)).fit(X, y)).forward_predicts
+    maps, targets = grad_cam(pipe, X[:6], return_targets=True)
+    assert maps.shape == (6, 12, 10) and np.isfinite(maps).all()
+    np.testing.assert_array_equal(targets, pipe.predict(X[:6]))
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_cnn_reproduces_decision_function(n_classes):
     X = _images(colour=True, n=40)
