@@ -68,15 +68,15 @@ def standardize_inplace(scaler, F, *others, chunk=4096):
     return scaler
 
 
-def matmul_gflops(device="cpu", n=4096, repeats=5):
-    """The machine's own float32 matmul speed, measured now (best of ``repeats``).
+def matmul_gflops(device="cpu", n=4096, repeats=5, dtype=torch.float32):
+    """The machine's own matmul speed in ``dtype``, measured now (best of ``repeats``).
 
     Large enough (0.14 TFLOP per product) that a single product's timing is not
     dominated by start-up or frequency ramp-up; benchmarks call it at the start and
     at the end of a run and keep the faster figure.
     """
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):

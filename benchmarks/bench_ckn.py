@@ -48,16 +48,23 @@ def fit_classifier(name, C, F, y, random_state):
     return clf
 
 
-def fit_classifier_cv(F, y, grid, folds, random_state, device):
+def fit_classifier_cv(F, y, grid, folds, random_state, device, n_images=None):
     """StandardScaler (in place on ``F``) + TorchLinearSVCCV choosing C on the same
-    splits as :func:`validation_scores` (a stratified 20% hold-out, or k folds)."""
+    splits as :func:`validation_scores` (a stratified 20% hold-out, or k folds).
+
+    With mirror images (``F`` holds ``n_images`` images, then their mirrors in the
+    same order), an image and its mirror always fall on the same side of a split.
+    """
     scaler = standardize_inplace(StandardScaler(), F)
-    index = np.arange(len(y))
+    n = len(y) if n_images is None else n_images
+    index = np.arange(n)
     if folds == 1:
-        cv = [tuple(train_test_split(index, test_size=0.2, stratify=y, random_state=random_state))]
+        splits = [tuple(train_test_split(index, test_size=0.2, stratify=y[:n], random_state=random_state))]
     else:
-        cv = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    model = TorchLinearSVCCV(Cs=sorted(grid), cv=cv, device=device).fit(F, y)
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(index, y[:n]))
+    if n < len(y):
+        splits = [(np.concatenate([a, a + n]), np.concatenate([b, b + n])) for a, b in splits]
+    model = TorchLinearSVCCV(Cs=sorted(grid), cv=splits, device=device).fit(F, y)
     return Pipeline([("scaler", scaler), ("clf", model)])
 
 
@@ -138,14 +145,25 @@ def main(argv=None):
         help="also train on the mirrored training images and average the decision values "
         "of each test image and its mirror (not the reference protocol)",
     )
+    p.add_argument(
+        "--test-flip", action="store_true",
+        help="train on the images as they are, and average the decision values of each "
+        "test image and its mirror (test-time augmentation; costs one more test transform)",
+    )
+    p.add_argument(
+        "--mixed-precision", action="store_true",
+        help="CKNTransformer(mixed_precision=True): patch products in bfloat16",
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
     p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--save-features", default=None, help="save train/test features to this .npz")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    if args.C_path and (not args.C_grid or args.flip or args.classifier != "torch-linearsvc"):
-        p.error("--C-path needs --C-grid and --classifier torch-linearsvc, without --flip")
+    if args.C_path and (not args.C_grid or args.classifier != "torch-linearsvc"):
+        p.error("--C-path needs --C-grid and --classifier torch-linearsvc")
+    if args.flip and args.test_flip:
+        p.error("--flip already mirrors the test images; drop --test-flip")
 
     X_train, y_train = load_dataset(args.dataset, data_home=args.data_home, subset="train",
                                     return_X_y=True, n_samples=args.n_train)
@@ -163,6 +181,7 @@ def main(argv=None):
         kmeans_max_iter=args.kmeans_max_iter,
         batch_size=args.batch_size,
         device=args.device,
+        mixed_precision=args.mixed_precision,
         random_state=args.random_state,
         verbose=1,
     )
@@ -185,6 +204,10 @@ def main(argv=None):
         F_train_flip = ckn.transform(np.ascontiguousarray(X_train[:, :, ::-1]))
         F_test_flip = ckn.transform(np.ascontiguousarray(X_test[:, :, ::-1]))
         t_tr_flip = time.perf_counter() - t0
+    elif args.test_flip:
+        t0 = time.perf_counter()
+        F_test_flip = ckn.transform(np.ascontiguousarray(X_test[:, :, ::-1]))
+        t_tr_flip = time.perf_counter() - t0
     if args.save_features:
         np.savez(args.save_features, F_train=F_train, y_train=y_train, F_test=F_test, y_test=y_test)
     t0 = time.perf_counter()
@@ -198,10 +221,11 @@ def main(argv=None):
     t_select = time.perf_counter() - t0
     t0 = time.perf_counter()
     F_fit, y_fit = with_mirrors(F_train, F_train_flip, y_train, slice(None))
-    n_features = F_train.shape[1]
+    n_features, n_images = F_train.shape[1], len(F_train)
     del F_train, F_train_flip
     if args.C_path:
-        clf = fit_classifier_cv(F_fit, y_fit, args.C_grid, args.C_folds, args.random_state, args.device)
+        clf = fit_classifier_cv(F_fit, y_fit, args.C_grid, args.C_folds, args.random_state, args.device,
+                                n_images=n_images)
         args.C = clf.named_steps["clf"].C_
         validation = dict(zip(args.C_grid, clf.named_steps["clf"].mean_scores_.tolist()))
         print(f"validation accuracy per C: {validation}; C={args.C}", flush=True)
@@ -213,9 +237,12 @@ def main(argv=None):
     t_pred = time.perf_counter() - t0
     gflops_matmul_end = matmul_gflops(matmul_device)
     gflops_matmul = max(gflops_matmul_start, gflops_matmul_end)
+    # The rate of the products that mixed precision runs in bfloat16.
+    gflops_bf16 = matmul_gflops(matmul_device, dtype=torch.bfloat16) if args.mixed_precision else None
     h, w = X_train.shape[1:3]
     flops = ckn.network_.flops(h, w)
     n_transformed = (len(X_train) + len(X_test)) * (2 if args.flip else 1)
+    n_transformed += len(X_test) if args.test_flip else 0
     t_transform = t_tr_train + t_tr_test + t_tr_flip
     result = {
         "benchmark": "ckn",
@@ -228,6 +255,7 @@ def main(argv=None):
         "C": args.C,
         "n_features": int(n_features),
         "flip": args.flip,
+        "test_flip": args.test_flip,
         "test_accuracy": acc,
         "C_validation_accuracy": validation,
         "C_validation": None if not args.C_grid else (
@@ -237,7 +265,7 @@ def main(argv=None):
             "ckn_fit": t_fit,  # k-means on sampled patches, all layers
             "transform_train": t_tr_train,
             "transform_test": t_tr_test,
-            "transform_mirrored": t_tr_flip,  # train and test mirror images, with --flip
+            "transform_mirrored": t_tr_flip,  # mirror images: train and test (--flip), test (--test-flip)
             "C_selection": t_select,  # one fit per C and fold (0 with --C-path)
             "classifier_fit": t_clf,  # with --C-path: includes choosing C
             "C_selection_included": bool(args.C_path),
@@ -252,6 +280,7 @@ def main(argv=None):
             "machine_matmul_gflops": gflops_matmul,  # the faster of the two below
             "machine_matmul_gflops_start_end": [gflops_matmul_start, gflops_matmul_end],
             "ratio_to_matmul": flops * n_transformed / t_transform / 1e9 / gflops_matmul,
+            "machine_bfloat16_matmul_gflops": gflops_bf16,  # with --mixed-precision
         },
         "kmeans_objective_last": [s["kmeans_objective"][-1] for s in ckn.fit_stats_],
     }

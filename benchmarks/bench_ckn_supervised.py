@@ -54,6 +54,8 @@ def _parse(argv=None):
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--augment", action="store_true")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="bfloat16 autocast (the CKN layers' patch products in bfloat16)")
     p.add_argument("--epochs", type=int, default=4, help="total supervised epochs")
     p.add_argument("--epochs-per-stage", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
@@ -102,6 +104,7 @@ def main(argv=None):
         weight_decay=args.weight_decay, batch_size=args.batch_size, augment=args.augment,
         whitening=args.whitening if args.whitening in ("auto", "local") else
         args.whitening == "true", n_patches=args.n_patches, device="cpu",
+        mixed_precision=args.mixed_precision,
         random_state=args.seed, verbose=0,
     )
     if args.architecture:

@@ -35,6 +35,8 @@ def ckn_table():
         config = f"{'/'.join(map(str, p['n_filters']))} filters, patches {p['patch_sizes']}, subsampling {p['subsamplings']}"
         if p.get("whitening") == "local":
             config += ", local whitening"
+        if p.get("mixed_precision"):
+            config += ", **bfloat16 patch products** (`mixed_precision=True`)"
         C = r.get("C")
         if C is None:  # results written before "C" was recorded: read it from the repr
             found = re.search(r"\(C=([0-9.e-]+)", r.get("classifier_repr", ""))
@@ -42,8 +44,12 @@ def ckn_table():
         classifier = r["classifier"] if C is None else f"{r['classifier']} (C={C:g})"
         if r.get("C_validation_accuracy"):
             classifier += f", C picked on {r.get('C_validation', 'stratified 20% hold-out')}"
+        if s.get("C_selection_included"):
+            classifier += " along a warm-started path (in the classifier's time)"
         if r.get("flip"):
             classifier += "; **mirrored images added to training, test decision averaged with the mirror's**"
+        elif r.get("test_flip"):
+            classifier += "; **test decision averaged with the mirror image's**"
         rows.append(
             f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {config} | {r['n_features']} | {classifier} "
             f"| {100 * r['test_accuracy']:.2f}% | {s['ckn_fit']:.0f} s | {s['transform_train'] + s['transform_test'] + s.get('transform_mirrored', 0):.0f} s "

@@ -311,9 +311,9 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
     mixed_precision : bool, default=False
         Whether ``transform`` computes the patch-anchor products, most of its work,
         in bfloat16 (the kernel, pooling and Nystrom projection stay in float32).
-        About 2.3x faster on CPUs with AMX units (recent Xeons) and on GPUs; slower
-        on CPUs without bfloat16 units. Features move by about 10% (relative norm)
-        for the same linear-classifier accuracy within noise on CIFAR-10 (see
+        2.2x faster on a CPU with AMX units (recent Xeons), faster on GPUs, slower
+        on CPUs without bfloat16 units. On CIFAR-10 the raw features moved by 4%
+        (relative norm) for the same linear-SVM accuracy within noise (see
         ``benchmarks/bench_mixed_precision.py``). ``fit`` learns the anchors in
         float32 either way; the feature normalisation is learned on features
         computed as ``transform`` computes them.

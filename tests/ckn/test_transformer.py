@@ -410,6 +410,16 @@ def test_gpu_and_cpu_agree_and_gpu_model_loads_on_cpu():
     np.testing.assert_allclose(loaded.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_mixed_precision_transform_is_close_to_float32():
+    X, _ = _bars(40, channels=3)
+    gpu = _small(device="cuda", whitening="local").fit(X)
+    exact = gpu.transform(X)
+    mixed = gpu.set_params(mixed_precision=True).transform(X)
+    assert mixed.dtype == np.float32 and np.isfinite(mixed).all()
+    assert np.linalg.norm(mixed - exact) / np.linalg.norm(exact) < 0.2
+
+
 def test_whitening_reg_controls_the_zca_map():
     X, _ = _bars(20, channels=3)
     weak = _small(whitening_reg=0.0).fit(X)
