@@ -305,7 +305,7 @@ class CKNLayer(nn.Module):
         """
         low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
         with _full_precision(x):
-            x = x.float() if low is not None else x
+            x = x.to(self.anchors.dtype) if low is not None else x
             if self.whitening:
                 y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
                 norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
@@ -339,7 +339,7 @@ class CKNLayer(nn.Module):
             return x
         if _autocast_dtype(x) is not None:
             with _full_precision(x):
-                return self.pool(x.float())
+                return self.pool(x.to(self.lintrans.dtype))
         h, w = x.shape[-2:]
         key = (h, w, x.dtype, x.device)
         mats = self._pool_cache.get(key)
@@ -368,7 +368,7 @@ class CKNLayer(nn.Module):
             The layer's output.
         """
         with _full_precision(x):
-            x = x.float() if _autocast_dtype(x) is not None else x
+            x = x.to(self.lintrans.dtype) if _autocast_dtype(x) is not None else x
             return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
 
     def forward(self, x):

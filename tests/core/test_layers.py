@@ -320,3 +320,13 @@ def test_autocast_training_forward_is_differentiable():
     assert out.dtype == torch.float32
     out.sum().backward()
     assert torch.isfinite(layer.anchors.grad).all() and layer.anchors.grad.abs().sum() > 0
+
+
+def test_autocast_keeps_a_float64_layer_in_float64():
+    layer = CKNLayer(1, 4, 3, 2).double()
+    layer.set_anchors(F.normalize(torch.randn(4, 9, dtype=torch.float64), dim=1))
+    x = torch.rand(2, 1, 6, 6, dtype=torch.float64)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, layer(x).detach(), rtol=0.05, atol=0.05)
