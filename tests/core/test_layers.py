@@ -26,6 +26,20 @@ def _layer_with_anchors(anchors, in_channels, p, sigma=0.6, reg=0.0):
     return layer
 
 
+def _two_layer_network(seed, local_whitening=False):
+    """A 3 -> 8 -> 16 channel network with random unit-norm anchors."""
+    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
+
+    g = torch.Generator().manual_seed(seed)
+    net = CKNSequential(
+        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)],
+        preprocess=LocalPatchWhitening() if local_whitening else None,
+    ).eval()
+    for layer in net.layers:
+        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    return net, g
+
+
 def _features(layer, x):
     out = layer(x)  # (B, F, H, W)
     return out.permute(0, 2, 3, 1).reshape(-1, out.shape[1])
@@ -210,14 +224,8 @@ def test_blocked_inference_forward_equals_the_whole_batch(monkeypatch):
     # _FORWARD_CHUNK images (cache blocking): same output as one pass over the batch
     # and as the autograd path, up to float32 rounding.
     from sklearn_ckn.core import layers as layers_module
-    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
 
-    g = torch.Generator().manual_seed(0)
-    net = CKNSequential(
-        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)], preprocess=LocalPatchWhitening()
-    ).eval()
-    for layer in net.layers:
-        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    net, g = _two_layer_network(0, local_whitening=True)
     x = torch.rand(11, 3, 8, 8, generator=g)
     monkeypatch.setattr(layers_module, "_FORWARD_CHUNK", 4)  # 4 + 4 + 3 images
     with torch.no_grad():
@@ -258,10 +266,7 @@ def test_sub_batches_never_leave_one_image_alone():
 def test_inference_forward_of_one_image_equals_its_row_in_a_batch():
     # A batch of one image takes another convolution path on the CPU; the network
     # runs it as a pair, so an image's features do not depend on its batch.
-    g = torch.Generator().manual_seed(1)
-    net = CKNSequential([CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)]).eval()
-    for layer in net.layers:
-        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    net, g = _two_layer_network(1)
     x = torch.rand(6, 3, 8, 8, generator=g)
     with torch.inference_mode():
         batch = net(x)
@@ -274,15 +279,9 @@ def test_autocast_runs_only_the_patch_products_in_bfloat16():
     # Mixed precision: the products of patches and anchors (most FLOPs) in bfloat16,
     # the kernel, pooling and Nystrom projection in float32 (they amplify rounding).
     from sklearn_ckn.core.kernels import homogeneous_kernel_
-    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
     from sklearn_ckn.core.patches import patch_norms, patch_products
 
-    g = torch.Generator().manual_seed(2)
-    net = CKNSequential(
-        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)], preprocess=LocalPatchWhitening()
-    ).eval()
-    for layer in net.layers:
-        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
+    net, g = _two_layer_network(2, local_whitening=True)
     x = torch.rand(4, 3, 8, 8, generator=g)
 
     def by_hand(x):
