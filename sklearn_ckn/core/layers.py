@@ -367,9 +367,10 @@ class CKNLayer(nn.Module):
         projected : torch.Tensor of shape (B, F, H, W)
             The layer's output.
         """
-        with _full_precision(x):
-            x = x.to(self.lintrans.dtype) if _autocast_dtype(x) is not None else x
-            return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
+        if _autocast_dtype(x) is not None:
+            with _full_precision(x):
+                return self.project(x.to(self.lintrans.dtype))
+        return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
 
     def forward(self, x):
         return self.project(self.pool(self.embed(x)))

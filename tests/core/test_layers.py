@@ -329,3 +329,18 @@ def test_autocast_keeps_a_float64_layer_in_float64():
         out = layer(x)
     assert out.dtype == torch.float64
     torch.testing.assert_close(out, layer(x).detach(), rtol=0.05, atol=0.05)
+
+
+def test_autocast_pools_and_projects_a_bfloat16_map_in_float32():
+    net, g = _two_layer_network(4)
+    layer = net.layers[0]
+    m = torch.rand(2, 8, 6, 6, generator=g)
+    with torch.no_grad():
+        expected_pool = layer.pool(m.bfloat16().float())
+        expected_project = layer.project(m.bfloat16().float())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            pooled = layer.pool(m.bfloat16())
+            projected = layer.project(m.bfloat16())
+    assert pooled.dtype == projected.dtype == torch.float32
+    torch.testing.assert_close(pooled, expected_pool, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(projected, expected_project, rtol=1e-5, atol=1e-6)
