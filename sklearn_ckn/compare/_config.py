@@ -59,6 +59,11 @@ DATASET_PARAMS = {
     # recipes of benchmarks/bench_cnn.py (see the README's benchmark tables).
     "mnist": {
         "ckn": {"ckn__n_filters": (64, 512), "ckn__subsamplings": (2, 4)},
+        # benchmarks/bench_ckn_supervised.py's MNIST run (first stage): fine-tuning
+        # from a 99.3% start needs a gentler step than the default 1e-3.
+        "ckn_supervised": {
+            "augment": True, "learning_rate": 3e-4, "weight_decay": 1e-3, "epochs": 5,
+        },
         "cnn": {
             "architecture_params": {"widths": (32, 64, 128)}, "epochs": 8, "batch_size": 256,
             "learning_rate": 0.1, "label_smoothing": 0.1, "augment": True,
