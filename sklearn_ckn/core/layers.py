@@ -17,8 +17,9 @@ step 2, most of a forward pass's FLOPs, run in the autocast dtype (bfloat16);
 everything else runs in float32. The kernel, pooling and Nystrom projection amplify
 rounding: with every product of a 256/1024 CIFAR-10 network in bfloat16 the
 normalised features moved by 50% (relative norm), with the patch products alone by
-10% (4% before normalisation), for the same linear-SVM accuracy within noise and 2.2x
-the speed of float32 on a CPU with AMX units (benchmarks/bench_mixed_precision.py).
+10% (4% before normalisation), at 2.2x the speed of float32 on a CPU with AMX units
+(benchmarks/bench_mixed_precision.py); see CKNTransformer's ``mixed_precision`` for
+what it costs in accuracy.
 
 The modules contain no scikit-learn code, so they can be differentiated through
 (Grad-CAM) and moved between devices. The anchors are an ``nn.Parameter``: frozen
