@@ -72,10 +72,10 @@ def transform_figures(device, n_images=10_000):
         ckn = CKNTransformer(n_filters=filters, subsamplings=(2, 4), whitening=whitening,
                              n_patches=20_000, kmeans_max_iter=5, batch_size=1024,
                              device=str(device), random_state=0).fit(X[:1000])
+        flops = ckn.network_.flops(32, 32) * n_images
         for mixed in (False, True):  # bfloat16 patch products (mixed_precision=True)
             ckn.set_params(mixed_precision=mixed)
             seconds = _timed(lambda: ckn.transform(X), device, 2)
-            flops = ckn.network_.flops(32, 32) * n_images
             row = {"n_filters": list(filters), "whitening": whitening, "mixed_precision": mixed,
                    "images": n_images, "seconds": seconds, "images_per_s": n_images / seconds,
                    "gflops": flops / seconds / 1e9, "matmul_gflops": matmul,

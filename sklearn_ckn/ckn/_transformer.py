@@ -656,12 +656,13 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
             network = self.network_ = network.to(device)
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
         batches = list(iter_batches(images.shape[0], self.batch_size))
-        # The layers run only their patch products in bfloat16 under autocast.
-        mixed = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(getattr(self, "mixed_precision", False)))
+        # Under autocast the layers run only their patch products in bfloat16.
+        mixed = torch.autocast(device.type, dtype=torch.bfloat16,
+                               enabled=bool(getattr(self, "mixed_precision", False)))
         with torch.inference_mode(), mixed:
             for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
                 feats = network(images_to_tensor(images[sl], device))
-                out[sl] = feats.reshape(feats.shape[0], -1).float().cpu().numpy()
+                out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
         return out
 
     def _fit_normalization(self, features):
