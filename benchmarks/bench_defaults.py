@@ -13,6 +13,11 @@ unless ``--force``):
   ``make_model("kernel_svm")`` (an exact RBF SVC at this size);
 * ``fruits360``: the 6-class copy at its native 100x100, all images, beside
   ``make_model("kernel_svm")``;
+* ``<data set>_variants`` (e.g. ``mnist_variants``): the same holdout with one
+  ``CKNTransformer`` parameter changed at a time from its default (pooling, patch
+  sizes, whitening, filters, depth, bandwidth, normalisation), and ``LinearSVC(C)``
+  around its default on the default features: is any single change worth a new
+  default? Each variant is saved as it completes; a rerun skips those done;
 * ``threads``: the same CKN transform with 1 and 2 torch threads, with and without
   ``OMP_WAIT_POLICY=PASSIVE`` (each in a fresh process: OpenMP reads the variable
   when it starts), as ratios to the 1-thread time measured in that process.
@@ -148,9 +153,9 @@ def _holdout(Xtr, ytr, Xte, yte, *, args, name):
     return out
 
 
-def bench_official(args, name):
-    """A data set of the registry with official train and test sets: the first
-    ``--n`` images of each (all of them when there are fewer), at the files' size."""
+def _official_holdout(args, name):
+    """The first ``--n`` images of the official train and test sets of ``name`` (all of
+    them when there are fewer), at the files' size, and the protocol's description."""
     from sklearn_ckn.datasets import load_dataset
 
     Xtr, ytr = load_dataset(name, data_home=args.data_home, subset="train", return_X_y=True,
@@ -160,9 +165,75 @@ def bench_official(args, name):
     n_train, n_test = len(ytr), len(yte)
     Xtr, ytr, Xte, yte = Xtr[:args.n], ytr[:args.n], Xte[:args.n], yte[:args.n]
     print(f"{name} {len(ytr)}/{len(yte)} at {Xtr.shape[1:]}", flush=True)
-    result = {"protocol": f"first {len(ytr)} of {n_train} training / first {len(yte)} of "
-                          f"{n_test} test images, {Xtr.shape[1:]} (uint8)"}
-    result.update(_holdout(Xtr, ytr, Xte, yte, args=args, name=name))
+    protocol = (f"first {len(ytr)} of {n_train} training / first {len(yte)} of "
+                f"{n_test} test images, {Xtr.shape[1:]} (uint8)")
+    return (Xtr, ytr, Xte, yte), protocol
+
+
+def bench_official(args, name):
+    """A data set of the registry with official train and test sets: the default
+    CKN + ``LinearSVC()`` beside ``make_model("kernel_svm")`` on its holdout."""
+    data, protocol = _official_holdout(args, name)
+    result = {"protocol": protocol}
+    result.update(_holdout(*data, args=args, name=name))
+    return result
+
+
+#: ``<data set>_variants``: name -> (CKNTransformer parameters changed from the
+#: defaults, C values of LinearSVC tried on those features).
+VARIANTS = {
+    "defaults": ({}, (0.3, 1.0, 3.0)),
+    "subsamplings=(2, 3)": ({"subsamplings": (2, 3)}, (1.0,)),
+    "patch_sizes=(5, 3)": ({"patch_sizes": (5, 3)}, (1.0,)),
+    "whitening=True": ({"whitening": True}, (1.0,)),
+    "n_filters=(128, 512)": ({"n_filters": (128, 512)}, (1.0,)),
+    "n_filters=(64, 256, 256)": ({"n_filters": (64, 256, 256)}, (1.0,)),
+    "sigmas=0.5": ({"sigmas": 0.5}, (1.0,)),
+    "sigmas=0.75": ({"sigmas": 0.75}, (1.0,)),
+    "normalize='standard'": ({"normalize": "standard"}, (1.0,)),
+}
+
+
+def bench_variants(args, name, path):
+    """One CKN parameter changed at a time, LinearSVC(C) on the features; resumable:
+    the partial result in ``path`` is read back and every variant done is skipped."""
+    from sklearn.svm import LinearSVC
+
+    from sklearn_ckn import CKNTransformer
+
+    data, protocol = _official_holdout(args, name)
+    Xtr, ytr, Xte, yte = data
+    result = {"protocol": protocol + "; CKNTransformer(random_state=0, **changes), then "
+                                     "LinearSVC(C) on its features (C=1 is the default)",
+              "variants": {}}
+    if os.path.exists(path) and not args.force:
+        with open(path) as f:
+            result["variants"] = json.load(f).get("variants", {})
+    for label, (changes, Cs) in VARIANTS.items():
+        if label in result["variants"]:
+            print(f"  {label}: done ({path})")
+            continue
+        ckn = CKNTransformer(random_state=0, **changes)
+        t = time.perf_counter()
+        Ftr = ckn.fit_transform(Xtr)
+        Fte = ckn.transform(Xte)
+        ckn_s = time.perf_counter() - t
+        scores = {}
+        for C in Cs:
+            rec, caught = _counting_warnings()
+            t = time.perf_counter()
+            clf = LinearSVC(C=C).fit(Ftr, ytr)
+            acc = clf.score(Fte, yte)
+            rec.__exit__(None, None, None)
+            scores[f"C={C:g}"] = {"accuracy": float(acc), "seconds": time.perf_counter() - t,
+                                  "warnings": _warning_summary(caught)}
+            print(f"  {label} LinearSVC(C={C:g}): {acc:.4f}", flush=True)
+        result["variants"][label] = {
+            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+            "n_filters_": list(ckn.n_filters_), "subsamplings_": list(ckn.subsamplings_),
+            "n_features_out_": ckn.n_features_out_, "ckn_seconds": ckn_s, "linear_svc": scores,
+        }
+        write_result(path, result)  # after every variant: a stopped run resumes here
     return result
 
 
@@ -215,7 +286,9 @@ def _sections():
 
     official = {name: functools.partial(bench_official, name=name)
                 for name, info in DATASETS.items() if info.subsets}
-    return {"digits": bench_digits, **official, "threads": bench_threads}
+    variants = {f"{name}_variants": functools.partial(bench_variants, name=name)
+                for name in official}
+    return {"digits": bench_digits, **official, **variants, "threads": bench_threads}
 
 
 SECTIONS = _sections()
@@ -237,8 +310,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for name in args.sections:
         path = os.path.join(args.out, f"{name}.json")
-        if os.path.exists(path) and not args.force and not args.baseline_only:
+        if (os.path.exists(path) and not args.force and not args.baseline_only
+                and not name.endswith("_variants")):
             print(f"{path} exists: skipped (--force to rerun)")
+            continue
+        if name.endswith("_variants"):  # resumable: it reads and writes ``path`` itself
+            SECTIONS[name](args, path=path)
             continue
         result = SECTIONS[name](args)
         if not args.baseline_only:

@@ -74,6 +74,15 @@ DATASET_PARAMS = {
             "ckn__n_filters": (64, 256), "ckn__subsamplings": (2, 6), "ckn__whitening": "local",
             "ckn__n_patches": 500_000, "ckn__kmeans_max_iter": 50,
         },
+        # The unsupervised CKN above as the start (same network, k-means and whitening),
+        # then 4 epochs of flipped and shifted batches at the gentle MNIST step; the
+        # weight decay 2e-3 = 1 / (C n) matches the unsupervised head's C=0.01 on 50,000
+        # images (benchmarks/results/ckn_sup_cifar10_64_256_10k.json: the pilot).
+        "ckn_supervised": {
+            "n_filters": (64, 256), "subsamplings": (2, 6), "whitening": "local",
+            "n_patches": 500_000, "kmeans_max_iter": 50, "augment": True,
+            "learning_rate": 3e-4, "weight_decay": 2e-3, "epochs": 4,
+        },
         "cnn": {
             "architecture_params": {"widths": (64, 128, 256)}, "epochs": 15, "batch_size": 256,
             "learning_rate": 0.2, "label_smoothing": 0.2, "test_time_augmentation": True,
