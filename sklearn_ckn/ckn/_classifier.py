@@ -14,7 +14,7 @@ from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
 from ..core.kernels import KERNELS
 from ..core.network import build_ckn_network
-from ..core.training import LOSSES, PAD_MULTIPLE, pad_batch
+from ..core.training import LOSSES, PAD_MULTIPLE, augment_batch, pad_batch
 from ._transformer import CKNTransformer
 
 __all__ = ["ARCHITECTURES", "CKNClassifier"]
@@ -145,6 +145,9 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     augment : {"auto"} or bool, default=False
         Random translations by up to 1/8 of the image size (and horizontal flips for
         colour images) of the training batches; ``"auto"``: on for colour images.
+        With augmentation, the head's exact solves (at the start, and with
+        ``alternate``) use the training images and one shifted (and flipped) copy of
+        each, so that the start suits the batches training sees.
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction`` of the training data, stop when
         its loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
@@ -330,21 +333,28 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             device=str(self.device_), random_state=seed, verbose=self.verbose,
         )
 
-    def _feature_batches(self, data):
+    def _feature_batches(self, data, augment_seed=None):
         """``(start, features)`` of every batch of ``data`` (an ImageBatches).
 
         Eval mode and no autograd; batches are zero-padded to a multiple of
         ``PAD_MULTIPLE`` so that an image's features do not depend on the batch it
-        is computed in (the same in ``transform`` and in the head solves).
+        is computed in (the same in ``transform`` and in the head solves). With an
+        ``augment_seed``, the features of one randomly shifted (and flipped) copy of
+        every image, as training draws them, from a generator seeded with it.
         """
         net = self.network_
         was_training = net.training
         net.eval()
         batch = max(int(self.batch_size), 256)
+        crop, flip = self._augmentation()
+        generator = None if augment_seed is None else torch.Generator().manual_seed(augment_seed)
         try:
             with torch.no_grad():
                 for start in range(0, len(data), batch):
                     xb = data.get(slice(start, start + batch))
+                    if generator is not None:
+                        xb = augment_batch(xb, crop=crop, flip=flip, generator=generator)
+                        xb = xb.contiguous(memory_format=self._memory_format)
                     n = xb.shape[0]
                     if n % PAD_MULTIPLE:
                         xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
@@ -352,17 +362,26 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         finally:
             net.train(was_training)
 
-    def _features(self, data, standardized=True):
-        """Features of every image of ``data`` as one tensor (standardised for the head)."""
-        feats = torch.cat([f for _, f in self._feature_batches(data)])
+    def _features(self, data, standardized=True, augment_seed=None):
+        """Features of every image of ``data`` as one tensor (standardised for the head);
+        of a shifted copy of every image with an ``augment_seed``."""
+        feats = torch.cat([f for _, f in self._feature_batches(data, augment_seed)])
         if standardized:
             feats = self.network_.feature_map(feats.to(self.network_.head.weight.dtype))
         return feats
 
-    def _solve_head(self, data, y_idx):
+    def _solve_head(self, data, y_idx, augment_seed):
+        """Solve the head exactly on the features of ``data``; with augmentation on,
+        on those and on the features of one shifted (and flipped) copy of every image
+        too, so that the head suits the shifted batches training sees (see
+        docs/supervised.md). Returns the features of ``data``."""
         features = self._features(data)
-        weight, bias = _fit_linear_head(features, y_idx.to(features.device),
-                                        len(self.classes_), self.loss, self.weight_decay)
+        head_x, head_y = features, y_idx.to(features.device)
+        if self._augmentation() != ((0, 0), False):
+            shifted = self._features(data, augment_seed=augment_seed)
+            head_x, head_y = torch.cat([features, shifted]), torch.cat([head_y, head_y])
+        weight, bias = _fit_linear_head(head_x, head_y, len(self.classes_), self.loss,
+                                        self.weight_decay)
         with torch.no_grad():
             self.network_.head.weight.copy_(weight)
             self.network_.head.bias.copy_(bias)
@@ -386,7 +405,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         std = raw.std(0, unbiased=False)
         scale = torch.where(std > 1e-6 * mean.abs().clamp_min(1.0), std, torch.ones_like(std))
         net.feature_map.set_statistics(mean.float(), scale.float())
-        features = self._solve_head(data, y_idx)
+        features = self._solve_head(data, y_idx, augment_seed=self._rng_seed_ + 2)
         with torch.no_grad():
             pred = self.network_.head(features).argmax(1).cpu()
         self.initial_train_accuracy_ = float((pred == y_idx).double().mean())
@@ -411,7 +430,8 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             "after_step": net.normalize_anchors_,
         }
         if self.alternate:
-            options["before_epoch"] = lambda epoch, data, y: self._solve_head(data, y)
+            options["before_epoch"] = lambda epoch, data, y: self._solve_head(
+                data, y, augment_seed=self._rng_seed_ + 3 + self.n_iter_ + epoch)
         return options
 
     # ------------------------------------------------------------------ prediction

@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import CKNClassifier, CKNTransformer
+from sklearn_ckn.ckn._classifier import _fit_linear_head
 
 TINY = dict(n_filters=(4, 8), patch_sizes=(3, 2), subsamplings=(2, 4), n_patches=2000,
             batch_size=32, device="cpu", random_state=0)
@@ -44,6 +45,28 @@ def test_initial_features_equal_the_unsupervised_transformer(bars):
     np.testing.assert_allclose(clf.transform(X), ckn.transform(X), rtol=1e-5, atol=1e-6)
     assert clf.n_iter_ == 0 and clf.history_ == []
     assert clf.transform(X).shape == (60, clf.n_features_out_)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_start_head_is_solved_on_the_batches_training_sees(bars, augment):
+    # With augmentation, the head of the start is the exact solve on the training
+    # images and one shifted (and flipped) copy of each; without, on the images alone.
+    X, y = bars(40, size=12, channel_axis=True)
+    X = np.repeat(X, 3, axis=-1)  # colour: shifts and flips
+    clf = CKNClassifier(**dict(TINY, epochs=0, augment=augment)).fit(X, y)
+    data = clf._batches(clf._validate_X(X, reset=False))
+    y_idx = torch.as_tensor(np.searchsorted(clf.classes_, y))
+    feats = clf._features(data)
+    if augment:
+        shifted = clf._features(data, augment_seed=clf._rng_seed_ + 2)
+        assert not torch.allclose(shifted, feats)
+        feats, y_idx = torch.cat([feats, shifted]), torch.cat([y_idx, y_idx])
+    weight, bias = _fit_linear_head(feats, y_idx, len(clf.classes_), clf.loss, clf.weight_decay)
+    torch.testing.assert_close(clf.network_.head.weight, weight)
+    torch.testing.assert_close(clf.network_.head.bias, bias)
+    # The start's features are the unsupervised network's either way.
+    plain = CKNClassifier(**dict(TINY, epochs=0, augment=not augment)).fit(X, y)
+    np.testing.assert_array_equal(plain.transform(X), clf.transform(X))
 
 
 def test_training_improves_on_the_unsupervised_start():
