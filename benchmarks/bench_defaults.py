@@ -1,7 +1,7 @@
 """Out-of-the-box accuracy: ``Pipeline([CKNTransformer(), LinearSVC()])`` with every default.
 
 No scaler, no tuned C: the CKN's own defaults (``subsamplings="auto"``,
-``normalize="standard"``) and scikit-learn's classifiers at their defaults. Only
+``normalize="l2-standard"``) and scikit-learn's classifiers at their defaults. Only
 ``random_state=0`` is set, for repeatability. Sections (each written to
 ``benchmarks/results/defaults/<section>.json`` and skipped when that file exists,
 unless ``--force``):
