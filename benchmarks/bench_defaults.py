@@ -310,12 +310,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for name in args.sections:
         path = os.path.join(args.out, f"{name}.json")
-        if (os.path.exists(path) and not args.force and not args.baseline_only
-                and not name.endswith("_variants")):
-            print(f"{path} exists: skipped (--force to rerun)")
-            continue
         if name.endswith("_variants"):  # resumable: it reads and writes ``path`` itself
             SECTIONS[name](args, path=path)
+            continue
+        if os.path.exists(path) and not args.force and not args.baseline_only:
+            print(f"{path} exists: skipped (--force to rerun)")
             continue
         result = SECTIONS[name](args)
         if not args.baseline_only:

@@ -370,12 +370,14 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             feats = self.network_.feature_map(feats.to(self.network_.head.weight.dtype))
         return feats
 
-    def _solve_head(self, data, y_idx, augment_seed):
+    def _solve_head(self, data, y_idx, augment_seed, features=None):
         """Solve the head exactly on the features of ``data``; with augmentation on,
         on those and on the features of one shifted (and flipped) copy of every image
         too, so that the head suits the shifted batches training sees (see
-        docs/supervised.md). Returns the features of ``data``."""
-        features = self._features(data)
+        docs/supervised.md). ``features``: the standardised features of ``data`` when
+        already computed. Returns the features of ``data``."""
+        if features is None:
+            features = self._features(data)
         head_x, head_y = features, y_idx.to(features.device)
         if self._augmentation() != ((0, 0), False):
             shifted = self._features(data, augment_seed=augment_seed)
@@ -400,12 +402,14 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         self._net_spec_ = (build_ckn_network, spec)
         self._set_network(net)
         data = self._batches(images)
-        raw = self._features(data, standardized=False).double()
-        mean = raw.mean(0)
-        std = raw.std(0, unbiased=False)
+        raw = self._features(data, standardized=False)
+        mean = raw.double().mean(0)
+        std = raw.double().std(0, unbiased=False)
         scale = torch.where(std > 1e-6 * mean.abs().clamp_min(1.0), std, torch.ones_like(std))
         net.feature_map.set_statistics(mean.float(), scale.float())
-        features = self._solve_head(data, y_idx, augment_seed=self._rng_seed_ + 2)
+        # The standardised features of the same forward pass: no second pass for the head.
+        features = self._solve_head(data, y_idx, augment_seed=self._rng_seed_ + 2,
+                                    features=net.feature_map(raw.to(net.head.weight.dtype)))
         with torch.no_grad():
             pred = self.network_.head(features).argmax(1).cpu()
         self.initial_train_accuracy_ = float((pred == y_idx).double().mean())
