@@ -281,7 +281,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Mairal's CIFAR-10 experiments (per-patch mean removal, then half-whitening of
         the image's 3x3 patches; nothing is fitted, see
         :mod:`sklearn_ckn.core.local_whitening`). ``"auto"``: ``True`` for colour
-        images (more than one channel), ``False`` for grey ones.
+        images (more than one channel), ``False`` for grey ones and for 1x1 first
+        patches (which centring would leave empty).
     whitening_reg : float, default=0.1
         Regulariser of the ZCA map (``whitening=True``), relative to the mean
         eigenvalue of the patch covariance: small values whiten fully (and amplify
@@ -496,10 +497,18 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         sigmas = _per_layer("sigmas", self.sigmas, n_layers, "float")
         kernels = _per_layer("kernel", self.kernel, n_layers, "kernel")
         local = isinstance(self.whitening, str) and self.whitening == "local"
+        # Whitening centres each patch channel by channel: nothing is left of a
+        # 1x1 patch, so "auto" leaves such first layers unwhitened and True refuses them.
         if isinstance(self.whitening, str) and self.whitening == "auto":
-            whiten = n_channels > 1
+            whiten = n_channels > 1 and patches[0] > 1
         else:
             whiten = not local and bool(self.whitening)
+        if whiten and patches[0] == 1:
+            raise ValueError(
+                "whitening=True centres every first-layer patch channel by channel, which "
+                "leaves nothing of 1x1 patches: use patch_sizes of at least 2 for the first "
+                "layer, or whitening=False (or 'local')."
+            )
         specs, in_channels = [], n_channels
         for i in range(n_layers):
             specs.append(

@@ -241,6 +241,18 @@ def test_whitening_auto_means_colour_only():
     assert _small(whitening=True).fit(Xg).network_.layers[0].whitening
 
 
+def test_whitening_and_one_pixel_first_patches():
+    # Centring a 1x1 patch channel by channel leaves zeros: "auto" does not whiten
+    # such a layer (it used to fail with "0 usable patches"), True is refused.
+    Xc, _ = _bars(10, channels=3)
+    ckn = _small(patch_sizes=(1, 3), subsamplings=(1, 2)).fit(Xc)
+    assert not ckn.network_.layers[0].whitening
+    F = ckn.transform(Xc)
+    assert np.isfinite(F).all() and np.abs(F).max() > 0
+    with pytest.raises(ValueError, match="1x1 patches"):
+        _small(patch_sizes=(1, 3), whitening=True).fit(Xc)
+
+
 def test_per_layer_parameters_broadcast_and_set_depth():
     X, _ = _bars(20, size=12)
     ckn = _small(n_filters=(4, 8, 8), subsamplings=(1, 2, 2), sigmas=(0.5, 0.6, 0.7)).fit(X)
