@@ -18,6 +18,7 @@ unless ``--force``):
   sizes, whitening, filters, depth, bandwidth, normalisation), and ``LinearSVC(C)``
   around its default on the default features: is any single change worth a new
   default? Each variant is saved as it completes; a rerun skips those done;
+  ``--variants`` runs a subset;
 * ``threads``: the same CKN transform with 1 and 2 torch threads, with and without
   ``OMP_WAIT_POLICY=PASSIVE`` (each in a fresh process: OpenMP reads the variable
   when it starts), as ratios to the 1-thread time measured in that process.
@@ -191,6 +192,8 @@ VARIANTS = {
     "sigmas=0.5": ({"sigmas": 0.5}, (1.0,)),
     "sigmas=0.75": ({"sigmas": 0.75}, (1.0,)),
     "normalize='standard'": ({"normalize": "standard"}, (1.0,)),
+    "power=0.5": ({"power": 0.5}, (1.0,)),
+    "power=0.3": ({"power": 0.3}, (1.0,)),
 }
 
 
@@ -210,6 +213,8 @@ def bench_variants(args, name, path):
         with open(path) as f:
             result["variants"] = json.load(f).get("variants", {})
     for label, (changes, Cs) in VARIANTS.items():
+        if args.variants and label not in args.variants:
+            continue
         if label in result["variants"]:
             print(f"  {label}: done ({path})")
             continue
@@ -307,6 +312,8 @@ def main(argv=None):
                         help="only make_model('kernel_svm') (saved as <section>_kernel_svm.json)")
     parser.add_argument("--out", default=OUT)
     parser.add_argument("--force", action="store_true", help="rerun sections already saved")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=None,
+                        help="<data set>_variants: run only these variants (default: all)")
     args = parser.parse_args(argv)
     for name in args.sections:
         path = os.path.join(args.out, f"{name}.json")

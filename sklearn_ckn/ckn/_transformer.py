@@ -287,14 +287,22 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Regulariser of the ZCA map (``whitening=True``), relative to the mean
         eigenvalue of the patch covariance: small values whiten fully (and amplify
         noise), large values approach plain centring.
+    power : float in (0, 1], default=1.0
+        Exponent of the signed power ``sign(f) |f|^power`` applied to every feature
+        ``f`` of the last map before ``normalize`` (the power normalisation of
+        Perronnin et al., 2010), which damps the few large activations that dominate
+        a linear model's dot products; ``1``: none. A parameter to tune: with
+        ``LinearSVC()``, ``0.5`` scored 98.99% instead of 98.85% on MNIST (10,000
+        training images) but 0.984 instead of 0.987 on scikit-learn's digits.
     normalize : {"l2-standard", "standard"} or None, default="l2-standard"
         Scaling of the output, learned in ``fit`` on (at most 4,096) training
-        images. ``"standard"``: centre every output feature and scale it to a
+        images, after ``power``. ``"standard"``: centre every output feature and scale it to a
         standard deviation of 0.1, which suits scikit-learn's linear models at their
         default ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their
         terms, the setting tuned for CKN features). ``"l2-standard"``: divide each
         image's map by its L2 norm first (the per-image normalisation of the
-        reference implementation), then as ``"standard"``. None: the raw last map.
+        reference implementation), then as ``"standard"``. None: the last map after
+        ``power`` only.
     n_patches : int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
     kmeans_max_iter : int, default=20
@@ -349,8 +357,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         median norm (nearly blank images are not blown up to unit norm).
     normalize_shift_, normalize_scale_ : ndarray of shape (`n_features_out_`,)
         ``transform`` returns ``(f - normalize_shift_) / normalize_scale_`` (float32),
-        ``f`` being the flattened map, divided by its floored L2 norm when
-        ``normalize_rows_``. These attributes are absent with ``normalize=None``.
+        ``f`` being the flattened map after ``power``, divided by its floored L2 norm
+        when ``normalize_rows_``. These attributes are absent with ``normalize=None``.
     image_shape_ : tuple of int
         ``(H, W, C)`` of the training images.
     output_shape_ : tuple of int
@@ -420,6 +428,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto", "local"}), "boolean"],
         "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
+        "power": [Interval(numbers.Real, 0, 1, closed="right")],
         "normalize": [StrOptions({"standard", "l2-standard"}), None],
         "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -441,6 +450,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         kernel="exp",
         whitening="auto",
         whitening_reg=0.1,
+        power=1.0,
         normalize="l2-standard",
         n_patches=100_000,
         kmeans_max_iter=20,
@@ -459,6 +469,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         self.kernel = kernel
         self.whitening = whitening
         self.whitening_reg = whitening_reg
+        self.power = power
         self.normalize = normalize
         self.n_patches = n_patches
         self.kmeans_max_iter = kmeans_max_iter
@@ -561,7 +572,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         with torch_threads(self.n_jobs):
             images, sample = self._fit(X)
             if self.normalize is not None:
-                self._fit_normalization(self._raw_features(images[sample]))
+                features = self._apply_power(self._raw_features(images[sample]))
+                self._fit_normalization(features)
         return self
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -582,7 +594,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         """
         with torch_threads(self.n_jobs):
             images, sample = self._fit(X)
-            out = self._raw_features(images)
+            out = self._apply_power(self._raw_features(images))
             if self.normalize is not None:
                 self._fit_normalization(out[sample])
                 self._apply_normalization(out)
@@ -674,6 +686,21 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
                 out[sl] = feats.reshape(feats.shape[0], -1).cpu().numpy()
         return out
 
+    def _apply_power(self, out, chunk=256):
+        """``sign(f) |f|^power`` in place, on blocks of rows that stay in cache."""
+        power = float(self.power)
+        if power != 1.0:
+            for start in range(0, out.shape[0], chunk):
+                block = out[start : start + chunk]
+                sign = np.sign(block)
+                np.abs(block, out=block)
+                if power == 0.5:
+                    np.sqrt(block, out=block)
+                else:
+                    np.power(block, power, out=block)
+                block *= sign
+        return out
+
     def _fit_normalization(self, features):
         """Per-feature centring and scaling learned on training features."""
         self.normalize_rows_ = self.normalize == "l2-standard"
@@ -719,8 +746,9 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         features : ndarray of shape (n, `n_features_out_`), dtype float32
-            The flattened last map, in (channel, row, column) order, then scaled as
-            ``normalize`` says (see the attributes ``normalize_*_``).
+            The flattened last map, in (channel, row, column) order, raised to the
+            signed ``power``, then scaled as ``normalize`` says (see the attributes
+            ``normalize_*_``).
         """
         check_is_fitted(self, "network_")
         if is_dask_array(X):  # lazy features, chunked like X
@@ -728,6 +756,7 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         images = validate_images(self, X, reset=False, image_shape=self.image_shape)
         with torch_threads(self.n_jobs):
             out = self._raw_features(images)
+        self._apply_power(out)
         if getattr(self, "normalize_shift_", None) is not None:
             self._apply_normalization(out)
         return out
@@ -780,6 +809,8 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
+        # Pickled before `power` existed: fitted (and to be applied) without it.
+        state.setdefault("power", 1.0)
         saved = state.pop("_network_state", None)
         if saved is None and "network_" in state:  # pickled by an older version
             saved_net = state.pop("network_")

@@ -107,16 +107,19 @@ def homogeneous_kernel_(dots, norms, name, sigma):
     >>> homogeneous_kernel_(torch.tensor([2.0, 0.0]), torch.tensor([2.0, 2.0]), "linear", 0.6)
     tensor([2., 0.])
     """
-    norms = norms.clamp_min(1e-30)
+    # Divisions use norms floored at 1e-30; the factor ``norms`` itself is exact, so a
+    # zero patch (whose products are exactly 0) embeds to exactly 0.
+    safe = norms.clamp_min(1e-30)
     if name == "exp":
         # norms * exp(a (u - 1)) = exp(a / norms * dots + log(norms) - a): one fused
         # multiply-add and one exp over the large tensor, the rest on the small
         # ``norms``. (u <= 1 up to rounding, so the clamp of the generic path is
-        # not needed: an excess of ~1e-7 changes the value by as little.)
+        # not needed: an excess of ~1e-7 changes the value by as little.) log(0) is
+        # -inf and exp(-inf) is 0.
         a = 1.0 / (sigma * sigma)
-        scale = norms.reciprocal().mul_(a)
+        scale = safe.reciprocal().mul_(a)
         shift = norms.log().sub_(a)
         return torch.addcmul(shift, dots, scale, out=dots).exp_()
-    dots.div_(norms).clamp_(-1.0, 1.0)
+    dots.div_(safe).clamp_(-1.0, 1.0)
     dots.copy_(KERNELS[name](dots, sigma))
     return dots.mul_(norms)

@@ -307,9 +307,15 @@ class CKNLayer(nn.Module):
         low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
         with _full_precision(x):
             x = x.to(self.anchors.dtype) if low is not None else x
+            # Without autograd the norms are exact, so that a zero patch embeds to
+            # exactly zero (blank image regions give zero features, not 1e-7 noise
+            # that a signed power would amplify); with it, sqrt's derivative needs a
+            # floor at 0.
+            differentiable = torch.is_grad_enabled() and (x.requires_grad or self.anchors.requires_grad)
+            eps = 1e-12 if differentiable else 0.0
             if self.whitening:
                 y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
-                norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
+                norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(eps).sqrt()
                 # A 1x1 convolution, as a batched matrix product (faster on the CPU).
                 dots = torch.matmul(_cast(self.anchors, low), _cast(y.flatten(2), low))
                 dots = _cast(dots, x.dtype).view(y.shape[0], -1, *y.shape[2:])
@@ -317,7 +323,7 @@ class CKNLayer(nn.Module):
                 p = self.patch_size
                 # conv2d, or unfold + one product for few-channel inputs (faster on the CPU).
                 dots = _cast(patch_products(_cast(x, low), _cast(self.anchors, low), p), x.dtype)
-                norms = patch_norms(x, p, eps=1e-12)
+                norms = patch_norms(x, p, eps=eps)
             if torch.is_grad_enabled() and (dots.requires_grad or norms.requires_grad):
                 cos = (dots / norms).clamp(-1.0, 1.0)
                 return norms * self.kappa(cos)

@@ -16,9 +16,9 @@ Families
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
     linear classifier``: a :class:`~sklearn_ckn.core.network.CKNNetwork` chains the fitted
-    CKN layers, the transformer's output normalisation when fitted (per-image L2 norm
-    floored at ``normalize_norm_floor_`` if ``normalize_rows_``, then
-    ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a
+    CKN layers, the transformer's output normalisation (the signed ``power``, then
+    when fitted the per-image L2 norm floored at ``normalize_norm_floor_`` if
+    ``normalize_rows_``, then ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a
     linear head built from ``coef_`` and ``intercept_``; the scores are the
     ``decision_function`` (``-s`` / ``+s`` for two classes). Nested pipelines are
     flattened, ``"passthrough"`` steps skipped.
@@ -94,6 +94,7 @@ from ._torch_steps import (
     FlooredRowNormalize,
     LinearHead,
     ShiftScale,
+    SignedPower,
     scaler_to_torch,
 )
 
@@ -766,6 +767,8 @@ class CKNPipelineAdapter(CKNAdapter):
             scalers.insert(0, ShiftScale(shift, ckn.normalize_scale_, device=self.device))
             if getattr(ckn, "normalize_rows_", False):
                 scalers.insert(0, FlooredRowNormalize(ckn.normalize_norm_floor_))
+        if float(getattr(ckn, "power", 1.0)) != 1.0:  # before everything else
+            scalers.insert(0, SignedPower(ckn.power))
         coef = final.coef_
         if hasattr(coef, "toarray"):  # sparsified coef_
             coef = coef.toarray()

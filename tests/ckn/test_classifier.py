@@ -41,7 +41,7 @@ def test_initial_features_equal_the_unsupervised_transformer(bars):
     X, y = bars(60)
     clf = CKNClassifier(**dict(TINY, epochs=0)).fit(X, y)
     params = {k: v for k, v in TINY.items() if k != "batch_size"}
-    ckn = CKNTransformer(**params, batch_size=256, normalize=None).fit(X)
+    ckn = CKNTransformer(**params, batch_size=256, normalize=None, power=1.0).fit(X)
     np.testing.assert_allclose(clf.transform(X), ckn.transform(X), rtol=1e-5, atol=1e-6)
     assert clf.n_iter_ == 0 and clf.history_ == []
     assert clf.transform(X).shape == (60, clf.n_features_out_)

@@ -140,6 +140,36 @@ def test_standard_normalization_is_learned_in_fit():
     assert abs(ckn.transform(X2 * 3).mean()) > 1e-3
 
 
+def test_signed_power_comes_before_the_normalization():
+    X, _ = _bars(40)
+    assert CKNTransformer().power == 1.0  # off by default
+    plain = _small(normalize=None, power=1.0).fit(X).transform(X).astype(np.float64)
+    assert (plain < 0).any() and (plain > 0).any()  # both signs are kept
+    # blank images have exactly zero features (no rounding noise for the power to amplify)
+    blank = np.zeros_like(X[:2])
+    assert not _small(normalize=None, power=0.5).fit(X).transform(blank).any()
+    for power in (0.5, 0.3):
+        powered = _small(normalize=None, power=power).fit(X).transform(X)
+        np.testing.assert_allclose(powered, np.sign(plain) * np.abs(plain) ** power,
+                                   rtol=1e-4, atol=1e-6)
+    ckn = _small(normalize="l2-standard", power=0.5).fit(X)
+    root = np.sign(plain) * np.sqrt(np.abs(plain))
+    unit = root / np.linalg.norm(root, axis=1, keepdims=True)
+    np.testing.assert_allclose(ckn.transform(X), (unit - ckn.normalize_shift_) / ckn.normalize_scale_,
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(_small(power=0.5).fit_transform(X), ckn.transform(X),
+                               rtol=1e-5, atol=1e-5)
+    # a model pickled before `power` existed keeps transforming without it
+    state = _small(normalize=None, power=1.0).fit(X).__getstate__()
+    state.pop("power")
+    old = CKNTransformer.__new__(CKNTransformer)
+    old.__setstate__(state)
+    assert old.power == 1.0
+    np.testing.assert_allclose(old.transform(X), plain, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="power"):
+        _small(power=0).fit(X)
+
+
 def test_l2_standard_normalises_each_image_first():
     X, _ = _bars(40)
     ckn = _small(normalize="l2-standard").fit(X)

@@ -38,3 +38,14 @@ def test_in_place_embedding_matches_the_definition(name):
     expected = norms * get_kernel(name, 0.5)((dots / norms).clamp(-1, 1))
     got = homogeneous_kernel_(dots.clone(), norms, name, 0.5)
     assert torch.allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_zero_patches_embed_to_exactly_zero(name):
+    from sklearn_ckn.core.kernels import homogeneous_kernel_
+
+    norms = torch.tensor([0.0, 2.0]).view(2, 1)
+    dots = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, -1.0]])
+    got = homogeneous_kernel_(dots.clone(), norms, name, 0.6)
+    assert torch.isfinite(got).all()
+    assert (got[0] == 0).all() and (got[1] != 0).any()

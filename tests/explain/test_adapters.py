@@ -270,14 +270,31 @@ def test_a_new_family_is_one_small_class():
     assert not maps[0].any()  # no evidence at all: an all-zero map
 
 
+@pytest.mark.parametrize("power", [0.5, 1.0])
 @pytest.mark.parametrize("normalize", ["l2-standard", "standard", None])
-def test_ckn_output_normalisation_is_reproduced(normalize):
+def test_ckn_output_normalisation_is_reproduced(normalize, power):
     X = _images(colour=False, n=40)
     X[0] = 0  # a blank image: its norm is floored
-    ckn = _ckn().set_params(normalize=normalize)
+    ckn = _ckn().set_params(normalize=normalize, power=power)
     pipe = make_pipeline(ckn, LogisticRegression(max_iter=300)).fit(X, np.arange(40) % 2)
     assert (getattr(pipe[0], "normalize_shift_", None) is not None) == (normalize is not None)
     _check_scores(as_differentiable(pipe).decision_scores(X), pipe, X)
+
+
+def test_signed_power_is_exact_forward_and_finite_backward():
+    from sklearn_ckn.explain._torch_steps import SignedPower
+
+    x = torch.tensor([[4.0, -9.0, 0.0, 1e-12]], dtype=torch.float64, requires_grad=True)
+    out = SignedPower(0.5)(x)
+    torch.testing.assert_close(out.detach(), torch.tensor([[2.0, -3.0, 0.0, 1e-6]], dtype=torch.float64))
+    out.sum().backward()
+    grad = x.grad[0]
+    assert torch.isfinite(grad).all()
+    torch.testing.assert_close(grad[:2], torch.tensor([0.25, 1 / 6], dtype=torch.float64))
+    # at and near 0: the derivative at the floor (1e-3 of the row's RMS), not infinity
+    floor = 1e-3 * x.detach().pow(2).mean().sqrt()
+    torch.testing.assert_close(grad[2:], (0.5 / floor.sqrt()).expand(2))
+    assert SignedPower(1.0)(x) is x
 
 
 def test_floored_row_normalize():
