@@ -296,9 +296,9 @@ class CKNTransformer(TransformerMixin, BaseEstimator):
         training images) but 0.984 instead of 0.987 on scikit-learn's digits.
     normalize : {"l2-standard", "standard"} or None, default="l2-standard"
         Scaling of the output, learned in ``fit`` on (at most 4,096) training
-        images, after ``power``. ``"standard"``: centre every output feature and scale it to a
-        standard deviation of 0.1, which suits scikit-learn's linear models at their
-        default ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their
+        images, after ``power``. ``"standard"``: centre every output feature and scale
+        it to a standard deviation of 0.1, which suits scikit-learn's linear models at
+        their default ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their
         terms, the setting tuned for CKN features). ``"l2-standard"``: divide each
         image's map by its L2 norm first (the per-image normalisation of the
         reference implementation), then as ``"standard"``. None: the last map after

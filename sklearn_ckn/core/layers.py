@@ -311,7 +311,9 @@ class CKNLayer(nn.Module):
             # exactly zero (blank image regions give zero features, not 1e-7 noise
             # that a signed power would amplify); with it, sqrt's derivative needs a
             # floor at 0.
-            differentiable = torch.is_grad_enabled() and (x.requires_grad or self.anchors.requires_grad)
+            differentiable = torch.is_grad_enabled() and (
+                x.requires_grad or self.anchors.requires_grad
+            )
             eps = 1e-12 if differentiable else 0.0
             if self.whitening:
                 y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
@@ -324,7 +326,7 @@ class CKNLayer(nn.Module):
                 # conv2d, or unfold + one product for few-channel inputs (faster on the CPU).
                 dots = _cast(patch_products(_cast(x, low), _cast(self.anchors, low), p), x.dtype)
                 norms = patch_norms(x, p, eps=eps)
-            if torch.is_grad_enabled() and (dots.requires_grad or norms.requires_grad):
+            if differentiable:
                 cos = (dots / norms).clamp(-1.0, 1.0)
                 return norms * self.kappa(cos)
             return homogeneous_kernel_(dots, norms, self.kernel, self.sigma)

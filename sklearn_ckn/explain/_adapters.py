@@ -18,8 +18,8 @@ Families
     linear classifier``: a :class:`~sklearn_ckn.core.network.CKNNetwork` chains the fitted
     CKN layers, the transformer's output normalisation (the signed ``power``, then
     when fitted the per-image L2 norm floored at ``normalize_norm_floor_`` if
-    ``normalize_rows_``, then ``normalize_shift_`` / ``normalize_scale_``), torch versions of the scalers and a
-    linear head built from ``coef_`` and ``intercept_``; the scores are the
+    ``normalize_rows_``, then ``normalize_shift_`` / ``normalize_scale_``), torch
+    versions of the scalers and a linear head built from ``coef_`` and ``intercept_``; the scores are the
     ``decision_function`` (``-s`` / ``+s`` for two classes). Nested pipelines are
     flattened, ``"passthrough"`` steps skipped.
     Target layers: the CKN layers by index, each explained at its kernel embedding
@@ -767,7 +767,7 @@ class CKNPipelineAdapter(CKNAdapter):
             scalers.insert(0, ShiftScale(shift, ckn.normalize_scale_, device=self.device))
             if getattr(ckn, "normalize_rows_", False):
                 scalers.insert(0, FlooredRowNormalize(ckn.normalize_norm_floor_))
-        if float(getattr(ckn, "power", 1.0)) != 1.0:  # before everything else
+        if ckn.power != 1:  # before everything else (old pickles load with power=1)
             scalers.insert(0, SignedPower(ckn.power))
         coef = final.coef_
         if hasattr(coef, "toarray"):  # sparsified coef_
