@@ -19,6 +19,9 @@ unless ``--force``):
   around its default on the default features: is any single change worth a new
   default? Each variant is saved as it completes; a rerun skips those done;
   ``--variants`` runs a subset;
+* ``--ckn-param NAME=VALUE`` (digits and the official data sets): the same with one
+  ``CKNTransformer`` parameter changed, saved as ``<section>_<name>_<value>.json``
+  (e.g. ``digits_power_0.5.json``);
 * ``threads``: the same CKN transform with 1 and 2 torch threads, with and without
   ``OMP_WAIT_POLICY=PASSIVE`` (each in a fresh process: OpenMP reads the variable
   when it starts), as ratios to the 1-thread time measured in that process.
@@ -33,6 +36,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,12 +63,26 @@ def _warning_summary(caught):
     return {n: names.count(n) for n in sorted(set(names))}
 
 
-def _ckn_pipeline(final):
+def _ckn_pipeline(final, ckn_params=None):
     from sklearn.pipeline import Pipeline
 
     from sklearn_ckn import CKNTransformer
 
-    return Pipeline([("ckn", CKNTransformer(random_state=0)), ("clf", final)])
+    ckn = CKNTransformer(random_state=0, **(ckn_params or {}))
+    return Pipeline([("ckn", ckn), ("clf", final)])
+
+
+def _parse_ckn_param(text):
+    """``NAME=VALUE`` (VALUE a Python literal) -> (name, value), for ``--ckn-param``."""
+    import ast
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Python literal") from None
 
 
 def bench_digits(args):
@@ -77,8 +95,8 @@ def bench_digits(args):
     result = {"protocol": "load_digits(return_X_y=True) (1797 8x8 images, values 0-16), "
                           "cross_val_score(model, X, y, cv=3)"}
     models = {
-        "ckn_linearsvc": _ckn_pipeline(LinearSVC()),
-        "ckn_logistic_regression": _ckn_pipeline(LogisticRegression()),
+        "ckn_linearsvc": _ckn_pipeline(LinearSVC(), args.ckn_params),
+        "ckn_logistic_regression": _ckn_pipeline(LogisticRegression(), args.ckn_params),
         "svc_pixels": SVC(),
     }
     for name, model in models.items():
@@ -133,7 +151,7 @@ def _holdout(Xtr, ytr, Xte, yte, *, args, name):
         out["kernel_svm_result_file"] = os.path.relpath(cache, os.path.dirname(OUT))
     if args.baseline_only:
         return out
-    model = _ckn_pipeline(LinearSVC())
+    model = _ckn_pipeline(LinearSVC(), args.ckn_params)
     rec, caught = _counting_warnings()
     t = time.perf_counter()
     model.fit(Xtr, ytr)
@@ -314,9 +332,17 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="rerun sections already saved")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=None,
                         help="<data set>_variants: run only these variants (default: all)")
+    parser.add_argument("--ckn-param", action="append", type=_parse_ckn_param, default=[],
+                        metavar="NAME=VALUE",
+                        help="digits and the official data sets: a CKNTransformer parameter "
+                             "changed from its default (repeatable); the result is saved as "
+                             "<section>_<name>_<value>.json")
     args = parser.parse_args(argv)
+    args.ckn_params = dict(args.ckn_param)
+    suffix = "".join(f"_{k}_" + re.sub(r"[^\w.]+", "-", str(v)).strip("-")
+                     for k, v in args.ckn_param)
     for name in args.sections:
-        path = os.path.join(args.out, f"{name}.json")
+        path = os.path.join(args.out, f"{name}{'' if name.endswith('_variants') else suffix}.json")
         if name.endswith("_variants"):  # resumable: it reads and writes ``path`` itself
             SECTIONS[name](args, path=path)
             continue
