@@ -86,16 +86,16 @@ def transform_figures(device, n_images=10_000):
 
 
 def training_figures(device, n_images=10_000):
-    from sklearn_ckn import CKNClassifier, CNNClassifier
+    from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(n_images, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, size=n_images)
     out = []
     for name, make in [
-        ("ckn5", lambda mp: CKNClassifier("ckn5", n_patches=20_000, kmeans_max_iter=5,
-                                          epochs=1, batch_size=128, mixed_precision=mp,
-                                          device=str(device), random_state=0)),
+        ("ckn5", lambda mp: CKNClassifier(
+            "ckn5", ckn=CKNTransformer(n_patches=20_000, kmeans_max_iter=5), epochs=1,
+            batch_size=128, mixed_precision=mp, device=str(device), random_state=0)),
         ("cnn", lambda mp: CNNClassifier(epochs=1, batch_size=256, mixed_precision=mp,
                                          device=str(device), random_state=0)),
     ]:

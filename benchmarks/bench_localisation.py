@@ -68,7 +68,8 @@ def _models(quick, cnn_widths, epochs, ckn_filters, C, random_state, supervised_
     models = {"cnn": cnn, "ckn": ckn}
     if supervised_epochs:
         models["ckn_supervised"] = CKNClassifier(
-            n_filters=tuple(ckn_filters), subsamplings=(2, 4), n_patches=20_000,
+            ckn=CKNTransformer(n_filters=tuple(ckn_filters), subsamplings=(2, 4),
+                               n_patches=20_000),
             epochs=1 if quick else supervised_epochs, device="cpu", random_state=random_state)
     return models
 

@@ -55,7 +55,7 @@ def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
         kmeans_max_iter=3, batch_size=batch_size, device="cpu", random_state=0,
     ).fit(images[:fit_images])
     load_start = list(os.getloadavg())
-    net = ckn.network_
+    net = ckn.module_.ckn
     # (b, H, W, C) uint8 -> (b, C, H, W) float in [0, 1], as the transformer feeds it
     x = torch.from_numpy(images[:batch_size].copy()).permute(0, 3, 1, 2).float().div(255).contiguous()
     h, w = x.shape[-2:]

@@ -123,8 +123,9 @@ def main(argv=None):
         ("scaler", StandardScaler()),
         ("clf", LogisticRegression(C=0.1, max_iter=max_iter, random_state=args.random_state)),
     ])
-    sup = CKNClassifier(n_filters=filters, subsamplings=(2, 4), n_patches=n_patches,
-                        epochs=sup_epochs, device=args.device, random_state=args.random_state)
+    sup = CKNClassifier(
+        ckn=CKNTransformer(n_filters=filters, subsamplings=(2, 4), n_patches=n_patches),
+        epochs=sup_epochs, device=args.device, random_state=args.random_state)
     predictions, seconds = {}, {}
     for name, model in (("cnn", cnn), ("ckn", ckn), ("ckn_supervised", sup)):
         t = time.perf_counter()

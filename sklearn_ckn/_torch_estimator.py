@@ -7,20 +7,21 @@ image and label validation, label encoding, device and thread handling, seeding,
 stopping, prediction, and pickling. A subclass supplies the network through hooks:
 
 ``_initialize_network(images, y_idx)``
-    Build ``network_`` (and ``_net_spec_``, see below) for a first fit; may use the
-    training data (input statistics, unsupervised initialisation, ...).
+    Build ``module_`` (and ``_module_config_``, see below) for a first fit; may use
+    the training data (input statistics, unsupervised initialisation, ...).
+``_build_module(config)``
+    An untrained module from ``_module_config_`` (builtins only).
 ``_trainer_options()``
     Keyword arguments of the :class:`~sklearn_ckn.core.training.Trainer` beyond the
     common ones (loss, parameter groups, hooks, frozen modules, augmentation).
 ``_prediction_options()``
     Keyword arguments of :func:`~sklearn_ckn.core.training.predict_logits`.
 
-Pickling keeps no torch object: the network travels as ``_net_spec_ = (builder,
-kwargs)`` (an importable callable and plain constructor arguments) plus its state
-as a dict of numpy arrays, so a model fitted on a GPU loads on a CPU (an unpickled
-model lives on the CPU) and persistence formats that refuse torch tensors (skops)
-can store it. The optimizer is not pickled: training continued after unpickling
-starts a new one.
+Pickling keeps no torch object (:class:`sklearn_ckn._torch_module.TorchModuleMixin`):
+the network travels as ``_module_config_`` (builtins) plus its state as NumPy
+arrays, so a model fitted on a GPU loads on a CPU (an unpickled model lives on the
+CPU) and skops can store it with only the estimator's class trusted. The optimizer
+is not pickled: training continued after unpickling starts a new one.
 """
 
 import contextlib
@@ -47,9 +48,10 @@ from ._compat import (
 from ._device import resolve_device
 from ._images import check_classification_labels, validate_images
 from ._threads import torch_threads
+from ._torch_module import TorchModuleMixin
 from .core.training import Trainer, predict_logits
 
-__all__ = ["TorchImageClassifier", "network_from_spec", "state_to_numpy"]
+__all__ = ["TorchImageClassifier"]
 
 
 @contextlib.contextmanager
@@ -62,21 +64,7 @@ def _seeded(seed, device):
         yield
 
 
-def state_to_numpy(module):
-    """``module``'s state dict as CPU numpy arrays (pickles without torch tensors)."""
-    return {k: v.detach().to("cpu").numpy().copy() for k, v in module.state_dict().items()}
-
-
-def network_from_spec(spec, state):
-    """Rebuild a network from ``(builder, kwargs)`` and a numpy (or tensor) state dict."""
-    builder, kwargs = spec
-    net = builder(**kwargs)
-    # A writable copy: arrays loaded by skops or from a memmap may be read-only.
-    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-    return net
-
-
-class TorchImageClassifier(ClassifierMixin, BaseEstimator):
+class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
     """Base of the torch image classifiers (see the module docstring); not for direct use."""
 
     _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
@@ -119,8 +107,12 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         return {"mixed_precision": self.mixed_precision}
 
     # ------------------------------------------------------------------ helpers
+    def _image_shape_param(self):
+        """The ``image_shape`` parameter that reads 2-D rows as images."""
+        return self.image_shape
+
     def _validate_X(self, X, reset):
-        images = validate_images(self, X, reset=reset, image_shape=self.image_shape)
+        images = validate_images(self, X, reset=reset, image_shape=self._image_shape_param())
         if 0 in images.shape[1:3]:
             raise ValueError(
                 f"{type(self).__name__} needs images of at least 1x1 pixels; got images of "
@@ -163,15 +155,15 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     def _batches(self, images):
         return ImageBatches(images, self.device_, memory_format=self._memory_format)
 
-    def _set_network(self, net):
-        self.network_ = net.to(self.device_).eval()
+    def _install_module(self, module):
+        self.module_ = module.to(self.device_).eval()
 
     def _make_trainer(self, generator):
         crop, flip = self._augmentation()
         options = dict(crop=crop, flip=flip)
         options.update(self._trainer_options())
         return Trainer(
-            self.network_, optimizer=self.optimizer, learning_rate=self.learning_rate,
+            self.module_, optimizer=self.optimizer, learning_rate=self.learning_rate,
             weight_decay=self.weight_decay, momentum=self.momentum,
             batch_size=self.batch_size, generator=generator,
             mixed_precision=self.mixed_precision, verbose=self.verbose, **options,
@@ -228,7 +220,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
-        continuing = self.warm_start and hasattr(self, "network_")
+        continuing = self.warm_start and hasattr(self, "module_")
         return self._fit(X, y, validation_data=validation_data, continuing=continuing,
                          epochs=self.epochs, schedule="one-cycle")
 
@@ -257,7 +249,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         first = check_partial_fit_first_call(self, classes)
         if first:
             self._check_two_classes(self.classes_, "classes has")
-        continuing = not first and hasattr(self, "network_")
+        continuing = not first and hasattr(self, "module_")
         return self._fit(X, y, validation_data=None, continuing=continuing, epochs=1,
                          schedule="constant", partial=True)
 
@@ -305,7 +297,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             self._generator = generator
 
             trainer = getattr(self, "_trainer", None)
-            if trainer is None or not partial or trainer.model is not self.network_:
+            if trainer is None or not partial or trainer.model is not self.module_:
                 trainer = self._make_trainer(generator)
             self._trainer = trainer
             data = self._batches(train_images)
@@ -322,11 +314,11 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
 
     # --------------------------------------------------------------- prediction
     def _logits(self, X):
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "module_")
         images = self._validate_X(X, reset=False)
         with torch_threads(self.n_jobs):
             data = self._batches(images)
-            logits = predict_logits(self.network_, data, batch_size=max(int(self.batch_size), 256),
+            logits = predict_logits(self.module_, data, batch_size=max(int(self.batch_size), 256),
                                     **self._prediction_options())
         return logits.double().numpy()
 
@@ -400,10 +392,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
-        # A copy: BaseEstimator.__getstate__ may return the instance's own __dict__.
-        state = dict(super().__getstate__())
-        if "network_" in state:
-            state["_network_state_"] = state_to_numpy(state.pop("network_"))
+        state = super().__getstate__()
         state.pop("_trainer", None)
         state.pop("_generator", None)
         if "device_" in state:
@@ -412,13 +401,10 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
-        net_state = state.pop("_network_state_", None)
-        super().__setstate__(state)
         if "device_" in state:
             # An unpickled model lives on the CPU (it may come from a GPU machine).
-            self.device_ = torch.device("cpu")
-        if net_state is not None:
-            self._set_network(network_from_spec(self._net_spec_, net_state))
+            state["device_"] = torch.device("cpu")
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

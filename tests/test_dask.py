@@ -252,8 +252,8 @@ def test_transform_to_errors(ckn, images, tmp_path):
 
 def test_supervised_ckn_classifier(bars):
     X, y = bars(16, size=8)
-    clf = CKNClassifier(n_filters=(4, 8), n_patches=200, kmeans_max_iter=2, epochs=1,
-                        batch_size=8, random_state=0).fit(X, y)
+    ckn = CKNTransformer(n_filters=(4, 8), n_patches=200, kmeans_max_iter=2)
+    clf = CKNClassifier(ckn=ckn, epochs=1, batch_size=8, random_state=0).fit(X, y)
     expected = clf.transform(X)
     lazy = clf.transform(da.from_array(X, chunks=10))  # as transform_dask(clf, ...)
     assert lazy.chunks == ((10, 6), (clf.n_features_out_,))

@@ -197,8 +197,8 @@ def test_cnn_classifier_empty_images(shape):
 @given(data=labelled(images(max_n=8, max_side=8, min_side=1)), exponent=st.integers(-30, 30))
 def test_ckn_classifier(data, exponent):
     X, y = data
-    clf = CKNClassifier(n_filters=(4,), subsamplings=(2,), n_patches=200, kmeans_max_iter=2,
-                        epochs=1, batch_size=4, device="cpu", random_state=0)
+    ckn = CKNTransformer(n_filters=(4,), subsamplings=(2,), n_patches=200, kmeans_max_iter=2)
+    clf = CKNClassifier(ckn=ckn, epochs=1, batch_size=4, device="cpu", random_state=0)
     fitted, _ = outcome(lambda: clf.fit(X, y))
     if fitted:
         X_new = rescaled(X, exponent)

@@ -1,10 +1,15 @@
-"""The supervised convolutional kernel network: :class:`CKNClassifier` (Mairal, NIPS 2016)."""
+"""The supervised convolutional kernel network: :class:`CKNClassifier` (Mairal, NIPS 2016).
+
+It is built around :class:`CKNTransformer` (its ``ckn`` parameter): the transformer's
+fitted module (kernel layers and output steps) gets a linear head, and the whole is
+trained end to end.
+"""
 
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import TransformerMixin
+from sklearn.base import TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions
@@ -12,35 +17,12 @@ from .._dask import is_dask_array, transform_dask
 from .._progress import progress
 from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
-from ..core.kernels import KERNELS
-from ..core.network import build_ckn_network
+from ..core.network import CKNNetwork
 from ..core.training import LOSSES, PAD_MULTIPLE, augment_batch, pad_batch
-from ._transformer import CKNTransformer
+from ._architecture import ARCHITECTURES
+from ._transformer import CKNTransformer, map_feature_names
 
 __all__ = ["ARCHITECTURES", "CKNClassifier"]
-
-#: Named CKN architectures: per-layer parameters that replace ``n_filters``,
-#: ``patch_sizes``, ``subsamplings``, ``sigmas`` and ``kernel``. ``"ckn5"`` is the
-#: 5-layer CIFAR-10 network of Mairal (2016) (3x3 Gaussian-kernel layers alternating
-#: with 1x1 polynomial ones); ``"ckn14"`` his 14-layer one.
-ARCHITECTURES = {
-    "ckn5": {
-        "n_filters": (128, 128, 128, 128, 128),
-        "patch_sizes": (3, 1, 3, 1, 3),
-        "subsamplings": (2, 1, 2, 1, 3),
-        "sigmas": 0.5,
-        "kernel": ("exp", "poly2", "exp", "poly2", "exp"),
-    },
-    "ckn14": {
-        "n_filters": (256, 128, 256, 128, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256),
-        "patch_sizes": (3, 1) * 7,
-        "subsamplings": (1, 1, 1, 2, 1, 1, 1, 2, 1, 1, 1, 2, 1, 2),
-        "sigmas": 0.5,
-        "kernel": ("exp", "poly2") * 7,
-    },
-}
-
-_LAYER_PARAMS = ("n_filters", "patch_sizes", "subsamplings", "sigmas", "kernel")
 
 
 def _fit_linear_head(features, y_idx, n_classes, loss, weight_decay, max_iter=200):
@@ -74,10 +56,10 @@ def _fit_linear_head(features, y_idx, n_classes, loss, weight_decay, max_iter=20
 class CKNClassifier(TransformerMixin, TorchImageClassifier):
     """Supervised convolutional kernel network: anchors and classifier learned end to end.
 
-    The network starts as the unsupervised CKN of :class:`CKNTransformer` (anchors
-    learned by spherical k-means, layer by layer, on training patches) followed by a
-    standardisation of its features (fixed, fitted on the training features) and a
-    linear head, solved exactly on those features. Training then minimises the loss
+    The network starts as the fitted module of its unsupervised CKN, ``ckn`` (a
+    :class:`CKNTransformer`: anchors learned by spherical k-means, layer by layer, on
+    training patches, and the output steps fitted on the training features),
+    followed by a linear head, solved exactly on those features. Training then minimises the loss
     over the anchors of every layer and the head jointly by stochastic gradient
     descent, back-propagating through the Nystrom normalisation
     ``kappa(Z Z^T)^(-1/2)``; after every step the anchors are projected back onto the
@@ -86,32 +68,21 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     the unsupervised CKN with an exactly solved linear head.
 
     Images are given as for :class:`CKNTransformer`: ``(n, H, W)``, ``(n, H, W, C)``
-    or 2-D ``(n, H * W * C)`` rows with ``image_shape``; ``uint8`` is scaled to
+    or 2-D ``(n, H * W * C)`` rows with ``ckn__image_shape``; ``uint8`` is scaled to
     [0, 1].
 
     Parameters
     ----------
     architecture : {"ckn5", "ckn14"} or None, default=None
-        A named network (:data:`ARCHITECTURES`; Mairal's CIFAR-10 networks), which
-        replaces ``n_filters``, ``patch_sizes``, ``subsamplings``, ``sigmas`` and
-        ``kernel``; None uses those parameters.
-    n_filters : int or tuple of int, default=(64, 256)
-        Anchor points per layer (as in :class:`CKNTransformer`).
-    patch_sizes : int or tuple of int, default=3
-        Side of each layer's square patches.
-    subsamplings : "auto", int or tuple of int, default="auto"
-        Pooling factor of each layer; ``"auto"`` chooses them from the image size so
-        that the last map is about 4x4 (as :class:`CKNTransformer` does).
-    sigmas : float or tuple of float, default=0.6
-        Bandwidth of each ``"exp"`` kernel.
-    kernel : str or tuple of str, default="exp"
-        Dot-product kernel of each layer.
-    whitening : {"auto", "local"} or bool, default="auto"
-        First-layer patch whitening (see :class:`CKNTransformer`).
-    n_patches : int, default=100_000
-        Patches sampled per layer for the k-means initialisation.
-    kmeans_max_iter : int, default=20
-        Spherical k-means iterations per layer.
+        A named network (:data:`ARCHITECTURES`; Mairal's CIFAR-10 networks) whose
+        ``n_filters``, ``patch_sizes``, ``subsamplings``, ``sigmas`` and ``kernel``
+        replace those of ``ckn``; None keeps ``ckn``'s.
+    ckn : CKNTransformer or None, default=None
+        The unsupervised CKN that starts the training, unfitted (it is cloned): its
+        network, output steps (``power``, ``normalize``) and k-means settings; its
+        parameters are tuned as ``ckn__n_filters`` etc. None: ``CKNTransformer()``
+        with every default. Its ``device``, ``verbose`` and (when None)
+        ``random_state`` are replaced by the classifier's.
     loss : {"squared_hinge", "cross_entropy"}, default="squared_hinge"
         Training loss: the one-vs-rest squared hinge loss of the paper, or the
         multinomial cross-entropy.
@@ -134,11 +105,12 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Learning-rate factor of the anchors.
     momentum : float, default=0.9
         SGD momentum (AdamW: first beta).
-    weight_decay : float, default=1e-2
+    weight_decay : float, default=1e-4
         L2 penalty ``weight_decay / 2 ||W||^2`` of the head's weights, added to the
         mean training loss (the anchors, on the sphere, are not penalised); the exact
         head solves minimise the same objective. It plays the role of ``1 / (C n)``
-        of a linear SVM on ``n`` standardised samples: too small a value fits the
+        of a linear SVM on ``n`` samples of ``ckn``'s features (whose standard
+        deviation is 0.1 with its default ``normalize``): too small a value fits the
         training set perfectly at the start and leaves the anchors no signal.
     alternate : bool, default=False
         Solve the head exactly on the current features at the start of every epoch.
@@ -160,8 +132,6 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Minimal decrease of the validation loss counted as an improvement.
     warm_start : bool, default=False
         Continue training the current network in ``fit`` instead of starting afresh.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D.
     mixed_precision : bool, default=False
         Whether to run the forward passes under bfloat16 autocast (for GPUs and CPUs
         with bfloat16 units). The CKN layers then compute their patch-anchor
@@ -175,9 +145,9 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         workers already share the cores, and torch's current setting elsewhere;
         ``k``: ``k`` threads; -1: all cores.
     random_state : int, RandomState instance or None, default=None
-        Seeds the unsupervised initialisation, the batch order and the augmentation.
-        With an integer, the initial network equals ``CKNTransformer(...,
-        random_state=random_state, normalize=None)``'s.
+        Seeds the unsupervised initialisation (unless ``ckn`` has its own
+        ``random_state``), the batch order and the augmentation. With an integer,
+        the initial network equals ``ckn``'s fitted with that ``random_state``.
     verbose : int, default=0
         Progress bars of the initialisation and of every epoch.
 
@@ -185,8 +155,12 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    module_ : CKNNetwork
+        The trained network from pixels to class scores
+        (:class:`sklearn_ckn.core.network.CKNNetwork`: ``ckn``'s kernel layers and
+        output steps, then the linear ``head``).
     network_ : CKNNetwork
-        The trained network (:class:`sklearn_ckn.core.network.CKNNetwork`).
+        Another name of ``module_``.
     device_ : torch.device
         Device the network lives on.
     history_ : list of dict
@@ -199,10 +173,14 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Epochs run.
     image_shape_ : tuple of int
         ``(H, W, C)`` of the training images.
+    n_filters_, subsamplings_ : tuple of int
+        The resolved per-layer filters and pooling factors.
     output_shape_ : tuple of int
         ``(channels, height, width)`` of the last CKN map.
     n_features_out_ : int
         Length of the feature vectors of :meth:`transform`.
+    fit_stats_ : list of dict
+        Per layer of the unsupervised start: usable patches and k-means objectives.
     n_features_in_ : int
         Number of input features (pixels times channels).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -222,11 +200,11 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     --------
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.model_selection import train_test_split
-    >>> from sklearn_ckn import CKNClassifier
+    >>> from sklearn_ckn import CKNClassifier, CKNTransformer
     >>> X, y = load_digits(return_X_y=True)
     >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    >>> clf = CKNClassifier(n_filters=(16, 32), subsamplings=(2, 2), epochs=3,
-    ...                     image_shape=(8, 8), random_state=0).fit(X_train, y_train)
+    >>> ckn = CKNTransformer(n_filters=(16, 32), subsamplings=(2, 2), image_shape=(8, 8))
+    >>> clf = CKNClassifier(ckn=ckn, epochs=3, random_state=0).fit(X_train, y_train)
     >>> clf.transform(X_test).shape
     (450, 128)
     >>> bool(clf.score(X_test, y_test) > 0.9)
@@ -236,17 +214,10 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     _memory_format = torch.contiguous_format
 
     _parameter_constraints = {
-        **TorchImageClassifier._common_constraints,
+        **{k: v for k, v in TorchImageClassifier._common_constraints.items()
+           if k != "image_shape"},
         "architecture": [StrOptions(set(ARCHITECTURES)), None],
-        "n_filters": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "patch_sizes": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "subsamplings": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"),
-                         tuple, list, np.ndarray],
-        "sigmas": [Interval(Real, 0, None, closed="neither"), tuple, list, np.ndarray],
-        "kernel": [StrOptions(set(KERNELS)), tuple, list],
-        "whitening": [StrOptions({"auto", "local"}), "boolean"],
-        "n_patches": [Interval(Integral, 1, None, closed="left")],
-        "kmeans_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "ckn": [CKNTransformer, None],
         "loss": [StrOptions(set(LOSSES))],
         "optimizer": [StrOptions({"sgd", "adam", "adamw"})],
         "epochs": [Interval(Integral, 0, None, closed="left")],
@@ -258,14 +229,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         self,
         architecture=None,
         *,
-        n_filters=(64, 256),
-        patch_sizes=3,
-        subsamplings="auto",
-        sigmas=0.6,
-        kernel="exp",
-        whitening="auto",
-        n_patches=100_000,
-        kmeans_max_iter=20,
+        ckn=None,
         loss="squared_hinge",
         epochs=10,
         batch_size=128,
@@ -273,7 +237,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         learning_rate=1e-3,
         anchor_lr_scale=1.0,
         momentum=0.9,
-        weight_decay=1e-2,
+        weight_decay=1e-4,
         alternate=False,
         augment=False,
         early_stopping=False,
@@ -281,7 +245,6 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         n_iter_no_change=5,
         tol=1e-4,
         warm_start=False,
-        image_shape=None,
         mixed_precision=False,
         device="auto",
         n_jobs=None,
@@ -289,14 +252,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         verbose=0,
     ):
         self.architecture = architecture
-        self.n_filters = n_filters
-        self.patch_sizes = patch_sizes
-        self.subsamplings = subsamplings
-        self.sigmas = sigmas
-        self.kernel = kernel
-        self.whitening = whitening
-        self.n_patches = n_patches
-        self.kmeans_max_iter = kmeans_max_iter
+        self.ckn = ckn
         self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
@@ -312,7 +268,6 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.warm_start = warm_start
-        self.image_shape = image_shape
         self.mixed_precision = mixed_precision
         self.device = device
         self.n_jobs = n_jobs
@@ -320,36 +275,49 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ network
+    def _image_shape_param(self):
+        return None if self.ckn is None else self.ckn.image_shape
+
     def _unsupervised_transformer(self):
-        """The :class:`CKNTransformer` whose fitted network starts the training."""
-        layers = {name: getattr(self, name) for name in _LAYER_PARAMS}
+        """The :class:`CKNTransformer` whose fitted module starts the training."""
+        ckn = CKNTransformer() if self.ckn is None else clone(self.ckn)
         if self.architecture is not None:
-            layers = dict(ARCHITECTURES[self.architecture])
-        seed = self.random_state if isinstance(self.random_state, Integral) else self._rng_seed_
-        return CKNTransformer(
-            **layers, whitening=self.whitening, n_patches=self.n_patches,
-            kmeans_max_iter=self.kmeans_max_iter, batch_size=max(int(self.batch_size), 256),
-            normalize=None,  # the network standardises its features itself
-            device=str(self.device_), random_state=seed, verbose=self.verbose,
+            ckn.set_params(**ARCHITECTURES[self.architecture])
+        if ckn.random_state is None:
+            seed = self.random_state if isinstance(self.random_state, Integral) else self._rng_seed_
+            ckn.set_params(random_state=seed)
+        return ckn.set_params(
+            batch_size=max(int(ckn.batch_size), 256), device=str(self.device_),
+            mixed_precision=self.mixed_precision, verbose=self.verbose,
         )
+
+    def _build_module(self, config):
+        return CKNNetwork.from_config(config)
+
+    def _install_module(self, module):
+        module.ckn.train_anchors_(True)
+        self.module_ = module.to(self.device_).eval()
 
     def _feature_batches(self, data, augment_seed=None):
         """``(start, features)`` of every batch of ``data`` (an ImageBatches).
 
-        Eval mode and no autograd; batches are zero-padded to a multiple of
-        ``PAD_MULTIPLE`` so that an image's features do not depend on the batch it
-        is computed in (the same in ``transform`` and in the head solves). With an
-        ``augment_seed``, the features of one randomly shifted (and flipped) copy of
-        every image, as training draws them, from a generator seeded with it.
+        Eval mode, no autograd, and autocast with ``mixed_precision``; batches are
+        zero-padded to a multiple of ``PAD_MULTIPLE`` so that an image's features do
+        not depend on the batch it is computed in (the same in ``transform`` and in
+        the head solves). With an ``augment_seed``, the features of one randomly
+        shifted (and flipped) copy of every image, as training draws them, from a
+        generator seeded with it.
         """
-        net = self.network_
+        net = self.module_
         was_training = net.training
         net.eval()
         batch = max(int(self.batch_size), 256)
         crop, flip = self._augmentation()
         generator = None if augment_seed is None else torch.Generator().manual_seed(augment_seed)
+        mixed = torch.autocast(self.device_.type, dtype=torch.bfloat16,
+                               enabled=bool(self.mixed_precision))
         try:
-            with torch.no_grad():
+            with torch.no_grad(), mixed:
                 for start in range(0, len(data), batch):
                     xb = data.get(slice(start, start + batch))
                     if generator is not None:
@@ -358,24 +326,21 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
                     n = xb.shape[0]
                     if n % PAD_MULTIPLE:
                         xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
-                    yield start, net.features(xb)[:n]
+                    yield start, net.features(xb)[:n].float()
         finally:
             net.train(was_training)
 
-    def _features(self, data, standardized=True, augment_seed=None):
-        """Features of every image of ``data`` as one tensor (standardised for the head);
-        of a shifted copy of every image with an ``augment_seed``."""
-        feats = torch.cat([f for _, f in self._feature_batches(data, augment_seed)])
-        if standardized:
-            feats = self.network_.feature_map(feats.to(self.network_.head.weight.dtype))
-        return feats
+    def _features(self, data, augment_seed=None):
+        """Features of every image of ``data`` as one tensor; of a shifted copy of
+        every image with an ``augment_seed``."""
+        return torch.cat([f for _, f in self._feature_batches(data, augment_seed)])
 
     def _solve_head(self, data, y_idx, augment_seed, features=None):
         """Solve the head exactly on the features of ``data``; with augmentation on,
         on those and on the features of one shifted (and flipped) copy of every image
         too, so that the head suits the shifted batches training sees (see
-        docs/supervised.md). ``features``: the standardised features of ``data`` when
-        already computed. Returns the features of ``data``."""
+        docs/supervised.md). ``features``: those of ``data`` when already computed.
+        Returns the features of ``data``."""
         if features is None:
             features = self._features(data)
         head_x, head_y = features, y_idx.to(features.device)
@@ -385,44 +350,31 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         weight, bias = _fit_linear_head(head_x, head_y, len(self.classes_), self.loss,
                                         self.weight_decay)
         with torch.no_grad():
-            self.network_.head.weight.copy_(weight)
-            self.network_.head.bias.copy_(bias)
+            self.module_.head.weight.copy_(weight)
+            self.module_.head.bias.copy_(bias)
         return features
 
     def _initialize_network(self, images, y_idx):
         transformer = self._unsupervised_transformer().fit(images)
-        ckn = transformer.network_
-        self.output_shape_ = transformer.output_shape_
-        self.n_features_out_ = transformer.n_features_out_
-        self.fit_stats_ = transformer.fit_stats_
-        spec = dict(ckn_config=ckn.config, n_features=self.n_features_out_,
-                    n_classes=len(self.classes_))
-        net = build_ckn_network(**spec)
-        net.ckn = ckn
-        self._net_spec_ = (build_ckn_network, spec)
-        self._set_network(net)
-        data = self._batches(images)
-        raw = self._features(data, standardized=False)
-        mean = raw.double().mean(0)
-        std = raw.double().std(0, unbiased=False)
-        scale = torch.where(std > 1e-6 * mean.abs().clamp_min(1.0), std, torch.ones_like(std))
-        net.feature_map.set_statistics(mean.float(), scale.float())
-        # The standardised features of the same forward pass: no second pass for the head.
-        features = self._solve_head(data, y_idx, augment_seed=self._rng_seed_ + 2,
-                                    features=net.feature_map(raw.to(net.head.weight.dtype)))
+        for name in ("n_filters_", "subsamplings_", "output_shape_", "n_features_out_",
+                     "fit_stats_"):
+            setattr(self, name, getattr(transformer, name))
+        fitted = transformer.module_
+        module = CKNNetwork(fitted.ckn, fitted.output,
+                            torch.nn.Linear(self.n_features_out_, len(self.classes_)))
+        self._module_config_ = module.config
+        self._install_module(module)
+        features = self._solve_head(self._batches(images), y_idx,
+                                    augment_seed=self._rng_seed_ + 2)
         with torch.no_grad():
-            pred = self.network_.head(features).argmax(1).cpu()
+            pred = self.module_.head(features).argmax(1).cpu()
         self.initial_train_accuracy_ = float((pred == y_idx).double().mean())
         if self.verbose:
             print(f"[CKNClassifier] unsupervised start: train accuracy "
                   f"{self.initial_train_accuracy_:.4f}")
 
-    def _set_network(self, net):
-        net.ckn.train_anchors_(True)
-        self.network_ = net.to(self.device_).eval()
-
     def _trainer_options(self):
-        net = self.network_
+        net = self.module_
         options = {
             "loss": self.loss,
             "param_groups": [
@@ -438,21 +390,9 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
                 data, y, augment_seed=self._rng_seed_ + 3 + self.n_iter_ + epoch)
         return options
 
-    # ------------------------------------------------------------------ prediction
-    def _logits(self, X):
-        # The head in float64 on the CPU, as scikit-learn's linear models: scores that
-        # do not depend (in float32 rounding) on the batch an image is predicted in.
-        features = self.transform(X).astype(np.float64)
-        net = self.network_
-        shift = net.feature_map.shift.detach().cpu().double().numpy()
-        scale = net.feature_map.scale.detach().cpu().double().numpy()
-        weight = net.head.weight.detach().cpu().double().numpy()
-        bias = net.head.bias.detach().cpu().double().numpy()
-        return ((features - shift) / scale) @ weight.T + bias
-
     # ------------------------------------------------------------------ features
     def transform(self, X):
-        """Return the features of the trained network: its flattened last CKN map.
+        """Return the features of the trained network: the input of its head.
 
         Parameters
         ----------
@@ -462,11 +402,12 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         Returns
         -------
         features : ndarray of shape (n, `n_features_out_`), dtype float32
-            In (channel, row, column) order, before the head's standardisation. For
-            a dask array ``X``, a lazy dask array chunked like ``X`` along the samples
-            (see :func:`sklearn_ckn.transform_dask`).
+            ``module_.features``: the flattened last CKN map, in (channel, row,
+            column) order, after ``ckn``'s output steps (power, normalisation). For
+            a dask array ``X``, a lazy dask array chunked like ``X`` along the
+            samples (see :func:`sklearn_ckn.transform_dask`).
         """
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "module_")
         if is_dask_array(X):  # lazy features, chunked like X
             return transform_dask(self, X)
         images = self._validate_X(X, reset=False)
@@ -476,7 +417,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
             batches = self._feature_batches(self._batches(images))
             for start, feats in progress(batches, verbose=self.verbose, total=n_batches,
                                          desc="CKN transform"):
-                out[start:start + feats.shape[0]] = feats.float().cpu().numpy()
+                out[start:start + feats.shape[0]] = feats.cpu().numpy()
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -492,10 +433,10 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
         feature_names_out : ndarray of str objects
             One name per column of :meth:`transform`.
         """
-        return CKNTransformer.get_feature_names_out(self, input_features)
+        check_is_fitted(self, "module_")
+        return map_feature_names(self.output_shape_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-

@@ -37,6 +37,22 @@ def _channel_statistics(images, batch=4096):
     return mean, std
 
 
+def _module_config(builder, kwargs):
+    """``_module_config_`` of a network: a registered architecture by name (builtins
+    only, so skops needs no trusted function), else the callable itself."""
+    for name, registered in ARCHITECTURES.items():
+        if builder is registered:
+            builder = name
+            break
+    return {"architecture": builder, "kwargs": dict(kwargs)}
+
+
+def _builder(config):
+    """The callable that builds the network of a ``_module_config_``."""
+    builder = config["architecture"]
+    return ARCHITECTURES[builder] if isinstance(builder, str) else builder
+
+
 class CNNClassifier(TorchImageClassifier):
     """Convolutional neural network classifier for images, trained with PyTorch.
 
@@ -110,12 +126,12 @@ class CNNClassifier(TorchImageClassifier):
         Minimal decrease of the validation loss counted as an improvement.
     init_from : CNNClassifier, FrozenEstimator, nn.Module or None, default=None
         Transfer learning: a fitted ``CNNClassifier`` (or ``FrozenEstimator`` wrapping
-        one, or its ``network_``) whose architecture, input standardisation and
-        feature layers (``network_.features``) are copied; a new head is built for
+        one, or its ``module_``) whose architecture, input standardisation and
+        feature layers (``module_.features``) are copied; a new head is built for
         the classes of ``y``. ``architecture`` and ``architecture_params`` are then
         ignored, and the images must have the source's shape. Note that
         :func:`~sklearn.base.clone` (e.g. in ``GridSearchCV``) un-fits an estimator
-        given here: pass ``FrozenEstimator(fitted)`` or ``fitted.network_`` there.
+        given here: pass ``FrozenEstimator(fitted)`` or ``fitted.module_`` there.
     freeze_features : bool, default=False
         With ``init_from``: do not train the copied feature layers (their parameters
         get ``requires_grad=False`` and their batch norms stay in eval mode), only the
@@ -147,9 +163,11 @@ class CNNClassifier(TorchImageClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    network_ : torch.nn.Module
+    module_ : torch.nn.Module
         The fitted network (in eval mode), with ``normalize``, ``features``,
         ``head`` and ``last_conv_block`` (the default Grad-CAM target layer).
+    network_ : torch.nn.Module
+        Another name of ``module_``.
     device_ : torch.device
         Device the network lives on.
     history_ : list of dict
@@ -279,13 +297,13 @@ class CNNClassifier(TorchImageClassifier):
         if isinstance(src, FrozenEstimator):
             src = src.estimator
         if isinstance(src, CNNClassifier):
-            if not hasattr(src, "network_"):
+            if not hasattr(src, "module_"):
                 raise ValueError(
                     "init_from must be a fitted CNNClassifier (clone(), e.g. in "
                     "GridSearchCV, un-fits it: pass FrozenEstimator(fitted) or "
-                    "fitted.network_ instead)."
+                    "fitted.module_ instead)."
                 )
-            return src.network_, src._net_spec_
+            return src.module_, src._module_config_
         if isinstance(src, nn.Module):
             if not all(hasattr(src, a) for a in ("normalize", "features", "head")):
                 raise ValueError(
@@ -293,18 +311,18 @@ class CNNClassifier(TorchImageClassifier):
                     "'normalize', 'features' and 'head' sub-modules."
                 )
             if isinstance(src, ImageClassifierNet) and hasattr(src, "config"):
-                return src, (type(src), dict(src.config))
+                return src, _module_config(type(src), dict(src.config))
             raise ValueError(
                 "init_from as an nn.Module must be an ImageClassifierNet (it must be "
                 "rebuilt with its constructor arguments): pass the fitted CNNClassifier."
             )
         raise ValueError(
             "init_from must be None, a fitted CNNClassifier, a FrozenEstimator of one, "
-            f"or its network_; got {type(src).__name__}."
+            f"or its module_; got {type(src).__name__}."
         )
 
     def _initialize_network(self, images, y_idx):
-        """Build ``network_`` (and ``_net_spec_``) for images ``(n, H, W, C)``."""
+        """Build ``module_`` (and ``_module_config_``) for images ``(n, H, W, C)``."""
         n_classes = len(self.classes_)
         h, w, c = self.image_shape_
         source = self._source_network()
@@ -327,7 +345,8 @@ class CNNClassifier(TorchImageClassifier):
             mean, std = _channel_statistics(images)
             net.normalize.set_statistics(mean, std)
         else:
-            src_net, (builder, src_kwargs) = source
+            src_net, src_config = source
+            builder, src_kwargs = _builder(src_config), src_config["kwargs"]
             src_shape = tuple(src_kwargs["image_size"]) + (src_kwargs["in_channels"],)
             if src_shape != (h, w, c):
                 raise ValueError(
@@ -341,22 +360,25 @@ class CNNClassifier(TorchImageClassifier):
         # The statistics actually used (float32 buffers of the network).
         self.input_mean_ = net.normalize.mean.reshape(-1).double().numpy().copy()
         self.input_std_ = net.normalize.std.reshape(-1).double().numpy().copy()
-        self._net_spec_ = (builder, kwargs)
+        self._module_config_ = _module_config(builder, kwargs)
         self._frozen_ = bool(self.freeze_features and source is not None)
-        self._set_network(net)
+        self._install_module(net)
 
-    def _set_network(self, net):
+    def _build_module(self, config):
+        return _builder(config)(**config["kwargs"])
+
+    def _install_module(self, net):
         if getattr(self, "_frozen_", False):
             for p in net.features.parameters():
                 p.requires_grad_(False)
         # Channels-last memory: 1.2-1.5x faster convolutions on the CPU (oneDNN), and
         # what tensor cores want on GPUs; batches come in that layout (ImageBatches).
-        self.network_ = net.to(self.device_, memory_format=torch.channels_last).eval()
+        self.module_ = net.to(self.device_, memory_format=torch.channels_last).eval()
 
     def _trainer_options(self):
         return {
             "label_smoothing": self.label_smoothing,
-            "frozen": (self.network_.features,) if self._frozen_ else (),
+            "frozen": (self.module_.features,) if self._frozen_ else (),
         }
 
     def _prediction_options(self):

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-__all__ = ["KERNELS", "get_kernel", "homogeneous_kernel_"]
+__all__ = ["KERNELS", "get_kernel", "homogeneous_kernel", "homogeneous_kernel_"]
 
 
 def _exp(u, sigma):
@@ -109,6 +109,43 @@ def homogeneous_kernel_(dots, norms, name, sigma):
     """
     # Divisions use norms floored at 1e-30; the factor ``norms`` itself is exact, so a
     # zero patch (whose products are exactly 0) embeds to exactly 0.
+    return homogeneous_kernel(dots, norms, name, sigma, out=dots)
+
+
+def homogeneous_kernel(dots, norms, name, sigma, out=None):
+    """``norms * kappa(dots / norms)``, differentiable; in place with ``out=dots``.
+
+    The one formula of a patch embedding: the inference path (in place) and the
+    training and Grad-CAM paths (out of place, differentiable) round alike, so that
+    an explained score is the score ``transform`` computes.
+
+    Parameters
+    ----------
+    dots : torch.Tensor
+        Inner products ``<z, x>`` of unit-norm anchors and patches.
+    norms : torch.Tensor
+        Patch norms ``||x||``, broadcastable to ``dots``.
+    name : str
+        Kernel name, a key of :data:`KERNELS`.
+    sigma : float
+        Bandwidth of ``"exp"``.
+    out : torch.Tensor or None, default=None
+        ``dots`` itself to work in place (no autograd).
+
+    Returns
+    -------
+    embedded : torch.Tensor
+        ``||x|| kappa(<z, x> / ||x||)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.kernels import homogeneous_kernel
+    >>> homogeneous_kernel(torch.tensor([2.0, -2.0]), torch.tensor(2.0), "linear", 1.0)
+    tensor([ 2., -2.])
+    """
+    # Divisions use norms floored at 1e-30; the factor ``norms`` itself is exact, so a
+    # zero patch (whose products are exactly 0) embeds to exactly 0.
     safe = norms.clamp_min(1e-30)
     if name == "exp":
         # norms * exp(a (u - 1)) = exp(a / norms * dots + log(norms) - a): one fused
@@ -117,9 +154,13 @@ def homogeneous_kernel_(dots, norms, name, sigma):
         # not needed: an excess of ~1e-7 changes the value by as little.) log(0) is
         # -inf and exp(-inf) is 0.
         a = 1.0 / (sigma * sigma)
-        scale = safe.reciprocal().mul_(a)
-        shift = norms.log().sub_(a)
-        return torch.addcmul(shift, dots, scale, out=dots).exp_()
-    dots.div_(safe).clamp_(-1.0, 1.0)
-    dots.copy_(KERNELS[name](dots, sigma))
-    return dots.mul_(norms)
+        scale = safe.reciprocal().mul(a)
+        shift = norms.log().sub(a)
+        if out is None:
+            return torch.addcmul(shift, dots, scale).exp()
+        return torch.addcmul(shift, dots, scale, out=out).exp_()
+    if out is None:
+        return norms * KERNELS[name]((dots / safe).clamp(-1.0, 1.0), sigma)
+    out.div_(safe).clamp_(-1.0, 1.0)
+    out.copy_(KERNELS[name](out, sigma))
+    return out.mul_(norms)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kernels import get_kernel, homogeneous_kernel_
+from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import patch_norms, patch_products
 from .pooling import gaussian_pool, pooled_size, pooling_matrix
@@ -291,6 +291,33 @@ class CKNLayer(nn.Module):
         return patches @ w.T + self.white_bias
 
     # -- forward ---------------------------------------------------------------------
+    def _products(self, x, eps):
+        """Patch-anchor dot products ``(B, F, H, W)`` and patch norms ``(B, 1, H, W)``.
+
+        Under autocast only the products run in the autocast dtype; ``x`` and the
+        norms stay in the anchors' dtype.
+        """
+        low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
+        with _full_precision(x):
+            x = x.to(self.anchors.dtype) if low is not None else x
+            if self.whitening:
+                y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
+                squares = y.pow(2).sum(dim=1, keepdim=True)
+                if not bool(torch.isfinite(squares).all()):
+                    # A whitening fitted on faint images amplifies bright ones past
+                    # float32's range once squared: sum those squares in float64.
+                    squares = y.double().pow(2).sum(dim=1, keepdim=True)
+                norms = squares.clamp_min(eps).sqrt().to(y.dtype)
+                # A 1x1 convolution, as a batched matrix product (faster on the CPU).
+                dots = torch.matmul(_cast(self.anchors, low), _cast(y.flatten(2), low))
+                dots = _cast(dots, x.dtype).view(y.shape[0], -1, *y.shape[2:])
+            else:
+                p = self.patch_size
+                # conv2d, or unfold + one product for few-channel inputs (faster on the CPU).
+                dots = _cast(patch_products(_cast(x, low), _cast(self.anchors, low), p), x.dtype)
+                norms = patch_norms(x, p, eps=eps)
+        return dots, norms
+
     def embed(self, x):
         """Return the kernel embedding of every patch, before pooling.
 
@@ -304,32 +331,36 @@ class CKNLayer(nn.Module):
         embedded : torch.Tensor of shape (B, F, H, W)
             ``||x|| kappa(<z_f, x> / ||x||)`` for every anchor ``f`` and position.
         """
-        low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
+        # Without autograd the norms are exact, so that a zero patch embeds to exactly
+        # zero (blank image regions give zero features, not 1e-7 noise that a signed
+        # power would amplify); with it, sqrt's derivative needs a floor at 0.
+        differentiable = torch.is_grad_enabled() and (
+            x.requires_grad or self.anchors.requires_grad
+        )
+        dots, norms = self._products(x, 1e-12 if differentiable else 0.0)
         with _full_precision(x):
-            x = x.to(self.anchors.dtype) if low is not None else x
-            # Without autograd the norms are exact, so that a zero patch embeds to
-            # exactly zero (blank image regions give zero features, not 1e-7 noise
-            # that a signed power would amplify); with it, sqrt's derivative needs a
-            # floor at 0.
-            differentiable = torch.is_grad_enabled() and (
-                x.requires_grad or self.anchors.requires_grad
-            )
-            eps = 1e-12 if differentiable else 0.0
-            if self.whitening:
-                y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
-                norms = y.pow(2).sum(dim=1, keepdim=True).clamp_min(eps).sqrt()
-                # A 1x1 convolution, as a batched matrix product (faster on the CPU).
-                dots = torch.matmul(_cast(self.anchors, low), _cast(y.flatten(2), low))
-                dots = _cast(dots, x.dtype).view(y.shape[0], -1, *y.shape[2:])
-            else:
-                p = self.patch_size
-                # conv2d, or unfold + one product for few-channel inputs (faster on the CPU).
-                dots = _cast(patch_products(_cast(x, low), _cast(self.anchors, low), p), x.dtype)
-                norms = patch_norms(x, p, eps=eps)
-            if differentiable:
-                cos = (dots / norms).clamp(-1.0, 1.0)
-                return norms * self.kappa(cos)
-            return homogeneous_kernel_(dots, norms, self.kernel, self.sigma)
+            out = None if differentiable else dots  # in place when nothing is recorded
+            return homogeneous_kernel(dots, norms, self.kernel, self.sigma, out=out)
+
+    @torch.no_grad()
+    def nearest_anchor_cosines(self, x):
+        """Return each patch's norm and its cosine to the nearest anchor.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, C, H, W)
+            Input map.
+
+        Returns
+        -------
+        norms : torch.Tensor of shape (B, H, W)
+            Norm of every (whitened) patch.
+        cosines : torch.Tensor of shape (B, H, W)
+            ``max_f <z_f, x> / ||x||`` (0 where the patch is 0).
+        """
+        dots, norms = self._products(x, 0.0)
+        norms = norms[:, 0]
+        return norms, dots.amax(dim=1) / norms.clamp_min(1e-30)
 
     def pool(self, x):
         """Gaussian-pool an embedded map, with cached pooling matrices.
@@ -532,10 +563,41 @@ class CKNSequential(nn.Module):
         return max(2, min(_FORWARD_CHUNK, _FORWARD_CHUNK_BYTES // per_image))
 
     def _forward(self, x, layers):
-        x = self.preprocess_input(x)
+        return self._run(self.preprocess_input(x), layers)
+
+    @staticmethod
+    def _run(x, layers):
         for layer in layers:
             x = layer(x)
         return x
+
+    def forward_from_embedding(self, x, layer):
+        """Return the last map and the (leaf, gradient-requiring) embedding of a layer.
+
+        The preprocessing, the layers before ``layer`` and its ``embed`` run without
+        autograd; the rest records a graph from the embedding on (Grad-CAM).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, C, H, W)
+            Images.
+        layer : int
+            Index of the layer whose embedding is returned.
+
+        Returns
+        -------
+        maps : torch.Tensor of shape (B, F, h, w)
+            The last layer's output, recorded by autograd from ``act`` on.
+        act : torch.Tensor of shape (B, F_l, H_l, W_l)
+            The layer's embedding before pooling, a leaf that requires grad.
+        """
+        target = self.layers[layer]
+        with torch.no_grad():
+            act = target.embed(self._forward(x, self.layers[:layer]))
+        act = act.detach().requires_grad_(True)
+        with torch.enable_grad():
+            maps = self._run(target.project(target.pool(act)), self.layers[layer + 1:])
+        return maps, act
 
     def normalize_anchors_(self):
         """Project every layer's anchors back onto the unit sphere."""

@@ -1,73 +1,47 @@
-"""A CKN classifier as one torch module: CKN layers, a feature map and a linear head.
+"""One fitted CKN as one torch module: pixels -> CKN layers -> output steps [-> head].
 
-:class:`CKNNetwork` maps images ``(b, C, H, W)`` to class scores
-``head(feature_map(flatten(ckn(x))))``, the flattening in (channel, row, column)
-order. The same module serves the supervised CKN (trained end to end: anchors and
-head) and Grad-CAM on an unsupervised CKN pipeline (whose scalers and linear
-classifier become the feature map and the head).
+:class:`CKNNetwork` maps images ``(b, C, H, W)`` to feature vectors
+``output(flatten(ckn(x)))`` (the flattening in (channel, row, column) order), and to
+class scores ``head(features)`` when it has a head. It is the fitted module of every
+CKN use:
+
+* ``CKNTransformer.module_``: kernel layers and output steps (signed power, row
+  normalisation, standardisation); ``transform`` is its forward pass;
+* ``CKNClassifier.module_``: the same, plus a linear head, trained end to end;
+* Grad-CAM of a ``CKNTransformer -> [scalers] -> linear classifier`` pipeline: the
+  transformer's module with the scalers and the classifier as its head.
 """
 
 import torch
 from torch import nn
 
 from .layers import CKNSequential
+from .output import FeatureOutput
 
-__all__ = ["CKNNetwork", "Standardize", "build_ckn_network"]
+__all__ = ["CKNNetwork"]
 
 
-class Standardize(nn.Module):
-    """``(x - shift) / scale`` per feature, with fixed (fitted) ``shift`` and ``scale``.
-
-    Parameters
-    ----------
-    n_features : int
-        Number of features; ``shift`` starts at 0 and ``scale`` at 1.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ckn.core.network import Standardize
-    >>> std = Standardize(2)
-    >>> std.set_statistics([1.0, 2.0], [2.0, 4.0])
-    >>> std(torch.tensor([[3.0, 6.0]]))
-    tensor([[1., 1.]])
-    """
-
-    def __init__(self, n_features):
-        super().__init__()
-        self.register_buffer("shift", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(n_features))
-
-    @torch.no_grad()
-    def set_statistics(self, shift, scale):
-        """Install fitted statistics.
-
-        Parameters
-        ----------
-        shift : array-like of shape (n_features,)
-            Subtracted from each feature.
-        scale : array-like of shape (n_features,)
-            Divides each centred feature.
-        """
-        self.shift.copy_(torch.as_tensor(shift))
-        self.scale.copy_(torch.as_tensor(scale))
-
-    def forward(self, x):
-        return (x - self.shift) / self.scale
+def _dtype(module):
+    """The floating dtype of ``module``'s first parameter or buffer (None if it has none)."""
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
 
 
 class CKNNetwork(nn.Module):
-    """CKN layers followed by a feature map and a linear head (see the module docstring).
+    """CKN layers, output steps and an optional head (see the module docstring).
 
     Parameters
     ----------
     ckn : CKNSequential
         The kernel layers.
-    head : nn.Module
-        Maps ``(b, n_features)`` to ``(b, n_classes)`` scores, e.g. ``nn.Linear``; its
-        ``weight`` dtype is the dtype of the feature map and the head.
-    feature_map : nn.Module or None
-        Applied to the flattened features before the head (None: identity).
+    output : FeatureOutput or None, default=None
+        The output steps applied to the flattened last map (None: none).
+    head : nn.Module or None, default=None
+        Maps ``(b, n_features)`` features to ``(b, n_classes)`` scores, e.g.
+        ``nn.Linear``; features are cast to the dtype of its parameters. None: the
+        network outputs the features.
 
     Examples
     --------
@@ -75,19 +49,60 @@ class CKNNetwork(nn.Module):
     >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
     >>> from sklearn_ckn.core.network import CKNNetwork
     >>> ckn = CKNSequential([CKNLayer(1, 8, subsampling=4)])
-    >>> net = CKNNetwork(ckn, torch.nn.Linear(8 * 2 * 2, 3))
-    >>> net(torch.rand(5, 1, 8, 8)).shape
+    >>> CKNNetwork(ckn)(torch.rand(5, 1, 8, 8)).shape
+    torch.Size([5, 32])
+    >>> CKNNetwork(ckn, head=torch.nn.Linear(8 * 2 * 2, 3))(torch.rand(5, 1, 8, 8)).shape
     torch.Size([5, 3])
     """
 
-    def __init__(self, ckn, head, feature_map=None):
+    def __init__(self, ckn, output=None, head=None):
         super().__init__()
         self.ckn = ckn
-        self.feature_map = nn.Identity() if feature_map is None else feature_map
+        self.output = nn.Identity() if output is None else output
         self.head = head
 
+    # -- construction and persistence ------------------------------------------------------
+    @property
+    def config(self):
+        """Plain constructor arguments: :meth:`from_config` rebuilds the (untrained) network.
+
+        Only an ``nn.Linear`` head (or none) can be described.
+        """
+        head = self.head
+        if head is not None and not isinstance(head, nn.Linear):
+            raise TypeError(f"Cannot describe a head of type {type(head).__name__}.")
+        return {
+            "ckn": self.ckn.config,
+            "output": self.output.config if isinstance(self.output, FeatureOutput) else None,
+            "head": None if head is None else {
+                "in_features": head.in_features, "out_features": head.out_features,
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Build an untrained network with the structure :attr:`config` describes.
+
+        Parameters
+        ----------
+        config : dict
+            A network's :attr:`config`.
+
+        Returns
+        -------
+        network : CKNNetwork
+            The same structure, untrained.
+        """
+        output, head = config.get("output"), config.get("head")
+        return cls(
+            CKNSequential.from_config(config["ckn"]),
+            None if output is None else FeatureOutput(**output),
+            None if head is None else nn.Linear(**head),
+        )
+
+    # -- forward passes ----------------------------------------------------------------------
     def features(self, x):
-        """Return the flattened last CKN map.
+        """Return the feature vectors of images: the output steps of the flattened last map.
 
         Parameters
         ----------
@@ -97,12 +112,12 @@ class CKNNetwork(nn.Module):
         Returns
         -------
         features : torch.Tensor of shape (b, n_features)
-            The last map flattened in (channel, row, column) order.
+            In (channel, row, column) order.
         """
-        return self.ckn(x).flatten(1)
+        return self.output(self.ckn(x).flatten(1))
 
-    def classify(self, maps):
-        """Return the class scores of last CKN maps.
+    def top(self, maps):
+        """Return the network's output computed from last CKN maps.
 
         Parameters
         ----------
@@ -111,24 +126,24 @@ class CKNNetwork(nn.Module):
 
         Returns
         -------
-        scores : torch.Tensor of shape (b, n_classes)
-            The head's output on the mapped, flattened features.
+        out : torch.Tensor of shape (b, n_features) or (b, n_classes)
+            The features, or the head's scores when there is a head.
         """
-        return self.head(self.feature_map(maps.flatten(1).to(self.head.weight.dtype)))
+        features = self.output(maps.flatten(1))
+        if self.head is None:
+            return features
+        dtype = _dtype(self.head)
+        return self.head(features if dtype is None else features.to(dtype))
 
     def forward(self, x):
-        return self.classify(self.ckn(x))
-
-    def normalize_anchors_(self):
-        """Bring every layer's anchors back onto the unit sphere (after a step)."""
-        self.ckn.normalize_anchors_()
+        return self.top(self.ckn(x))
 
     def forward_from_embedding(self, x, layer):
-        """Return the scores and the (leaf, gradient-requiring) embedding of a layer.
+        """Return the output and the (leaf, gradient-requiring) embedding of a layer.
 
-        Layers before ``layer`` and its ``embed`` run without autograd; the rest of
-        the network records a graph from the embedding ``(b, F, H_l, W_l)`` on
-        (what Grad-CAM needs, at the cost of one backward pass through the top).
+        The layers up to ``layer``'s embedding run without autograd; the rest of the
+        network records a graph from the embedding on (what Grad-CAM needs, at the
+        cost of one backward pass through the top).
 
         Parameters
         ----------
@@ -139,55 +154,34 @@ class CKNNetwork(nn.Module):
 
         Returns
         -------
-        scores : torch.Tensor of shape (b, n_classes)
-            Class scores, recorded by autograd from ``act`` on.
+        out : torch.Tensor of shape (b, n_features) or (b, n_classes)
+            As :meth:`forward`, recorded by autograd from ``act`` on.
         act : torch.Tensor of shape (b, F, H_l, W_l)
             The layer's embedding before pooling, a leaf that requires grad.
         """
-        layers = self.ckn.layers
-        with torch.no_grad():
-            x = self.ckn.preprocess_input(x)
-            for lay in layers[:layer]:
-                x = lay(x)
-            act = layers[layer].embed(x)
-        act = act.detach().requires_grad_(True)
+        maps, act = self.ckn.forward_from_embedding(x, layer)
         with torch.enable_grad():
-            y = layers[layer].project(layers[layer].pool(act))
-            for lay in layers[layer + 1:]:
-                y = lay(y)
-            scores = self.classify(y)
-        return scores, act
+            return self.top(maps), act
 
+    def normalize_anchors_(self):
+        """Bring every layer's anchors back onto the unit sphere (after a step)."""
+        self.ckn.normalize_anchors_()
 
-def build_ckn_network(ckn_config, n_features, n_classes, standardize=True):
-    """Build an untrained :class:`CKNNetwork` from plain arguments (what pickling stores).
+    def flops(self, height, width):
+        """Count the matrix-product FLOPs of a forward pass for one image.
 
-    Parameters
-    ----------
-    ckn_config : dict
-        ``CKNSequential.config`` of the kernel layers.
-    n_features : int
-        Size of the flattened last map.
-    n_classes : int
-        Number of class scores; the head is ``nn.Linear(n_features, n_classes)``.
-    standardize : bool, default=True
-        Put a :class:`Standardize` feature map before the head.
+        Parameters
+        ----------
+        height, width : int
+            Size of the image.
 
-    Returns
-    -------
-    network : CKNNetwork
-        With untrained anchors and head.
+        Returns
+        -------
+        flops : int
+            Those of the kernel layers (:meth:`CKNSequential.flops`) and of a linear
+            head.
+        """
+        head = self.head
+        extra = 2 * head.in_features * head.out_features if isinstance(head, nn.Linear) else 0
+        return self.ckn.flops(height, width) + extra
 
-    Examples
-    --------
-    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
-    >>> from sklearn_ckn.core.network import build_ckn_network
-    >>> config = CKNSequential([CKNLayer(1, 8, subsampling=4)]).config
-    >>> build_ckn_network(config, n_features=32, n_classes=10).head
-    Linear(in_features=32, out_features=10, bias=True)
-    """
-    return CKNNetwork(
-        CKNSequential.from_config(ckn_config),
-        nn.Linear(n_features, n_classes),
-        Standardize(n_features) if standardize else None,
-    )

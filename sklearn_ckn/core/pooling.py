@@ -124,16 +124,19 @@ def gaussian_pool(x, subsampling, matrices=None):
     ho, wo = p_h.shape[0], p_w.shape[0]
     separable = h * w * wo + ho * h * wo
     kron = h * w * ho * wo <= _KRON_MAX_EXTRA_FLOPS * separable
-    if kron and x.is_contiguous():
-        full = torch.kron(p_h, p_w)  # (H' W', H W), row (i, j) = P_h[i] outer P_w[j]
-        out = torch.mm(x.reshape(-1, h * w), full.T)
-        return out.view(*x.shape[:-2], ho, wo)
-    if kron and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        # (B, H W, C) channels-last rows: one batched product, no layout copy.
+    if kron and x.dim() == 4:
+        # (B, H W, C) channels-last rows: one batched product, no layout copy for the
+        # channels-last maps of the CPU inference path. A contiguous map (autograd
+        # path) is copied to that layout rather than pooled by another product: the
+        # sums then run in one order whatever the layout, and Grad-CAM's scores are
+        # transform's to the last bit.
         b, c = x.shape[:2]
-        full = torch.kron(p_h, p_w)
+        full = torch.kron(p_h, p_w)  # (H' W', H W), row (i, j) = P_h[i] outer P_w[j]
         out = torch.matmul(full, x.permute(0, 2, 3, 1).reshape(b, h * w, c))
         return out.view(b, ho, wo, c).permute(0, 3, 1, 2)
+    if kron:
+        out = torch.mm(x.reshape(-1, h * w), torch.kron(p_h, p_w).T)
+        return out.view(*x.shape[:-2], ho, wo)
     # (B, C, H, W) @ (W, W') -> (B, C, H, W'), then (H', H) @ ... -> (B, C, H', W')
     return torch.matmul(p_h, torch.matmul(x, p_w.T))
 

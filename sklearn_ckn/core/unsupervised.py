@@ -13,7 +13,21 @@ from .patches import gather_patches
 from .spherical_kmeans import spherical_kmeans
 from .whitening import fit_patch_whitening
 
-__all__ = ["fit_ckn_unsupervised", "sample_layer_patches"]
+__all__ = ["TooFewPatchesError", "fit_ckn_unsupervised", "sample_layer_patches"]
+
+
+class TooFewPatchesError(ValueError):
+    """A layer has fewer usable (non-zero) patches than anchors to learn.
+
+    Attributes
+    ----------
+    layer : int
+        Index of the layer (from 0).
+    """
+
+    def __init__(self, message, layer):
+        super().__init__(message)
+        self.layer = layer
 
 
 def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, rng, *, batch_size):
@@ -137,8 +151,8 @@ def fit_ckn_unsupervised(
 
     Raises
     ------
-    ValueError
-        If a layer has fewer usable (non-zero) patches than filters.
+    TooFewPatchesError
+        (a ``ValueError``) If a layer has fewer usable (non-zero) patches than filters.
 
     Examples
     --------
@@ -166,11 +180,12 @@ def fit_ckn_unsupervised(
         keep = norms > min_norm * norms.max().clamp_min(1e-30)
         n_usable = int(keep.sum())
         if n_usable < layer.n_filters:
-            raise ValueError(
+            raise TooFewPatchesError(
                 f"Layer {index + 1} has only {n_usable} usable (non-zero) patches out of "
                 f"{len(norms)} drawn from n_samples={n_images} images, fewer than its "
                 f"{layer.n_filters} filters. Use fewer filters, more images or a larger "
-                "n_patches."
+                "n_patches.",
+                layer=index,
             )
         patches = patches[keep] / norms[keep, None]
         if verbose:

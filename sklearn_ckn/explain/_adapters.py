@@ -8,26 +8,25 @@ class scores ``(b, n_classes)`` and exposes the feature maps Grad-CAM weights.
 Families
 --------
 :class:`CNNAdapter`
-    A fitted :class:`~sklearn_ckn.CNNClassifier`; its ``network_`` (``normalize ->
+    A fitted :class:`~sklearn_ckn.CNNClassifier`; its ``module_`` (``normalize ->
     features -> head``) is the model and the scores are its logits (float32, no
-    test-time augmentation). Target layers: the blocks of ``network_.features`` that
-    contain a convolution, up to ``network_.last_conv_block_name``; any sub-module name
+    test-time augmentation). Target layers: the blocks of ``module_.features`` that
+    contain a convolution, up to ``module_.last_conv_block_name``; any sub-module name
     (or the module itself) with a ``(b, K, h, w)`` output may be given.
 :class:`CKNPipelineAdapter`
     A fitted :class:`~sklearn.pipeline.Pipeline` ``CKNTransformer -> [scalers] ->
-    linear classifier``: a :class:`~sklearn_ckn.core.network.CKNNetwork` chains the fitted
-    CKN layers, the transformer's output normalisation (the signed ``power``, then
-    when fitted the per-image L2 norm floored at ``normalize_norm_floor_`` if
-    ``normalize_rows_``, then ``normalize_shift_`` / ``normalize_scale_``), torch
-    versions of the scalers and a linear head built from ``coef_`` and ``intercept_``; the scores are the
+    linear classifier``: a :class:`~sklearn_ckn.core.network.CKNNetwork` made of the
+    transformer's own fitted module (CKN layers and output steps, unchanged: what
+    ``transform`` runs) with, as its head, torch versions of the scalers and a linear
+    head built from ``coef_`` and ``intercept_``; the scores are the
     ``decision_function`` (``-s`` / ``+s`` for two classes). Nested pipelines are
     flattened, ``"passthrough"`` steps skipped.
     Target layers: the CKN layers by index, each explained at its kernel embedding
     before pooling (:class:`CKNAdapter` holds this part, shared with any family built
     on CKN layers).
 :class:`CKNClassifierAdapter`
-    A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``network_`` (trained
-    CKN layers, feature standardisation, linear head); the scores are its logits.
+    A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``module_`` (trained
+    CKN layers, output steps, linear head); the scores are its logits.
     Target layers as for the CKN pipeline.
 
 The interface of an adapter
@@ -89,14 +88,7 @@ from .._device import resolve_device
 from .._images import images_to_tensor, validate_images
 from .._threads import torch_threads
 from ..core.network import CKNNetwork
-from ._torch_steps import (
-    SUPPORTED_SCALERS,
-    FlooredRowNormalize,
-    LinearHead,
-    ShiftScale,
-    SignedPower,
-    scaler_to_torch,
-)
+from ._torch_steps import SUPPORTED_SCALERS, LinearHead, scaler_to_torch
 
 __all__ = [
     "ADAPTERS",
@@ -559,10 +551,10 @@ def _forward_with_hook(net, x, name, module):
 
 
 class CNNAdapter(ModelAdapter):
-    """A fitted :class:`~sklearn_ckn.CNNClassifier`: ``network_``'s logits.
+    """A fitted :class:`~sklearn_ckn.CNNClassifier`: ``module_``'s logits.
 
-    Layer keys are sub-module names of ``network_``. Candidates for the default are the
-    blocks of ``network_.features`` that contain a convolution, up to the last
+    Layer keys are sub-module names of ``module_``. Candidates for the default are the
+    blocks of ``module_.features`` that contain a convolution, up to the last
     convolutional block (``stem``, ``stage1``... of ``"resnet-small"``; ``conv1``,
     ``conv2`` of ``"lenet5"``).
     """
@@ -578,10 +570,10 @@ class CNNAdapter(ModelAdapter):
         return isinstance(estimator, CNNClassifier)
 
     def __init__(self, cnn):
-        if not hasattr(cnn, "network_"):
+        if not hasattr(cnn, "module_"):
             raise _not_fitted("the CNN", cnn)
         self.estimator = self.input_estimator = cnn
-        self.module = cnn.network_
+        self.module = cnn.module_
         self.classes_ = np.asarray(cnn.classes_)
         device = getattr(cnn, "device_", None)
         if device is None:
@@ -643,9 +635,9 @@ class CNNAdapter(ModelAdapter):
             for name, module in net.named_modules():
                 if module is layer:
                     return name
-            raise ValueError("layer is an nn.Module that is not part of the estimator's network_.")
+            raise ValueError("layer is an nn.Module that is not part of the estimator's module_.")
         raise TypeError(
-            "For a CNNClassifier, layer must be None, a sub-module name of network_ "
+            "For a CNNClassifier, layer must be None, a sub-module name of module_ "
             f"(e.g. {getattr(net, 'last_conv_block_name', 'features')!r}) or an nn.Module; "
             f"got {type(layer).__name__}."
         )
@@ -696,7 +688,7 @@ def _ckn_device(ckn):
     try:
         return resolve_device(ckn.device)
     except (ValueError, TypeError):
-        return next(iter(ckn.network_.buffers())).device
+        return next(iter(ckn.module_.buffers())).device
 
 
 def _is_linear_classifier(estimator):
@@ -744,7 +736,7 @@ class CKNPipelineAdapter(CKNAdapter):
         final_name = type(final).__name__
         # Fitted or not is checked first: an unfitted pipeline is a NotFittedError
         # whatever its steps, as for the CNN.
-        if not hasattr(ckn, "network_"):
+        if not hasattr(ckn, "module_"):
             raise _not_fitted("the CKN step of the pipeline", ckn)
         for _, step in steps[1:]:
             if not _is_fitted(step):
@@ -760,15 +752,6 @@ class CKNPipelineAdapter(CKNAdapter):
             )
         self.device = _ckn_device(ckn)
         scalers = [scaler_to_torch(step, device=self.device) for _, step in steps[1:-1]]
-        shift = getattr(ckn, "normalize_shift_", None)
-        if shift is not None:
-            # The transformer's own output normalisation: per-image L2 (floored) when
-            # normalize="l2-standard", then per-feature centring and scaling.
-            scalers.insert(0, ShiftScale(shift, ckn.normalize_scale_, device=self.device))
-            if getattr(ckn, "normalize_rows_", False):
-                scalers.insert(0, FlooredRowNormalize(ckn.normalize_norm_floor_))
-        if ckn.power != 1:  # before everything else (old pickles load with power=1)
-            scalers.insert(0, SignedPower(ckn.power))
         coef = final.coef_
         if hasattr(coef, "toarray"):  # sparsified coef_
             coef = coef.toarray()
@@ -786,13 +769,15 @@ class CKNPipelineAdapter(CKNAdapter):
                 f"The final {final_name} has {coef.shape[1]} coefficients per class but the "
                 f"CKNTransformer outputs {ckn.n_features_out_} features."
             )
-        network = ckn.network_
-        if next(iter(network.buffers())).device != self.device:
-            # Never move the fitted network in place: explain with a copy on the device.
-            network = copy.deepcopy(network).to(self.device)
+        fitted = ckn.module_
+        if next(iter(fitted.buffers())).device != self.device:
+            # Never move the fitted module in place: explain with a copy on the device.
+            fitted = copy.deepcopy(fitted).to(self.device)
         head = LinearHead(coef, getattr(final, "intercept_", 0.0), device=self.device)
-        self.module = CKNNetwork(network, head, feature_map=nn.Sequential(*scalers)).eval()
-        self.network = network
+        # The transformer's own module (kernel layers and output steps, as transform
+        # runs them), then the scalers and the classifier, in float64, as its head.
+        self.module = CKNNetwork(fitted.ckn, fitted.output, nn.Sequential(*scalers, head)).eval()
+        self.network = fitted.ckn
         self.classes_ = classes
         self.estimator = pipeline
         self.input_estimator = ckn
@@ -807,9 +792,9 @@ class CKNPipelineAdapter(CKNAdapter):
 
 
 class CKNClassifierAdapter(CKNAdapter):
-    """A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``network_``'s scores.
+    """A fitted supervised :class:`~sklearn_ckn.CKNClassifier`: its ``module_``'s scores.
 
-    ``network_`` is a :class:`~sklearn_ckn.core.network.CKNNetwork`: the trained CKN
+    ``module_`` is a :class:`~sklearn_ckn.core.network.CKNNetwork`: the trained CKN
     layers, the feature standardisation and the linear head.
     """
 
@@ -820,11 +805,11 @@ class CKNClassifierAdapter(CKNAdapter):
         return isinstance(estimator, CKNClassifier)
 
     def __init__(self, clf):
-        if not hasattr(clf, "network_"):
+        if not hasattr(clf, "module_"):
             raise _not_fitted("the supervised CKN", clf)
         self.estimator = self.input_estimator = clf
-        self.module = clf.network_
-        self.network = clf.network_.ckn
+        self.module = clf.module_
+        self.network = clf.module_.ckn
         self.classes_ = np.asarray(clf.classes_)
         device = getattr(clf, "device_", None)
         self.device = torch.device(device) if device is not None else \

@@ -113,12 +113,12 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
         use, and LayerCAM's maximum fell on the informative pattern most often
         (``benchmarks/bench_localisation.py``, figures in ``docs/explain.md``).
     layer : int, str, nn.Module or None, default=None
-        Target layer. CNN: a sub-module name of ``network_`` (e.g.
+        Target layer. CNN: a sub-module name of ``module_`` (e.g.
         ``"features.stage2"``) or the module itself. CKN pipeline: index of a CKN
         layer (negative allowed), whose kernel embedding before pooling is used
         (also for a ``CKNClassifier``).
         None: chosen from the map resolution, the deepest candidate layer (CNN:
-        blocks of ``network_.features`` with a convolution; CKN: every layer) whose
+        blocks of ``module_.features`` with a convolution; CKN: every layer) whose
         map's shorter side is at least ``min(7, ceil(min(H, W) / 2))``, else the
         candidate with the largest map.
     batch_size : int, default=64

@@ -404,26 +404,21 @@ def _filters_of(estimator):
     if isinstance(est, Pipeline):
         steps = flatten_steps(est)
         est = steps[0][1] if steps else est
+    if not isinstance(est, (CNNClassifier, CKNTransformer, CKNClassifier)):
+        raise TypeError(
+            "plot_filters supports a fitted CNNClassifier, CKNTransformer or CKNClassifier, "
+            f"or a Pipeline starting with one; got {type(estimator).__name__}."
+        )
+    if not hasattr(est, "module_"):
+        raise NotFittedError(f"This {type(est).__name__} is not fitted yet.")
     if isinstance(est, CNNClassifier):
-        if not hasattr(est, "network_"):
-            raise NotFittedError("This CNNClassifier is not fitted yet.")
-        name, conv = _first_conv(est.network_)
+        name, conv = _first_conv(est.module_)
         return conv.weight.detach().to("cpu", torch.float64).numpy(), \
             f"CNN first convolution ({name})"
-    if isinstance(est, CKNTransformer):
-        if not hasattr(est, "network_"):
-            raise NotFittedError("This CKNTransformer is not fitted yet.")
-        weights, how = _ckn_first_layer_filters(est.network_)
-        return weights, f"CKN first layer: {how}"
+    weights, how = _ckn_first_layer_filters(est.module_.ckn)
     if isinstance(est, CKNClassifier):
-        if not hasattr(est, "network_"):
-            raise NotFittedError("This CKNClassifier is not fitted yet.")
-        weights, how = _ckn_first_layer_filters(est.network_.ckn)
         return weights, f"Supervised CKN first layer: trained {how}"
-    raise TypeError(
-        "plot_filters supports a fitted CNNClassifier, CKNTransformer or CKNClassifier, "
-        f"or a Pipeline starting with one; got {type(estimator).__name__}."
-    )
+    return weights, f"CKN first layer: {how}"
 
 
 def _tile(filters, ncols, gap=1):

@@ -3,9 +3,10 @@
 * :class:`ShiftScale` (``StandardScaler``, ``RobustScaler``, ``MaxAbsScaler``),
   :class:`MinMaxScale` (``MinMaxScaler``), :class:`RowNormalize` (``Normalizer``), built
   from a fitted step by :func:`scaler_to_torch`;
-* :class:`LinearHead`: the class scores of a fitted linear classifier;
-* :class:`SignedPower` and :class:`FlooredRowNormalize`: ``CKNTransformer``'s own
-  ``power`` and ``normalize="l2-standard"`` steps;
+* :class:`LinearHead`: the class scores of a fitted linear classifier.
+
+(``CKNTransformer``'s own output steps are modules of its fitted ``module_``: see
+:mod:`sklearn_ckn.core.output`.)
 
 They compute exactly what the scikit-learn steps compute (the tests compare them to
 ``transform`` / ``decision_function``), in float64 by default. No state is copied
@@ -27,12 +28,10 @@ from torch import nn
 
 __all__ = [
     "SUPPORTED_SCALERS",
-    "FlooredRowNormalize",
     "LinearHead",
     "MinMaxScale",
     "RowNormalize",
     "ShiftScale",
-    "SignedPower",
     "scaler_to_torch",
 ]
 
@@ -102,53 +101,6 @@ class RowNormalize(nn.Module):
         tiny = 10 * torch.finfo(x.dtype).eps
         norms = torch.where(norms < tiny, torch.ones_like(norms), norms)
         return x / norms
-
-
-class FlooredRowNormalize(nn.Module):
-    """Divide each row by ``max(||row||_2, floor)`` (as ``normalize="l2-standard"`` does)."""
-
-    def __init__(self, floor):
-        super().__init__()
-        self.floor = float(floor)
-
-    def forward(self, x):
-        return x / torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min(self.floor)
-
-
-class _SignedPowerFunction(torch.autograd.Function):
-    """``sign(x) |x|^p`` with the derivative's ``|x|`` floored (finite at and near 0)."""
-
-    @staticmethod
-    def forward(ctx, x, power, rel_floor):
-        ctx.save_for_backward(x)
-        ctx.power, ctx.rel_floor = power, rel_floor
-        return torch.sign(x) * x.abs().pow(power)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        rms = x.pow(2).mean(dim=-1, keepdim=True).sqrt()
-        floor = (ctx.rel_floor * rms).clamp_min(torch.finfo(x.dtype).tiny)
-        return grad * ctx.power * torch.maximum(x.abs(), floor).pow(ctx.power - 1), None, None
-
-
-class SignedPower(nn.Module):
-    """``sign(x) |x|^power`` per feature (``CKNTransformer``'s ``power``).
-
-    The forward pass is exact. The derivative ``power |x|^(power - 1)`` is infinite at
-    0, so the backward pass floors ``|x|`` at ``rel_floor`` times the row's RMS: a
-    feature that is exactly zero gets a large but finite gradient instead of NaN.
-    """
-
-    def __init__(self, power, rel_floor=1e-3):
-        super().__init__()
-        self.power = float(power)
-        self.rel_floor = float(rel_floor)
-
-    def forward(self, x):
-        if self.power == 1.0:
-            return x
-        return _SignedPowerFunction.apply(x, self.power, self.rel_floor)
 
 
 class LinearHead(nn.Module):

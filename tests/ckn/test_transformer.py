@@ -71,7 +71,7 @@ def test_eight_by_eight_digits_work_with_the_defaults():
     ],
 )
 def test_auto_subsamplings_end_near_four_by_four(size, layers, expected, final):
-    from sklearn_ckn.ckn._transformer import auto_subsamplings
+    from sklearn_ckn.ckn._architecture import auto_subsamplings
 
     subs = auto_subsamplings(size, size, layers)
     assert subs == expected
@@ -85,7 +85,7 @@ def test_auto_subsamplings_follow_the_image_and_explicit_ones_are_kept():
     X, _ = _bars(12, size=20)
     ckn = _small().fit(X)
     assert ckn.subsamplings_ == (2, 2) and ckn.output_shape_ == (16, 5, 5)  # 20 -> 10 -> 5
-    assert [layer.subsampling for layer in ckn.network_.layers] == [2, 2]
+    assert [layer.subsampling for layer in ckn.module_.ckn.layers] == [2, 2]
     assert _small(subsamplings=(1, 5)).fit(X).output_shape_ == (16, 4, 4)
     assert _small(subsamplings=3).fit(X).subsamplings_ == (3, 3)
 
@@ -96,7 +96,7 @@ def test_auto_subsamplings_follow_the_image_and_explicit_ones_are_kept():
      (16, 2, (64, 256)), (8, 3, (128, 512, 512)), (17, 3, (64, 256, 256))],
 )
 def test_auto_n_filters_double_only_when_the_last_map_is_small(map_size, layers, expected):
-    from sklearn_ckn.ckn._transformer import auto_n_filters
+    from sklearn_ckn.ckn._architecture import auto_n_filters
 
     assert auto_n_filters(map_size, map_size, layers) == expected
 
@@ -106,7 +106,7 @@ def test_auto_n_filters_follow_the_image_and_explicit_ones_are_kept():
     X, _ = _bars(12, size=8)  # 8x8: the last layer sees an 8x8 map -> doubled
     ckn = CKNTransformer(n_patches=768, kmeans_max_iter=2, random_state=0).fit(X)
     assert ckn.n_filters_ == (128, 512) and ckn.subsamplings_ == (1, 2)
-    assert [layer.n_filters for layer in ckn.network_.layers] == [128, 512]
+    assert [layer.n_filters for layer in ckn.module_.ckn.layers] == [128, 512]
     assert ckn.output_shape_ == (512, 4, 4)
     X, _ = _bars(6, size=20)  # 20 -> 10: a 10x10 map -> (64, 256)
     ckn = CKNTransformer(n_patches=500, kmeans_max_iter=2, random_state=0).fit(X)
@@ -246,7 +246,7 @@ def test_mixed_precision_changes_transform_only_and_keeps_accuracy():
     exact = _small(whitening="local").fit(X)
     mixed = _small(whitening="local", mixed_precision=True).fit(X)
     # fit learns the anchors in float32 either way
-    for a, b in zip(exact.network_.layers, mixed.network_.layers):
+    for a, b in zip(exact.module_.ckn.layers, mixed.module_.ckn.layers):
         torch.testing.assert_close(a.anchors, b.anchors, rtol=0, atol=0)
     F_exact, F_mixed = exact.transform(X), mixed.transform(X)
     assert F_mixed.dtype == np.float32 and np.isfinite(F_mixed).all()
@@ -266,9 +266,9 @@ def test_mixed_precision_changes_transform_only_and_keeps_accuracy():
 def test_whitening_auto_means_colour_only():
     Xc, _ = _bars(10, channels=3)
     Xg, _ = _bars(10)
-    assert _small().fit(Xc).network_.layers[0].whitening
-    assert not _small().fit(Xg).network_.layers[0].whitening
-    assert _small(whitening=True).fit(Xg).network_.layers[0].whitening
+    assert _small().fit(Xc).module_.ckn.layers[0].whitening
+    assert not _small().fit(Xg).module_.ckn.layers[0].whitening
+    assert _small(whitening=True).fit(Xg).module_.ckn.layers[0].whitening
 
 
 def test_whitening_and_one_pixel_first_patches():
@@ -276,7 +276,7 @@ def test_whitening_and_one_pixel_first_patches():
     # such a layer (it used to fail with "0 usable patches"), True is refused.
     Xc, _ = _bars(10, channels=3)
     ckn = _small(patch_sizes=(1, 3), subsamplings=(1, 2)).fit(Xc)
-    assert not ckn.network_.layers[0].whitening
+    assert not ckn.module_.ckn.layers[0].whitening
     F = ckn.transform(Xc)
     assert np.isfinite(F).all() and np.abs(F).max() > 0
     with pytest.raises(ValueError, match="1x1 patches"):
@@ -287,8 +287,8 @@ def test_per_layer_parameters_broadcast_and_set_depth():
     X, _ = _bars(20, size=12)
     ckn = _small(n_filters=(4, 8, 8), subsamplings=(1, 2, 2), sigmas=(0.5, 0.6, 0.7)).fit(X)
     assert ckn.n_layers_ == 3
-    assert [layer.patch_size for layer in ckn.network_.layers] == [3, 3, 3]
-    assert [layer.sigma for layer in ckn.network_.layers] == [0.5, 0.6, 0.7]
+    assert [layer.patch_size for layer in ckn.module_.ckn.layers] == [3, 3, 3]
+    assert [layer.sigma for layer in ckn.module_.ckn.layers] == [0.5, 0.6, 0.7]
     with pytest.raises(ValueError, match="subsamplings has 2 values but the network has 3"):
         _small(n_filters=(4, 8, 8), subsamplings=(1, 2)).fit(X)
 
@@ -306,14 +306,14 @@ def test_pickle_round_trip_keeps_numpy_state_and_predictions():
     X, _ = _bars(20)
     ckn = _small(device=torch.device("cpu")).fit(X)
     state = ckn.__getstate__()
-    assert "network_" not in state and _torch_free(state)
+    assert "module_" not in state and _torch_free(state)
     assert state["device"] == "cpu"
     clone = pickle.loads(pickle.dumps(ckn))
-    assert next(clone.network_.buffers()).device.type == "cpu"
+    assert next(clone.module_.buffers()).device.type == "cpu"
     np.testing.assert_array_equal(clone.transform(X), ckn.transform(X))
-    assert clone.network_ is not ckn.network_
-    for key, value in ckn.network_.state_dict().items():
-        torch.testing.assert_close(clone.network_.state_dict()[key], value)
+    assert clone.module_ is not ckn.module_ and clone.network_ is clone.module_
+    for key, value in ckn.module_.state_dict().items():
+        torch.testing.assert_close(clone.module_.state_dict()[key], value)
 
 
 def test_skops_round_trip():
@@ -332,8 +332,8 @@ def test_device_object_and_array_parameters_are_accepted():
     X, _ = _bars(20)
     ckn = _small(device=torch.device("cpu"), n_filters=np.array([8, 16]),
                  sigmas=np.array([0.5, 0.7]), patch_sizes=np.int64(3)).fit(X)
-    assert [layer.n_filters for layer in ckn.network_.layers] == [8, 16]
-    assert [layer.sigma for layer in ckn.network_.layers] == [0.5, 0.7]
+    assert [layer.n_filters for layer in ckn.module_.ckn.layers] == [8, 16]
+    assert [layer.sigma for layer in ckn.module_.ckn.layers] == [0.5, 0.7]
     np.testing.assert_allclose(ckn.transform(X), _small(sigmas=(0.5, 0.7)).fit_transform(X),
                                rtol=1e-5, atol=1e-6)
 
@@ -342,13 +342,13 @@ def test_n_jobs_sets_the_threads_of_fit_and_transform(monkeypatch):
     from sklearn_ckn.ckn import _transformer
 
     seen = []
-    original = _transformer.CKNTransformer._raw_features
+    original = _transformer.CKNTransformer._forward
 
-    def spy(self, images):
+    def spy(self, images, raw=False):
         seen.append(torch.get_num_threads())
-        return original(self, images)
+        return original(self, images, raw=raw)
 
-    monkeypatch.setattr(_transformer.CKNTransformer, "_raw_features", spy)
+    monkeypatch.setattr(_transformer.CKNTransformer, "_forward", spy)
     X, _ = _bars(12)
     before = torch.get_num_threads()
     ckn = _small(n_jobs=1).fit(X)
@@ -447,7 +447,7 @@ def test_gpu_and_cpu_agree_and_gpu_model_loads_on_cpu():
     gpu = _small(device="cuda").fit(X)
     np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
     loaded = pickle.loads(pickle.dumps(gpu))
-    assert next(loaded.network_.buffers()).device.type == "cpu"
+    assert next(loaded.module_.buffers()).device.type == "cpu"
     loaded.set_params(device="cpu")
     np.testing.assert_allclose(loaded.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
 
@@ -467,8 +467,8 @@ def test_whitening_reg_controls_the_zca_map():
     weak = _small(whitening_reg=0.0).fit(X)
     strong = _small(whitening_reg=10.0).fit(X)
     assert np.isfinite(weak.transform(X)).all()
-    w_weak = weak.network_.layers[0].white_weight.norm().item()
-    w_strong = strong.network_.layers[0].white_weight.norm().item()
+    w_weak = weak.module_.ckn.layers[0].white_weight.norm().item()
+    w_strong = strong.module_.ckn.layers[0].white_weight.norm().item()
     assert w_weak > w_strong  # less regularised whitening amplifies more
 
 
@@ -477,10 +477,29 @@ def test_local_whitening_is_the_per_image_preprocessing_then_plain_layers():
 
     X, _ = _bars(channels=3)
     local = _small(whitening="local").fit(X)
-    assert not local.network_.layers[0].whitening  # no fitted ZCA on top
+    assert not local.module_.ckn.layers[0].whitening  # no fitted ZCA on top
     pre = whiten_images_locally(torch.as_tensor(X, dtype=torch.float32).permute(0, 3, 1, 2))
     X_pre = pre.permute(0, 2, 3, 1).numpy()
     plain = _small(whitening=False).fit(X_pre)
     np.testing.assert_allclose(local.transform(X), plain.transform(X_pre), rtol=1e-4, atol=1e-5)
     restored = pickle.loads(pickle.dumps(local))
     np.testing.assert_allclose(restored.transform(X), local.transform(X), rtol=1e-6, atol=1e-7)
+
+
+def test_faint_training_images_do_not_overflow_bright_ones():
+    # A ZCA whitening fitted on faint colour images (pixels ~1e-8) multiplies patches
+    # by ~1e8: the squares of bright images' whitened patches (pixels ~1e11) overflow
+    # float32. Their norms are then summed in float64, not turned into inf / NaN.
+    X = np.random.default_rng(0).random((6, 4, 4, 3)).astype(np.float32) * 1e-7
+    ckn = _small(n_filters=(4,), subsamplings=(2,), normalize=None).fit(X)
+    assert ckn.module_.ckn.layers[0].whitening
+    bright = ckn.transform(X * 1e18)
+    assert np.isfinite(bright).all() and np.abs(bright).max() > 0
+    # The same network in float64 (no overflow) as the reference.
+    import copy
+
+    reference = copy.deepcopy(ckn.module_).double()
+    with torch.no_grad():
+        x = torch.as_tensor(X * 1e18, dtype=torch.float64).permute(0, 3, 1, 2)
+        expected = reference(x).numpy()
+    np.testing.assert_allclose(bright, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())

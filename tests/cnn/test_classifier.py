@@ -312,8 +312,8 @@ def test_pickle_round_trip_predicts_identically():
     X, y = quadrants(100, channels=3)
     clf = CNNClassifier(**dict(TINY, epochs=2)).fit(X, y)
     state = clf.__getstate__()
-    assert "network_" not in state and "_trainer" not in state
-    tensors = state["_network_state_"]
+    assert "module_" not in state and "network_" not in state and "_trainer" not in state
+    tensors = state["_module_state_"]
     assert tensors and all(isinstance(a, np.ndarray) for a in tensors.values())
     loaded = pickle.loads(pickle.dumps(clf))
     assert hasattr(clf, "network_") and hasattr(clf, "_trainer")  # pickling left clf alone

@@ -69,10 +69,9 @@ def ckn_model(task):
 @pytest.fixture(scope="session")
 def cknsup_model(task):
     X, y, _ = task
-    return CKNClassifier(
-        n_filters=(16, 32), subsamplings=(2, 4), n_patches=5000, kmeans_max_iter=5, epochs=2,
-        device="cpu", random_state=0,
-    ).fit(X, y)
+    ckn = CKNTransformer(n_filters=(16, 32), subsamplings=(2, 4), n_patches=5000,
+                         kmeans_max_iter=5)
+    return CKNClassifier(ckn=ckn, epochs=2, device="cpu", random_state=0).fit(X, y)
 
 
 @pytest.fixture(scope="session", params=["cnn", "ckn", "cknsup"])

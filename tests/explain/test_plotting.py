@@ -167,7 +167,7 @@ def test_filters_ckn_grey(ckn_model):
     disp = plot_filters(ckn_model, n_filters=5)
     assert disp.filters.shape == (5, 1, 3, 3)
     assert "pseudo-inverse" not in disp.ax_.get_title()
-    anchor = ckn_model[0].network_.layers[0].anchors[0].detach().reshape(3, 3).numpy()
+    anchor = ckn_model[0].module_.ckn.layers[0].anchors[0].detach().reshape(3, 3).numpy()
     np.testing.assert_allclose(_panel(disp, 0, 5), (anchor - anchor.min()) / np.ptp(anchor),
                                rtol=1e-5)
     # A bare transformer works too.
@@ -179,7 +179,7 @@ def test_filters_ckn_whitened_are_mapped_to_pixel_space():
     X = rng.integers(0, 256, size=(30, 10, 10, 3), dtype=np.uint8)
     ckn = CKNTransformer(n_filters=6, subsamplings=2, n_patches=1000, device="cpu",
                          random_state=0).fit(X)
-    layer = ckn.network_.layers[0]
+    layer = ckn.module_.ckn.layers[0]
     assert layer.whitening
     disp = plot_filters(ckn)
     assert "pseudo-inverse of the whitening" in disp.ax_.get_title()
@@ -260,13 +260,13 @@ def test_notebook_shows_each_figure_once():
 
 
 def test_plot_filters_of_a_supervised_ckn():
-    from sklearn_ckn import CKNClassifier
+    from sklearn_ckn import CKNClassifier, CKNTransformer
     from sklearn_ckn.explain import plot_filters
 
     rng = np.random.RandomState(0)
     X, y = rng.rand(30, 8, 8, 3).astype(np.float32), np.arange(30) % 2
-    clf = CKNClassifier(n_filters=(6, 8), n_patches=500, epochs=1, device="cpu",
-                        random_state=0).fit(X, y)
+    ckn = CKNTransformer(n_filters=(6, 8), n_patches=500)
+    clf = CKNClassifier(ckn=ckn, epochs=1, device="cpu", random_state=0).fit(X, y)
     display = plot_filters(clf)
     assert display.description.startswith("Supervised CKN first layer")
     assert display.filters.shape[:2] == (6, 3)  # 6 trained anchors of 3x3x3 patches
