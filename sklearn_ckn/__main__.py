@@ -2,7 +2,9 @@
 
 The one command-line parser of the package. It only turns the text of the command
 line into the parameters of :func:`sklearn_ckn.compare.run_comparison`, which checks
-all of them before anything is loaded or fitted.
+all of them before anything is loaded or fitted. Building the parser imports neither
+torch nor the models (``--help`` and ``--version`` answer at once): the comparison is
+imported when a command runs.
 
 Examples
 --------
@@ -64,7 +66,9 @@ def build_parser():
     >>> build_parser().parse_args(["compare", "--dataset", "mnist"]).dataset
     'mnist'
     """
-    from . import __version__, available_models
+    # Light imports only: no torch, no models (the names come from the comparison's
+    # settings, which list every model of make_model).
+    from . import __version__
     from .compare import DEFAULT_MAX_TRAIN
     from .datasets import DATASETS
 
@@ -97,7 +101,7 @@ def build_parser():
     cmp.add_argument("--no-verify-checksums", action="store_true",
                      help="do not check the data files already in --data-home against the "
                           "official MD5 checksums")
-    cmp.add_argument("--models", default=",".join(available_models()),
+    cmp.add_argument("--models", default=",".join(DEFAULT_MAX_TRAIN),
                      help="comma-separated models among %(default)s (default: all)")
     cmp.add_argument("--n-train", type=int, default=None,
                      help="use a random sample of this many training images")
@@ -190,12 +194,11 @@ def main(argv=None):
     ...       "--out", tempfile.mkdtemp()])
     0
     """
-    from .compare import ParameterError, run_comparison
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version exit here, before torch
     cmp = args.subparser  # the only command: compare
+    from .compare import ParameterError, run_comparison
     try:
         run_comparison(
             args.dataset,

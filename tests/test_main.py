@@ -183,9 +183,6 @@ def test_python_dash_m_error_has_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "sklearn-ckn compare: error: --models: knn given more than once"
     )
-    proc = subprocess.run([sys.executable, "-m", "sklearn_ckn", "--version"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.strip().endswith(sklearn_ckn.__version__)
 
 
 def test_missing_files_cli_message(tmp_path, capsys):
@@ -263,13 +260,26 @@ def test_cli_parsing_helpers():
     assert args.models == "ckn,ckn_supervised,cnn,kernel_svm,naive_bayes,knn"
 
 
-def test_python_dash_m_help():
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--help"], "compare"),
+        (["--version"], f"sklearn-ckn {sklearn_ckn.__version__}"),
+        (["compare", "--help"], "--n-train"),
+    ],
+)
+def test_python_dash_m_help_and_version_do_not_import_torch(args, expected):
+    # -X importtime lists every module imported, one per line of stderr.
     proc = subprocess.run(
-        [sys.executable, "-m", "sklearn_ckn", "compare", "--help"],
+        [sys.executable, "-X", "importtime", "-m", "sklearn_ckn", *args],
         capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode == 0
-    assert "--dataset" in proc.stdout and "--n-train" in proc.stdout
+    assert proc.returncode == 0 and expected in proc.stdout
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "sklearn_ckn.__main__" in imported or "sklearn_ckn" in imported
+    heavy = {"torch", "matplotlib", "sklearn_ckn._models"} & imported
+    assert not heavy, f"{' '.join(args)} imported {sorted(heavy)}"
 
 
 def test_checksums_of_files_present(tmp_path, capsys, fake_datasets):

@@ -5,7 +5,14 @@ import os
 
 import pytest
 
-from sklearn_ckn.compare import DATASET_PARAMS, QUICK_PARAMS, ParameterError, run_comparison
+from sklearn_ckn import available_models
+from sklearn_ckn.compare import (
+    DATASET_PARAMS,
+    DEFAULT_MAX_TRAIN,
+    QUICK_PARAMS,
+    ParameterError,
+    run_comparison,
+)
 from sklearn_ckn.compare import _data
 from sklearn_ckn.compare._config import make_config
 from sklearn_ckn.datasets import available_datasets
@@ -95,6 +102,12 @@ def test_config_builds_every_model_with_its_settings():
     assert "image_size" in make_config("fruits360", models=["knn"]).load
     assert "image_size" not in make_config("mnist", models=["knn"]).load
     assert make_config("digits", models=["knn"], verbose=True).verbose == 1
+
+
+def test_settings_name_every_model():
+    # The command line's parser lists the models from DEFAULT_MAX_TRAIN, without
+    # importing make_model (and torch).
+    assert list(DEFAULT_MAX_TRAIN) == list(QUICK_PARAMS) == available_models()
 
 
 def test_every_registered_dataset_has_settings():
