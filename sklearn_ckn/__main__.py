@@ -156,7 +156,8 @@ def _parse_params(parser, items):
         model, sep, rest = item.partition(":")
         name, sep2, value = rest.partition("=")
         if not sep or not sep2 or not name:
-            parser.error(f"--param expects MODEL:NAME=VALUE, got {item!r}")
+            parser.error(f"--param expects MODEL:NAME=VALUE (a pipeline's NAME is "
+                         f"<step>__<parameter>: ckn:ckn__n_filters=(32, 128)), got {item!r}")
         params.setdefault(model.strip(), {})[name.strip()] = _literal(value)
     return params
 

@@ -70,6 +70,14 @@ def assert_one_line_error(err, *fragments):
         (["--param", "naive_bayes:nb__var_smoothing=-1"], ["--param naive_bayes", "var_smoothing"]),
         (["--param", "ckn:ckn__n_filters=-3"], ["--param ckn", "n_filters", "-3"]),
         (["--param", "cnn:epochs='many'"], ["--param cnn", "epochs"]),
+        # a wrong spelling of a parameter: the message names the right one
+        (["--param", "ckn:n_filters=(8, 16)"],
+         ["--param ckn: unknown parameter 'n_filters'", "did you mean 'ckn__n_filters'?",
+          "pipeline (steps ckn, scaler, clf)"]),
+        (["--param", "ckn:ckn:n_filters=(8, 16)"], ["'ckn:n_filters'", "'ckn__n_filters'?"]),
+        (["--param", "ckn:ckn__n_filter=(8, 16)"], ["did you mean 'ckn__n_filters'?"]),
+        (["--param", "cnn:epoch=3"], ["--param cnn: unknown parameter 'epoch'",
+                                      "did you mean 'epochs'?"]),
         # a model that does not run: its parameters are checked too
         (["--param", "cnn:epochs=0"], ["--param cnn", "epochs"]),
     ],

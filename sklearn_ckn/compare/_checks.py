@@ -5,6 +5,7 @@ A message names its parameter as ``{name}``: the Python API shows ``random_state
 the command line its option, ``--random-state``.
 """
 
+import difflib
 import numbers
 import os
 from collections.abc import Mapping
@@ -204,6 +205,45 @@ def check_out_folder(out):
             "out", f"{what} is not writable: no permission to write in {existing!r}."
         )
     return out
+
+
+def _spelling_hints(name, valid):
+    """The names of ``valid`` that ``name`` probably means (at most 3).
+
+    ``ckn:n_filters`` or ``ckn.n_filters`` for ``ckn__n_filters``; a step's parameter
+    without its step (``n_filters``: ``ckn__n_filters``); else close spellings
+    (difflib), of the parameter's own name first, then of the whole name.
+    """
+    spelled = name.replace(":", "__").replace(".", "__")
+    if spelled in valid:
+        return [spelled]
+    last = spelled.rpartition("__")[2]
+    by_last = {}
+    for full in valid:
+        by_last.setdefault(full.rpartition("__")[2], []).append(full)
+    close = difflib.get_close_matches(last, list(by_last), n=2, cutoff=0.8)
+    hints = [full for match in close for full in by_last[match]]
+    return (hints or difflib.get_close_matches(spelled, valid, n=3, cutoff=0.6))[:3]
+
+
+def check_param_names(param, key, names, model):
+    """``names`` if each is a parameter of ``model`` (``get_params()``), else a
+    :class:`ParameterError` that suggests the right spelling (``ckn__n_filters`` for
+    ``n_filters`` or ``ckn:n_filters`` in a pipeline)."""
+    valid = sorted(model.get_params())
+    unknown = [name for name in names if name not in valid]
+    if not unknown:
+        return names
+    message = f"unknown parameter {unknown[0]!r} of the {key} model"
+    hints = _spelling_hints(str(unknown[0]), valid)
+    message += f"; did you mean {' or '.join(map(repr, hints))}?" if hints else "."
+    if hasattr(model, "steps"):
+        steps = ", ".join(step for step, _ in model.steps)
+        message += (f" The {key} model is a pipeline (steps {steps}): its parameters are "
+                    "named <step>__<parameter>.")
+    elif not hints:
+        message += f" Its parameters: {', '.join(valid)}."
+    raise ParameterError(param, message, key=key)
 
 
 def validate_model_params(model):

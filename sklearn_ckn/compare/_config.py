@@ -25,6 +25,7 @@ from ._checks import (
     check_models,
     check_n_jobs,
     check_out_folder,
+    check_param_names,
     check_per_model,
     check_random_state,
     validate_model_params,
@@ -190,6 +191,8 @@ def _build_models(names, dataset, model_params, quick, device, random_state, ver
         if not isinstance(model_params.get(name, {}), Mapping):
             raise ParameterError("model_params", "{name} must be a dict of make_model keywords, "
                                  f"got {model_params[name]!r}.", key=name)
+        param = "model_params" if name in model_params else "models"
+        check_param_names(param, name, model_params.get(name, {}), make_model(name))
         params.update(model_params.get(name, {}))
         try:
             model = make_model(
@@ -198,7 +201,6 @@ def _build_models(names, dataset, model_params, quick, device, random_state, ver
             )
             validate_model_params(model)
         except (TypeError, ValueError) as exc:
-            param = "model_params" if name in model_params else "models"
             raise ParameterError(param, " ".join(str(exc).split()), key=name) from exc
         built[name] = model
     return {name: built[name] for name in names}

@@ -110,6 +110,25 @@ def test_settings_name_every_model():
     assert list(DEFAULT_MAX_TRAIN) == list(QUICK_PARAMS) == available_models()
 
 
+@pytest.mark.parametrize(
+    "model, params, hint",
+    [
+        ("ckn", {"n_filters": (8, 16)}, "did you mean 'ckn__n_filters'?"),
+        ("ckn", {"ckn:n_filters": (8, 16)}, "did you mean 'ckn__n_filters'?"),
+        ("ckn", {"C": 0.1}, "did you mean 'clf__C'?"),
+        ("knn", {"n_neighbors": 1}, "did you mean 'knn__n_neighbors'?"),
+        ("cnn", {"epoch": 1}, "did you mean 'epochs'?"),
+        ("ckn", {"nothing_like_it": 1}, "'nothing_like_it' of the ckn model. The ckn model is "
+                                        "a pipeline (steps ckn, scaler, clf)"),
+        ("cnn", {"nothing_like_it": 1}, "Its parameters: architecture, "),
+    ],
+)
+def test_unknown_model_parameter_names_the_right_spelling(model, params, hint):
+    with pytest.raises(ParameterError, match=rf"model_params\['{model}'\]: unknown") as exc:
+        make_config("digits", models=[model], model_params={model: params})
+    assert hint in str(exc.value)
+
+
 def test_every_registered_dataset_has_settings():
     assert set(DATASET_PARAMS) <= set(available_datasets())
     for dataset in available_datasets():
