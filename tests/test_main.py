@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pandas as pd
 import pytest
@@ -78,6 +79,7 @@ def assert_one_line_error(err, *fragments):
         (["--param", "ckn:ckn__n_filter=(8, 16)"], ["did you mean 'ckn__n_filters'?"]),
         (["--param", "cnn:epoch=3"], ["--param cnn: unknown parameter 'epoch'",
                                       "did you mean 'epochs'?"]),
+        (["--out", "{link}/results"], ["--out:", "is a broken symbolic link"]),
         # a model that does not run: its parameters are checked too
         (["--param", "cnn:epochs=0"], ["--param cnn", "epochs"]),
     ],
@@ -85,7 +87,9 @@ def assert_one_line_error(err, *fragments):
 def test_argument_errors_before_anything_runs(tmp_path, capsys, nothing_fitted, extra, fragments):
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
-    extra = [a.format(file=afile) for a in extra]
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")  # a broken link: os.access cannot tell
+    extra = [a.format(file=afile, link=link) for a in extra]
     out = [] if "--out" in extra else ["--out", str(tmp_path / "out")]
     code, err = run_cli(FAST + out + extra, capsys)
     assert code == 2
@@ -110,6 +114,27 @@ def test_unwritable_out_folder(tmp_path, capsys, monkeypatch, nothing_fitted):
     assert code == 2
     assert_one_line_error(err, "--out:", "not writable", str(locked))
     assert os.listdir(locked) == []
+
+
+def test_out_folder_that_cannot_be_written_fails_before_fitting(tmp_path, capsys, monkeypatch,
+                                                                nothing_fitted):
+    # A read-only file system or a full disk: os.access says yes, writing fails.
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / "out"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    code, err = run_cli(FAST + ["--out", str(tmp_path / "out" / "sub")], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--out:", "cannot be written: Read-only file system")
+    assert os.listdir(tmp_path) == []  # the folders the check created are removed
+
+
+def test_out_folder_check_leaves_nothing_behind(tmp_path):
+    check_out_folder(tmp_path / "a" / "b")
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "kept").mkdir()
+    check_out_folder(tmp_path / "kept")
+    assert os.listdir(tmp_path / "kept") == []
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")

@@ -8,6 +8,7 @@ the command line its option, ``--random-state``.
 import difflib
 import numbers
 import os
+import tempfile
 from collections.abc import Mapping
 
 __all__ = ["ParameterError"]
@@ -187,15 +188,23 @@ def check_data_home(data_home):
 def check_out_folder(out):
     """``out`` if it is, or can be created as, a writable folder.
 
-    Nothing is created: the nearest existing folder on the way must be writable.
+    The folder (and its missing parents) is created, a probe file written into it
+    and deleted, and the folders it created removed again: the check leaves nothing
+    behind, and what ``os.access`` cannot tell (a broken link on the way, a
+    read-only file system, a full disk) fails here, not after the models are fitted.
     """
     path = os.path.abspath(os.fspath(out))
     what = f"out={os.fspath(out)!r}"
     if os.path.exists(path) and not os.path.isdir(path):
         raise ParameterError("out", f"{what} is a file, not a folder for the results.")
-    existing = path
-    while not os.path.exists(existing):
+    missing, existing = [], path
+    while not os.path.lexists(existing):
+        missing.append(existing)
         existing = os.path.dirname(existing)
+    if os.path.islink(existing) and not os.path.exists(existing):
+        raise ParameterError(
+            "out", f"{what} cannot be created: {existing!r} is a broken symbolic link."
+        )
     if not os.path.isdir(existing):
         raise ParameterError(
             "out", f"{what} cannot be created: {existing!r} is a file, not a folder."
@@ -204,6 +213,25 @@ def check_out_folder(out):
         raise ParameterError(
             "out", f"{what} is not writable: no permission to write in {existing!r}."
         )
+    created = []
+    try:
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            created.append(folder)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".sklearn_ckn_probe_")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ParameterError(
+            "out", f"{what} cannot be written: {exc.strerror or exc}{where}."
+        ) from None
+    finally:
+        for folder in reversed(created):
+            try:
+                os.rmdir(folder)
+            except OSError:  # pragma: no cover - something else wrote into it meanwhile
+                pass
     return out
 
 
