@@ -251,7 +251,7 @@ def _spelling_hints(name, valid):
         by_last.setdefault(full.rpartition("__")[2], []).append(full)
     close = difflib.get_close_matches(last, list(by_last), n=2, cutoff=0.8)
     hints = [full for match in close for full in by_last[match]]
-    return (hints or difflib.get_close_matches(spelled, valid, n=3, cutoff=0.6))[:3]
+    return (hints or difflib.get_close_matches(spelled, valid, n=2, cutoff=0.75))[:3]
 
 
 def check_param_names(param, key, names, model):
