@@ -36,8 +36,9 @@ _OPTIONS = {"model_params": "--param"}
 
 
 def _one_line(exc):
-    """An exception's message on one line (download errors list every address tried)."""
-    return " ".join(str(exc).split())
+    """An exception's message and notes on one line (download errors list every address
+    tried; a model's failure says which model)."""
+    return " ".join(" ".join([str(exc), *getattr(exc, "__notes__", [])]).split())
 
 
 def auto_or_int(text):
@@ -223,9 +224,10 @@ def main(argv=None):
         )
     except ParameterError as exc:  # checked before anything was loaded or fitted
         cmp.error(_one_line(exc.message_for(_option(exc))))
-    except (ValueError, OSError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         # The user's data (missing or corrupt files, failed downloads, training sets
-        # too small): one line saying what to do, no traceback.
+        # too small) or model parameters of the wrong type that only the fit can tell
+        # (--param "cnn:architecture_params={'widths': 3}"): one line, no traceback.
         print(f"{cmp.prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -164,6 +164,21 @@ def test_training_sets_too_small_fail_before_any_fit(tmp_path, capsys, nothing_f
     assert_one_line_error(err, *fragments)
 
 
+def test_model_failing_in_fit_is_one_line_naming_the_model(tmp_path, capsys, monkeypatch):
+    # A model parameter of the wrong type that only the fit can tell, e.g.
+    # --param "cnn:architecture_params={'widths': 3}" with the residual CNN.
+    def wrong_type(name, *args, **kwargs):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setattr(_run, "_fit_one", wrong_type)
+    code, err = run_cli(FAST + ["--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert_one_line_error(
+        err, "error: 'int' object is not iterable (while fitting and scoring the naive_bayes "
+             "model)"
+    )
+
+
 def test_failed_download_is_one_line_and_creates_no_data_home(tmp_path, capsys, monkeypatch,
                                                               nothing_fitted):
     import urllib.error
