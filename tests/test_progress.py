@@ -66,13 +66,15 @@ def test_workers_are_quiet_unless_verbose_above_one():
     assert "3/3" in _in_worker(1)  # in the main process, verbose=1 shows the bar
 
 
-# A Jupyter kernel without ipywidgets, as tqdm.autonotebook detects one.
+# A Jupyter kernel without ipywidgets, as tqdm.autonotebook detects one (by the
+# modules loaded from tqdm 4.66, by the shell's configuration before).
 FAKE_NOTEBOOK = """
 import sys, types
 sys.modules["ipykernel"] = types.ModuleType("ipykernel")
 sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
 ipython = types.ModuleType("IPython")
-ipython.get_ipython = lambda: type("ZMQInteractiveShell", (), {})()
+shell = type("ZMQInteractiveShell", (), {"config": {"IPKernelApp": {}}})
+ipython.get_ipython = shell
 sys.modules["IPython"] = ipython
 sys.modules["ipywidgets"] = None  # not installed
 """
