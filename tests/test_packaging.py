@@ -6,7 +6,7 @@
 * ``[project.urls]`` names the addresses of ``sklearn_ckn/_urls.py``, the package's one
   copy of them;
 * an sdist built from this tree (``python -m build --sdist --no-isolation``, skipped
-  without the ``build`` package) holds the whole test suite, the documentation
+  without the ``build`` package or setuptools>=77) holds the whole test suite, the documentation
   sources, the examples, the benchmark scripts, LICENSE, CHANGELOG.md and
   CITATION.cff, and not what a build or a run generates; the build prints no
   setuptools deprecation warning.
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tomllib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,12 @@ def sdist(tmp_path_factory):
     """``(file names relative to the sdist's root, build output)`` of an sdist built
     from a copy of the tree (the build writes an .egg-info next to pyproject.toml)."""
     pytest.importorskip("build", reason="python -m pip install build")
+    try:  # --no-isolation builds with the installed setuptools
+        setuptools = tuple(int(p) for p in version("setuptools").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        setuptools = (0,)
+    if setuptools < (77,):
+        pytest.skip("the build needs setuptools>=77: python -m pip install -U setuptools")
     tmp = tmp_path_factory.mktemp("sdist")
     src = tmp / "src"
     # Copied as they are, generated files included (the sdist must leave them out),
