@@ -2,7 +2,9 @@
 
 The one command-line parser of the package. It only turns the text of the command
 line into the parameters of :func:`sklearn_ckn.compare.run_comparison`, which checks
-all of them before anything is loaded or fitted.
+all of them before anything is loaded or fitted. Building the parser imports neither
+torch nor the models (``--help`` and ``--version`` answer at once): the comparison is
+imported when a command runs.
 
 Examples
 --------
@@ -34,8 +36,9 @@ _OPTIONS = {"model_params": "--param"}
 
 
 def _one_line(exc):
-    """An exception's message on one line (download errors list every address tried)."""
-    return " ".join(str(exc).split())
+    """An exception's message and notes on one line (download errors list every address
+    tried; a model's failure says which model)."""
+    return " ".join(" ".join([str(exc), *getattr(exc, "__notes__", [])]).split())
 
 
 def auto_or_int(text):
@@ -64,7 +67,9 @@ def build_parser():
     >>> build_parser().parse_args(["compare", "--dataset", "mnist"]).dataset
     'mnist'
     """
-    from . import __version__, available_models
+    # Light imports only: no torch, no models (the names come from the comparison's
+    # settings, which list every model of make_model).
+    from . import __version__
     from .compare import DEFAULT_MAX_TRAIN
     from .datasets import DATASETS
 
@@ -97,7 +102,7 @@ def build_parser():
     cmp.add_argument("--no-verify-checksums", action="store_true",
                      help="do not check the data files already in --data-home against the "
                           "official MD5 checksums")
-    cmp.add_argument("--models", default=",".join(available_models()),
+    cmp.add_argument("--models", default=",".join(DEFAULT_MAX_TRAIN),
                      help="comma-separated models among %(default)s (default: all)")
     cmp.add_argument("--n-train", type=int, default=None,
                      help="use a random sample of this many training images")
@@ -152,7 +157,8 @@ def _parse_params(parser, items):
         model, sep, rest = item.partition(":")
         name, sep2, value = rest.partition("=")
         if not sep or not sep2 or not name:
-            parser.error(f"--param expects MODEL:NAME=VALUE, got {item!r}")
+            parser.error(f"--param expects MODEL:NAME=VALUE (a pipeline's NAME is "
+                         f"<step>__<parameter>: ckn:ckn__n_filters=(32, 128)), got {item!r}")
         params.setdefault(model.strip(), {})[name.strip()] = _literal(value)
     return params
 
@@ -190,12 +196,11 @@ def main(argv=None):
     ...       "--out", tempfile.mkdtemp()])
     0
     """
-    from .compare import ParameterError, run_comparison
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version exit here, before torch
     cmp = args.subparser  # the only command: compare
+    from .compare import ParameterError, run_comparison
     try:
         run_comparison(
             args.dataset,
@@ -219,9 +224,10 @@ def main(argv=None):
         )
     except ParameterError as exc:  # checked before anything was loaded or fitted
         cmp.error(_one_line(exc.message_for(_option(exc))))
-    except (ValueError, OSError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         # The user's data (missing or corrupt files, failed downloads, training sets
-        # too small): one line saying what to do, no traceback.
+        # too small) or model parameters of the wrong type that only the fit can tell
+        # (--param "cnn:architecture_params={'widths': 3}"): one line, no traceback.
         print(f"{cmp.prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from ._urls import DOCUMENTATION_URL
+
 __all__ = [
     "DOC_LINK_MODULE",
     "DOC_LINK_TEMPLATE",
@@ -34,8 +36,7 @@ __all__ = [
 # those docs/conf.py generates: generated/<public module>.<class name>.html.
 DOC_LINK_MODULE = "sklearn_ckn"
 DOC_LINK_TEMPLATE = (
-    "https://sklearn-ckn.readthedocs.io/en/latest/generated/"
-    "{estimator_module}.{estimator_name}.html"
+    f"{DOCUMENTATION_URL}/en/latest/generated/{{estimator_module}}.{{estimator_name}}.html"
 )
 
 

@@ -9,14 +9,36 @@ bar (``tqdm.auto``: a widget in Jupyter, text elsewhere) that
 * advances after every step, however long a step takes;
 * is silent inside joblib workers (``GridSearchCV(n_jobs=2)``, ``cross_val_score``...)
   unless ``verbose > 1``, so that several processes do not interleave raw ``\\r``
-  lines; with ``verbose > 1`` a worker's bar is labelled with its process id.
+  lines; with ``verbose > 1`` a worker's bar is labelled with its process id;
+* in a Jupyter notebook without ipywidgets, is a plain text bar, quietly, redrawn at
+  most once a second (every redraw is a separate output message of the notebook):
+  ``tqdm.auto`` would warn "IProgress not found" (tqdm >= 4.66) or pick widget bars
+  that fail (older tqdm).
 """
 
+import importlib.util
 import os
+import sys
+import warnings
 
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
 
 from ._threads import in_joblib_worker
+
+#: Least seconds between two redraws of a text bar in a notebook (tqdm's default,
+#: 0.1 s, gives some 70 output messages for a 7-second fit).
+NOTEBOOK_TEXT_MININTERVAL = 1.0
+
+# The widget bars of tqdm.notebook need ipywidgets.
+_TEXT_IN_NOTEBOOK = "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is None
+if _TEXT_IN_NOTEBOOK:
+    from tqdm.std import tqdm
+else:
+    with warnings.catch_warnings():
+        # tqdm.auto: widget bars in a notebook, text bars elsewhere; it warns when a
+        # notebook's ipywidgets cannot be imported after all.
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
 
 __all__ = ["progress"]
 
@@ -60,6 +82,8 @@ def progress(iterable=None, *, verbose=0, total=None, desc=None, leave=True, **k
     if in_joblib_worker():
         desc = f"[pid {os.getpid()}] {desc or ''}".rstrip()
     kwargs.setdefault("dynamic_ncols", True)
+    if _TEXT_IN_NOTEBOOK:
+        kwargs.setdefault("mininterval", NOTEBOOK_TEXT_MININTERVAL)
     bar = tqdm(total=total, desc=desc, leave=leave, **kwargs)
     return _Bar(bar, iterable)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pandas as pd
 import pytest
@@ -70,6 +71,15 @@ def assert_one_line_error(err, *fragments):
         (["--param", "naive_bayes:nb__var_smoothing=-1"], ["--param naive_bayes", "var_smoothing"]),
         (["--param", "ckn:ckn__n_filters=-3"], ["--param ckn", "n_filters", "-3"]),
         (["--param", "cnn:epochs='many'"], ["--param cnn", "epochs"]),
+        # a wrong spelling of a parameter: the message names the right one
+        (["--param", "ckn:n_filters=(8, 16)"],
+         ["--param ckn: unknown parameter 'n_filters'", "did you mean 'ckn__n_filters'?",
+          "pipeline (steps ckn, scaler, clf)"]),
+        (["--param", "ckn:ckn:n_filters=(8, 16)"], ["'ckn:n_filters'", "'ckn__n_filters'?"]),
+        (["--param", "ckn:ckn__n_filter=(8, 16)"], ["did you mean 'ckn__n_filters'?"]),
+        (["--param", "cnn:epoch=3"], ["--param cnn: unknown parameter 'epoch'",
+                                      "did you mean 'epochs'?"]),
+        (["--out", "{link}/results"], ["--out:", "is a broken symbolic link"]),
         # a model that does not run: its parameters are checked too
         (["--param", "cnn:epochs=0"], ["--param cnn", "epochs"]),
     ],
@@ -77,7 +87,9 @@ def assert_one_line_error(err, *fragments):
 def test_argument_errors_before_anything_runs(tmp_path, capsys, nothing_fitted, extra, fragments):
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
-    extra = [a.format(file=afile) for a in extra]
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")  # a broken link: os.access cannot tell
+    extra = [a.format(file=afile, link=link) for a in extra]
     out = [] if "--out" in extra else ["--out", str(tmp_path / "out")]
     code, err = run_cli(FAST + out + extra, capsys)
     assert code == 2
@@ -102,6 +114,27 @@ def test_unwritable_out_folder(tmp_path, capsys, monkeypatch, nothing_fitted):
     assert code == 2
     assert_one_line_error(err, "--out:", "not writable", str(locked))
     assert os.listdir(locked) == []
+
+
+def test_out_folder_that_cannot_be_written_fails_before_fitting(tmp_path, capsys, monkeypatch,
+                                                                nothing_fitted):
+    # A read-only file system or a full disk: os.access says yes, writing fails.
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / "out"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    code, err = run_cli(FAST + ["--out", str(tmp_path / "out" / "sub")], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--out:", "cannot be written: Read-only file system")
+    assert os.listdir(tmp_path) == []  # the folders the check created are removed
+
+
+def test_out_folder_check_leaves_nothing_behind(tmp_path):
+    check_out_folder(tmp_path / "a" / "b")
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "kept").mkdir()
+    check_out_folder(tmp_path / "kept")
+    assert os.listdir(tmp_path / "kept") == []
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")
@@ -129,6 +162,21 @@ def test_training_sets_too_small_fail_before_any_fit(tmp_path, capsys, nothing_f
     code, err = run_cli(FAST + ["--out", str(tmp_path / "out")] + extra, capsys)
     assert code == 2
     assert_one_line_error(err, *fragments)
+
+
+def test_model_failing_in_fit_is_one_line_naming_the_model(tmp_path, capsys, monkeypatch):
+    # A model parameter of the wrong type that only the fit can tell, e.g.
+    # --param "cnn:architecture_params={'widths': 3}" with the residual CNN.
+    def wrong_type(name, *args, **kwargs):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setattr(_run, "_fit_one", wrong_type)
+    code, err = run_cli(FAST + ["--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert_one_line_error(
+        err, "error: 'int' object is not iterable (while fitting and scoring the naive_bayes "
+             "model)"
+    )
 
 
 def test_failed_download_is_one_line_and_creates_no_data_home(tmp_path, capsys, monkeypatch,
@@ -183,9 +231,6 @@ def test_python_dash_m_error_has_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "sklearn-ckn compare: error: --models: knn given more than once"
     )
-    proc = subprocess.run([sys.executable, "-m", "sklearn_ckn", "--version"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.strip().endswith(sklearn_ckn.__version__)
 
 
 def test_missing_files_cli_message(tmp_path, capsys):
@@ -263,13 +308,26 @@ def test_cli_parsing_helpers():
     assert args.models == "ckn,ckn_supervised,cnn,kernel_svm,naive_bayes,knn"
 
 
-def test_python_dash_m_help():
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--help"], "compare"),
+        (["--version"], f"sklearn-ckn {sklearn_ckn.__version__}"),
+        (["compare", "--help"], "--n-train"),
+    ],
+)
+def test_python_dash_m_help_and_version_do_not_import_torch(args, expected):
+    # -X importtime lists every module imported, one per line of stderr.
     proc = subprocess.run(
-        [sys.executable, "-m", "sklearn_ckn", "compare", "--help"],
+        [sys.executable, "-X", "importtime", "-m", "sklearn_ckn", *args],
         capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode == 0
-    assert "--dataset" in proc.stdout and "--n-train" in proc.stdout
+    assert proc.returncode == 0 and expected in proc.stdout
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "sklearn_ckn.__main__" in imported or "sklearn_ckn" in imported
+    heavy = {"torch", "matplotlib", "sklearn_ckn._models"} & imported
+    assert not heavy, f"{' '.join(args)} imported {sorted(heavy)}"
 
 
 def test_checksums_of_files_present(tmp_path, capsys, fake_datasets):

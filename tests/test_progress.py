@@ -1,10 +1,15 @@
-"""Progress bars (sklearn_ckn._progress): final line kept, workers quiet, early stops."""
+"""Progress bars (sklearn_ckn._progress): final line kept, workers quiet, early stops,
+quiet text bars in a notebook without ipywidgets."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 from joblib import Parallel, delayed
 
-from sklearn_ckn._progress import _NullBar, progress
+import sklearn_ckn
+from sklearn_ckn._progress import NOTEBOOK_TEXT_MININTERVAL, _NullBar, progress
 
 
 def _bar(iterable=None, **kw):
@@ -59,3 +64,54 @@ def test_workers_are_quiet_unless_verbose_above_one():
     outs = Parallel(n_jobs=2, backend="threading")(delayed(_in_worker)(2) for _ in range(2))
     assert all("[pid " in out and "3/3" in out for out in outs)
     assert "3/3" in _in_worker(1)  # in the main process, verbose=1 shows the bar
+
+
+# A Jupyter kernel without ipywidgets, as tqdm.autonotebook detects one (by the
+# modules loaded from tqdm 4.66, by the shell's configuration before).
+FAKE_NOTEBOOK = """
+import sys, types
+sys.modules["ipykernel"] = types.ModuleType("ipykernel")
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+ipython = types.ModuleType("IPython")
+shell = type("ZMQInteractiveShell", (), {"config": {"IPKernelApp": {}}})
+ipython.get_ipython = shell
+sys.modules["IPython"] = ipython
+sys.modules["ipywidgets"] = None  # not installed
+"""
+
+
+def _python(code, *options):
+    """``(stdout, stderr)`` of ``python *options -c code`` run next to the package."""
+    proc = subprocess.run(
+        [sys.executable, *options, "-c", code], capture_output=True, text=True, timeout=120,
+        cwd=Path(sklearn_ckn.__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, proc.stderr
+
+
+def test_importing_the_package_prints_nothing():
+    assert _python("import sklearn_ckn", "-W", "error") == ("", "")
+
+
+def test_notebook_without_ipywidgets_gets_quiet_text_bars():
+    # -W error would hide tqdm's warning (tqdm.autonotebook catches it as an error):
+    # every warning is shown instead, and none may be.
+    out, err = _python(FAKE_NOTEBOOK + (
+        "import io\n"
+        "from sklearn_ckn._progress import progress\n"
+        "stream = io.StringIO()\n"
+        "bar = progress(range(3), verbose=1, desc='fit', file=stream)\n"
+        "list(bar)\n"
+        "print(type(bar.bar).__module__, bar.mininterval, repr(stream.getvalue()[-40:]))\n"
+    ), "-W", "always")
+    assert err == ""
+    module, mininterval, text = out.split(" ", 2)
+    assert "notebook" not in module and float(mininterval) == NOTEBOOK_TEXT_MININTERVAL
+    assert "3/3" in text  # a plain text bar
+
+
+def test_text_bars_outside_notebooks_keep_tqdm_redraw_interval():
+    bar, _ = _bar(range(2), verbose=1)
+    assert bar.mininterval == 0.1
+    list(bar)

@@ -32,31 +32,34 @@ Every parameter is checked before anything is loaded or fitted (a bad one raises
 :func:`plot_misclassified` and their displays) work on any predictions.
 """
 
-from ._checks import ParameterError
-from ._comparison import ComparisonResult, run_comparison
-from ._config import DATASET_PARAMS, DEFAULT_MAX_TRAIN, QUICK_PARAMS
-from ._data import load_comparison_data
-from ._plotting import (
-    ConfusionMatricesDisplay,
-    MisclassifiedDisplay,
-    format_per_class_table,
-    per_class_accuracy,
-    plot_confusion_matrices,
-    plot_misclassified,
-)
+import importlib
 
-__all__ = [
-    "DATASET_PARAMS",
-    "DEFAULT_MAX_TRAIN",
-    "QUICK_PARAMS",
-    "ComparisonResult",
-    "ConfusionMatricesDisplay",
-    "MisclassifiedDisplay",
-    "ParameterError",
-    "format_per_class_table",
-    "load_comparison_data",
-    "per_class_accuracy",
-    "plot_confusion_matrices",
-    "plot_misclassified",
-    "run_comparison",
-]
+# Public names, imported on first use: the command line's parser reads the settings of
+# ``_config`` without importing torch, matplotlib or the models (``--help`` stays fast).
+_LAZY = {
+    "DATASET_PARAMS": "._config",
+    "DEFAULT_MAX_TRAIN": "._config",
+    "QUICK_PARAMS": "._config",
+    "ComparisonResult": "._comparison",
+    "ConfusionMatricesDisplay": "._plotting",
+    "MisclassifiedDisplay": "._plotting",
+    "ParameterError": "._checks",
+    "format_per_class_table": "._plotting",
+    "load_comparison_data": "._data",
+    "per_class_accuracy": "._plotting",
+    "plot_confusion_matrices": "._plotting",
+    "plot_misclassified": "._plotting",
+    "run_comparison": "._comparison",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -5,8 +5,10 @@ A message names its parameter as ``{name}``: the Python API shows ``random_state
 the command line its option, ``--random-state``.
 """
 
+import difflib
 import numbers
 import os
+import tempfile
 from collections.abc import Mapping
 
 __all__ = ["ParameterError"]
@@ -186,15 +188,23 @@ def check_data_home(data_home):
 def check_out_folder(out):
     """``out`` if it is, or can be created as, a writable folder.
 
-    Nothing is created: the nearest existing folder on the way must be writable.
+    The folder (and its missing parents) is created, a probe file written into it
+    and deleted, and the folders it created removed again: the check leaves nothing
+    behind, and what ``os.access`` cannot tell (a broken link on the way, a
+    read-only file system, a full disk) fails here, not after the models are fitted.
     """
     path = os.path.abspath(os.fspath(out))
     what = f"out={os.fspath(out)!r}"
     if os.path.exists(path) and not os.path.isdir(path):
         raise ParameterError("out", f"{what} is a file, not a folder for the results.")
-    existing = path
-    while not os.path.exists(existing):
+    missing, existing = [], path
+    while not os.path.lexists(existing):
+        missing.append(existing)
         existing = os.path.dirname(existing)
+    if os.path.islink(existing) and not os.path.exists(existing):
+        raise ParameterError(
+            "out", f"{what} cannot be created: {existing!r} is a broken symbolic link."
+        )
     if not os.path.isdir(existing):
         raise ParameterError(
             "out", f"{what} cannot be created: {existing!r} is a file, not a folder."
@@ -203,7 +213,65 @@ def check_out_folder(out):
         raise ParameterError(
             "out", f"{what} is not writable: no permission to write in {existing!r}."
         )
+    created = []
+    try:
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            created.append(folder)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".sklearn_ckn_probe_")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ParameterError(
+            "out", f"{what} cannot be written: {exc.strerror or exc}{where}."
+        ) from None
+    finally:
+        for folder in reversed(created):
+            try:
+                os.rmdir(folder)
+            except OSError:  # pragma: no cover - something else wrote into it meanwhile
+                pass
     return out
+
+
+def _spelling_hints(name, valid):
+    """The names of ``valid`` that ``name`` probably means (at most 3).
+
+    ``ckn:n_filters`` or ``ckn.n_filters`` for ``ckn__n_filters``; a step's parameter
+    without its step (``n_filters``: ``ckn__n_filters``); else close spellings
+    (difflib), of the parameter's own name first, then of the whole name.
+    """
+    spelled = name.replace(":", "__").replace(".", "__")
+    if spelled in valid:
+        return [spelled]
+    last = spelled.rpartition("__")[2]
+    by_last = {}
+    for full in valid:
+        by_last.setdefault(full.rpartition("__")[2], []).append(full)
+    close = difflib.get_close_matches(last, list(by_last), n=2, cutoff=0.8)
+    hints = [full for match in close for full in by_last[match]]
+    return (hints or difflib.get_close_matches(spelled, valid, n=2, cutoff=0.75))[:3]
+
+
+def check_param_names(param, key, names, model):
+    """``names`` if each is a parameter of ``model`` (``get_params()``), else a
+    :class:`ParameterError` that suggests the right spelling (``ckn__n_filters`` for
+    ``n_filters`` or ``ckn:n_filters`` in a pipeline)."""
+    valid = sorted(model.get_params())
+    unknown = [name for name in names if name not in valid]
+    if not unknown:
+        return names
+    message = f"unknown parameter {unknown[0]!r} of the {key} model"
+    hints = _spelling_hints(str(unknown[0]), valid)
+    message += f"; did you mean {' or '.join(map(repr, hints))}?" if hints else "."
+    if hasattr(model, "steps"):
+        steps = ", ".join(step for step, _ in model.steps)
+        message += (f" The {key} model is a pipeline (steps {steps}): its parameters are "
+                    "named <step>__<parameter>.")
+    elif not hints:
+        message += f" Its parameters: {', '.join(valid)}."
+    raise ParameterError(param, message, key=key)
 
 
 def validate_model_params(model):

@@ -2,6 +2,7 @@
 (``_config``), loads the data (``_data``), fits and scores the models (``_run``) and
 reports (``_report``)."""
 
+import html
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,14 +13,25 @@ from sklearn.utils import Bunch
 from .._threads import cpu_threads
 from . import _data, _run
 from ._config import make_config
-from ._report import make_figures, per_class_table, print_report, say, write_files
+from ._report import (
+    capped,
+    formatted_table,
+    make_figures,
+    per_class_table,
+    print_report,
+    say,
+    write_files,
+)
 
 __all__ = ["ComparisonResult", "run_comparison"]
 
 
-@dataclass
+@dataclass(repr=False)
 class ComparisonResult:
     """What :func:`run_comparison` returns.
+
+    Its repr (and, in a notebook, its HTML repr) shows the data set and the results
+    table; the fields hold everything else.
 
     Parameters
     ----------
@@ -44,6 +56,8 @@ class ComparisonResult:
     >>> result = run_comparison("digits", models=["naive_bayes", "knn"], verbose=0)
     >>> list(result.predictions), len(result.data.X_test)
     (['naive_bayes', 'knn'], 450)
+    >>> print(repr(result).splitlines()[0])
+    ComparisonResult on digits: 1347 training and 450 test images, 2 models
     """
 
     table: pd.DataFrame
@@ -53,6 +67,35 @@ class ComparisonResult:
     info: dict
     files: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+
+    def _summary(self):
+        """``(title, notes)``: what was compared, and lines about caps and files."""
+        info = self.info
+        title = f"ComparisonResult on {info.get('dataset', 'an image data set')}"
+        if "n_train" in info and "n_test" in info:
+            title += f": {info['n_train']} training and {info['n_test']} test images"
+        title += f", {len(self.table)} model{'s' if len(self.table) != 1 else ''}"
+        notes = []
+        if capped(self.table).any():
+            notes.append("* fitted on a stratified subset of the training images (the "
+                         "model's max_train cap)")
+        if self.files:
+            folders = sorted({os.path.dirname(p) for p in self.files.values()})
+            notes.append(f"{len(self.files)} files written to {', '.join(folders)}")
+        return title, notes
+
+    def __repr__(self):
+        title, notes = self._summary()
+        table = formatted_table(self.table).to_string(index=False)
+        return "\n".join([title, table, *notes])
+
+    def _repr_html_(self):
+        """The summary and the results table as HTML (Jupyter notebooks)."""
+        title, notes = self._summary()
+        parts = [f"<div><p><strong>{html.escape(title)}</strong></p>",
+                 formatted_table(self.table).to_html(index=False, border=0)]
+        parts += [f"<p>{html.escape(note)}</p>" for note in notes]
+        return "\n".join(parts + ["</div>"])
 
 
 

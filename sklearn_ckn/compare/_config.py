@@ -3,6 +3,10 @@ checks every parameter once, before anything is loaded or fitted.
 
 The data sets are those of :mod:`sklearn_ckn.datasets`' registry; their settings here
 are only what the comparison does differently from the defaults.
+
+Importing this module does not import torch or the models (they are imported by
+:func:`make_config`): the command line's parser reads the settings below, and
+``python -m sklearn_ckn --help`` stays fast.
 """
 
 import os
@@ -11,8 +15,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .. import available_models, make_model
-from .._device import resolve_device
 from ..datasets import available_datasets, get_dataset_info
 from ._checks import (
     ParameterError,
@@ -23,6 +25,7 @@ from ._checks import (
     check_models,
     check_n_jobs,
     check_out_folder,
+    check_param_names,
     check_per_model,
     check_random_state,
     validate_model_params,
@@ -170,9 +173,9 @@ def _threads(n_jobs, dataset):
     return n_jobs
 
 
-def _caps(max_train):
+def _caps(max_train, choices):
     caps = dict(DEFAULT_MAX_TRAIN)
-    max_train = check_per_model("max_train", max_train, available_models(), "None or an int")
+    max_train = check_per_model("max_train", max_train, choices, "None or an int")
     for name, cap in max_train.items():
         caps[name] = check_count("max_train", cap, key=name)
     return caps
@@ -181,6 +184,8 @@ def _caps(max_train):
 def _build_models(names, dataset, model_params, quick, device, random_state, verbose):
     """``{name: unfitted model}``: the data set's (or quick) parameters, then the
     user's, every one checked (also those of models that will not run)."""
+    from .. import available_models, make_model
+
     model_params = check_per_model("model_params", model_params, available_models(),
                                    "a dict of make_model keywords")
     built = {}
@@ -189,6 +194,8 @@ def _build_models(names, dataset, model_params, quick, device, random_state, ver
         if not isinstance(model_params.get(name, {}), Mapping):
             raise ParameterError("model_params", "{name} must be a dict of make_model keywords, "
                                  f"got {model_params[name]!r}.", key=name)
+        param = "model_params" if name in model_params else "models"
+        check_param_names(param, name, model_params.get(name, {}), make_model(name))
         params.update(model_params.get(name, {}))
         try:
             model = make_model(
@@ -197,7 +204,6 @@ def _build_models(names, dataset, model_params, quick, device, random_state, ver
             )
             validate_model_params(model)
         except (TypeError, ValueError) as exc:
-            param = "model_params" if name in model_params else "models"
             raise ParameterError(param, " ".join(str(exc).split()), key=name) from exc
         built[name] = model
     return {name: built[name] for name in names}
@@ -229,10 +235,13 @@ command, download_if_missing, verify_checksums
     ParameterError
         For the first parameter that cannot work.
     """
+    from .. import available_models
+    from .._device import resolve_device
+
     dataset = check_choice("dataset", dataset, available_datasets(), "datasets")
     names = check_models("models", available_models() if models is None else models,
                          available_models())
-    caps = _caps(max_train)
+    caps = _caps(max_train, available_models())
     cv = check_count("cv", cv, minimum=2)
     n_train, n_test = check_count("n_train", n_train), check_count("n_test", n_test)
     random_state = check_random_state(random_state)

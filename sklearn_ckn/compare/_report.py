@@ -13,8 +13,8 @@ from ._plotting import (
     plot_misclassified,
 )
 
-__all__ = ["make_figures", "per_class_table", "print_report", "results_table", "say",
-           "write_files", "write_results"]
+__all__ = ["capped", "formatted_table", "make_figures", "per_class_table", "print_report",
+           "results_table", "say", "write_files", "write_results"]
 
 # Columns of the results table, in order; the cross-validation ones only with ``cv``.
 _COLUMNS = ["model", "accuracy", "balanced_accuracy", "cv_accuracy", "cv_std",
@@ -44,23 +44,32 @@ def per_class_table(data, predictions):
     return per_class[per_class["support"] > 0].reset_index(drop=True)
 
 
-def _format_table(table):
+def capped(table):
+    """Which rows of the results table a cap fitted on fewer than ``n_train`` images."""
+    if not {"n_train_used", "n_train"} <= set(table.columns):
+        return pd.Series(False, index=table.index)
+    return table["n_train_used"] < table["n_train"]
+
+
+def formatted_table(table):
+    """The results table as text cells: accuracies to 4 decimals, seconds to 2, and
+    ``n_train_used`` marked ``*`` when a cap made it smaller than ``n_train``."""
     shown = table.copy()
-    shown["n_train_used"] = [
-        f"{u}*" if u < n else f"{u}" for u, n in zip(table["n_train_used"], table["n_train"])
-    ]
+    if "n_train_used" in table.columns:
+        shown["n_train_used"] = [f"{u}*" if c else f"{u}"
+                                 for u, c in zip(table["n_train_used"], capped(table))]
     for col, fmt in _FORMATS.items():
         if col in shown.columns:
             shown[col] = [fmt.format(v) for v in shown[col]]
-    return shown.to_string(index=False)
+    return shown
 
 
 def print_report(dataset, table, per_class):
     """Print the results table, the capped models and, when both ran, the per-class
     table CNN vs CKN."""
     print(f"\nResults on {dataset} ({table['n_test'].iloc[0]} test images):")
-    print(_format_table(table))
-    for _, r in table[table["n_train_used"] < table["n_train"]].iterrows():
+    print(formatted_table(table).to_string(index=False))
+    for _, r in table[capped(table)].iterrows():
         print(
             f"* {r['model']} was fitted on a stratified subset of {r['n_train_used']} of the "
             f"{r['n_train']} training images (its cap; change it with --max-train "

@@ -154,8 +154,12 @@ def fit_models(config, data, info):
     info["estimators"] = {}
     for i, (name, model) in enumerate(config.models.items(), 1):
         info["estimators"][name] = repr(model)
-        row, predictions[name] = _fit_one(name, model, data, config,
-                                          f"[{i}/{len(config.models)}]")
+        try:
+            row, predictions[name] = _fit_one(name, model, data, config,
+                                              f"[{i}/{len(config.models)}]")
+        except Exception as exc:  # say which model failed (shown after the traceback)
+            exc.add_note(f"(while fitting and scoring the {name} model)")
+            raise
         rows.append(row)
         if config.out is not None:
             write_results(os.fspath(config.out), results_table(rows), info)

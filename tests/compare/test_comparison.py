@@ -1,4 +1,5 @@
-"""run_comparison on tiny data and tiny models: tables, files, printing, threads."""
+"""run_comparison on tiny data and tiny models: tables, files, printing, threads, the
+result's repr."""
 
 import json
 import os
@@ -6,8 +7,9 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.utils import Bunch
 
-from sklearn_ckn.compare import DEFAULT_MAX_TRAIN, run_comparison
+from sklearn_ckn.compare import DEFAULT_MAX_TRAIN, ComparisonResult, run_comparison
 
 RESULT_COLUMNS = ["model", "accuracy", "balanced_accuracy", "fit_seconds", "predict_seconds",
                   "n_train", "n_train_used", "n_test"]
@@ -112,3 +114,36 @@ def test_errors():
         run_comparison("digits", max_train={"svm": 3}, verbose=0)
     with pytest.raises(ValueError, match="cv"):
         run_comparison("digits", cv=1, verbose=0)
+
+
+def test_result_repr_and_html_show_the_accuracy_table(tmp_path):
+    result = run_comparison("digits", models=["naive_bayes", "knn"], n_test=60, verbose=0,
+                            max_train={"knn": 100}, out=tmp_path / "out")
+    text = repr(result)
+    lines = text.splitlines()
+    assert lines[0] == "ComparisonResult on digits: 1347 training and 60 test images, 2 models"
+    assert lines[1].split()[:3] == ["model", "accuracy", "balanced_accuracy"]
+    accuracy = result.table.set_index("model")["accuracy"]
+    assert lines[2].split()[:2] == ["naive_bayes", f"{accuracy['naive_bayes']:.4f}"]
+    assert lines[3].split()[0] == "knn" and "100*" in lines[3].split()
+    assert lines[4].startswith("* fitted on a stratified subset")
+    assert lines[5] == f"{len(result.files)} files written to {tmp_path / 'out'}"
+    assert "DataFrame" not in text and "array(" not in text  # not the dataclass dump
+
+    page = result._repr_html_()
+    assert page.startswith("<div>") and page.endswith("</div>")
+    assert "<strong>ComparisonResult on digits: 1347 training and 60 test images" in page
+    assert "<table" in page and "<th>accuracy</th>" in page
+    assert f"<td>{accuracy['knn']:.4f}</td>" in page and "<td>100*</td>" in page
+
+
+def test_result_repr_of_a_hand_made_result():
+    import html
+
+    result = ComparisonResult(
+        table=pd.DataFrame({"model": ["<mine>"], "accuracy": [0.5]}), per_class=pd.DataFrame(),
+        predictions={}, data=Bunch(), info={},
+    )
+    assert repr(result).splitlines()[0] == "ComparisonResult on an image data set, 1 model"
+    assert "0.5000" in repr(result)
+    assert html.escape("<mine>") in result._repr_html_() and "<mine>" not in result._repr_html_()

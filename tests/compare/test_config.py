@@ -5,7 +5,14 @@ import os
 
 import pytest
 
-from sklearn_ckn.compare import DATASET_PARAMS, QUICK_PARAMS, ParameterError, run_comparison
+from sklearn_ckn import available_models
+from sklearn_ckn.compare import (
+    DATASET_PARAMS,
+    DEFAULT_MAX_TRAIN,
+    QUICK_PARAMS,
+    ParameterError,
+    run_comparison,
+)
 from sklearn_ckn.compare import _data
 from sklearn_ckn.compare._config import make_config
 from sklearn_ckn.datasets import available_datasets
@@ -95,6 +102,31 @@ def test_config_builds_every_model_with_its_settings():
     assert "image_size" in make_config("fruits360", models=["knn"]).load
     assert "image_size" not in make_config("mnist", models=["knn"]).load
     assert make_config("digits", models=["knn"], verbose=True).verbose == 1
+
+
+def test_settings_name_every_model():
+    # The command line's parser lists the models from DEFAULT_MAX_TRAIN, without
+    # importing make_model (and torch).
+    assert list(DEFAULT_MAX_TRAIN) == list(QUICK_PARAMS) == available_models()
+
+
+@pytest.mark.parametrize(
+    "model, params, hint",
+    [
+        ("ckn", {"n_filters": (8, 16)}, "did you mean 'ckn__n_filters'?"),
+        ("ckn", {"ckn:n_filters": (8, 16)}, "did you mean 'ckn__n_filters'?"),
+        ("ckn", {"C": 0.1}, "did you mean 'clf__C'?"),
+        ("knn", {"n_neighbors": 1}, "did you mean 'knn__n_neighbors'?"),
+        ("cnn", {"epoch": 1}, "did you mean 'epochs'?"),
+        ("ckn", {"nothing_like_it": 1}, "'nothing_like_it' of the ckn model. The ckn model is "
+                                        "a pipeline (steps ckn, scaler, clf)"),
+        ("cnn", {"nothing_like_it": 1}, "Its parameters: architecture, "),
+    ],
+)
+def test_unknown_model_parameter_names_the_right_spelling(model, params, hint):
+    with pytest.raises(ParameterError, match=rf"model_params\['{model}'\]: unknown") as exc:
+        make_config("digits", models=[model], model_params={model: params})
+    assert hint in str(exc.value)
 
 
 def test_every_registered_dataset_has_settings():
