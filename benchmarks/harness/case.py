@@ -161,7 +161,7 @@ class Case:
 
     def parser(self, prog=None):
         """An ``argparse`` parser of the case's parameters (also parses old scripts' commands)."""
-        parser = argparse.ArgumentParser(prog=prog or self.name, add_help=False)
+        parser = argparse.ArgumentParser(prog=prog or self.name, add_help=False, exit_on_error=False)
         for p in self.params:
             parser.add_argument(*p.flags, **p.kwargs)
         return parser
