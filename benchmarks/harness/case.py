@@ -55,8 +55,14 @@ class Param:
             return [flag] if _truthy(text) else []
         if isinstance(self.action, argparse._StoreFalseAction):
             return [] if _truthy(text) else [flag]
-        if self.action.nargs in ("+", "*"):
-            return [flag] + [t for t in text.replace(",", " ").split() if t]
+        if self.action.nargs in ("+", "*"):  # "a;b" or "a,b" or "a b"; a whole choice stays whole
+            if ";" in text:
+                items = text.split(";")
+            elif self.action.choices and text in self.action.choices:
+                items = [text]
+            else:
+                items = text.replace(",", " ").split()
+            return [flag] + [t.strip() for t in items if t.strip()]
         return [flag, text]
 
 

@@ -34,14 +34,17 @@ class Context:
     work_dir : str
         ``<work root>/<case>/<param_hash>``: where stages are saved; the same
         parameters give the same folder, so a killed run started again resumes.
+    artifact_dir : str
+        The record's path without ``.json``: the folder for the files a case writes
+        besides its result (tables, figures); created by the case if it needs it.
     device : str or None
         The torch device the case reports it ran on (set it: ``ctx.device = ...``).
     """
 
-    def __init__(self, case, params, options, *, data_home, work_dir, writer=None):
+    def __init__(self, case, params, options, *, data_home, work_dir, artifact_dir=None, writer=None):
         self.case, self.param_hash = case, param_hash(params)
         self.params = case.namespace(params, options)
-        self.data_home, self.work_dir = data_home, work_dir
+        self.data_home, self.work_dir, self.artifact_dir = data_home, work_dir, artifact_dir
         self.device = None
         self.stages = {}
         self._writer = writer
@@ -125,7 +128,8 @@ def run_case(case, params, options, *, results_dir=results.RESULTS, data_home=".
         results.write_record(path, record)
         return record
 
-    ctx = Context(case, params, options, data_home=data_home, work_dir=work_dir, writer=write)
+    ctx = Context(case, params, options, data_home=data_home, work_dir=work_dir,
+                  artifact_dir=os.path.splitext(path)[0], writer=write)
     result = case.run(ctx)
     record = write(result, complete=True)
     print(f"[{case.name}] wrote {path} ({record['seconds']:.1f} s; load average "
