@@ -92,11 +92,11 @@ def floats(text):
     return tuple(float(v) for v in str(text).split(",") if v.strip())
 
 
-def _jsonable(value):
+def jsonable(value):
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return value.item()
     return value
@@ -104,7 +104,7 @@ def _jsonable(value):
 
 def canonical_json(value):
     """``value`` as compact JSON with sorted keys (tuples as lists): the hashed form."""
-    return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def param_hash(params):
