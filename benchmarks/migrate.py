@@ -43,6 +43,11 @@ OVERRIDES = {
         "written with n_filters=(64, 256), the default before n_filters='auto' (commit 7cd56b3, "
         "which renamed the file): the command has no --ckn-param", None,
     ),
+    "defaults/mnist_normalize_standard.json": (
+        {"ckn_params": "normalize='standard'"},
+        "written when normalize='standard' was the default (commit 0cced67): the command has no "
+        "--ckn-param", None,
+    ),
     "defaults/mnist_kernel_svm.json": (
         {}, "the make_model('kernel_svm') part of a bench_defaults.py mnist run, in its own file", None,
     ),

@@ -158,3 +158,27 @@ def test_shared_split_code():
         assert set(val % 100).isdisjoint(set(fit % 100))
     X, labels = synthetic_images(4, shape=(8, 8))
     assert X.shape == (4, 8, 8) and X.dtype == np.uint8 and len(labels) == 4
+
+
+def test_benchmarks_import_public_names_of_sklearn_ckn_only():
+    """tests/test_public_api.py checks benchmarks/*.py; this checks every module below too."""
+    import ast
+    from pathlib import Path
+
+    import benchmarks
+
+    def private(part):
+        return part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+
+    found = []
+    for path in sorted(Path(benchmarks.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("sklearn_ckn"):
+                parts = node.module.split(".") + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                parts = [p for a in node.names if a.name.startswith("sklearn_ckn") for p in a.name.split(".")]
+            else:
+                continue
+            if any(map(private, parts)):
+                found.append(f"{path.name}: {ast.unparse(node)}")
+    assert found == []
