@@ -1,8 +1,9 @@
 """The one entry point of the benchmarks: ``python -m benchmarks {list,run,tables,index}``.
 
 * ``list [PATTERN]``: the registered cases, their parameters (name, default) and presets;
-* ``run PATTERN [--preset NAME] [--param NAME=VALUE ...] [--data-home DIR] [--dry-run]``:
-  run every matching case, each writing one record to
+* ``run PATTERN [--preset NAME] [--param NAME=VALUE ...] [--grid NAME=V1|V2 ...]
+  [--data-home DIR] [--dry-run]``: run every matching case (once per point of the
+  grid, if any), each run writing one record to
   ``benchmarks/results/runs/<case>/<param_hash>-<commit>.json``;
 * ``tables [--write | --check]``: print the README and docs tables generated from the
   results, write them between their markers, or fail if the files are out of date;
@@ -33,15 +34,38 @@ def _list(args):
     return 0
 
 
+def grid_points(grid):
+    """``["a=1|2", "b=x|y"]`` -> ``[["a=1", "b=x"], ["a=1", "b=y"], ["a=2", "b=x"], ...]``
+    (one list of ``NAME=VALUE`` texts per point of the product; ``[[]]`` without a grid)."""
+    import itertools
+
+    axes = []
+    for text in grid:
+        name, sep, values = text.partition("=")
+        if not sep or not values:
+            raise ValueError(f"--grid expects NAME=V1|V2..., got {text!r}")
+        axes.append([f"{name}={v}" for v in values.split("|")])
+    return [list(point) for point in itertools.product(*axes)]
+
+
 def _run(args):
+    import argparse as _argparse
+
     from .harness import find_cases, run_case
 
     cases = find_cases(args.pattern)
-    if args.out and len(cases) > 1:
-        raise SystemExit("--out needs a pattern that matches one case")
+    points = grid_points(args.grid)
+    if args.out and len(cases) * len(points) > 1:
+        raise SystemExit("--out needs one case and no grid")
+    plans = []
+    for case in cases:  # every parameter checked before anything runs
+        for point in points:
+            try:
+                plans.append((case, *case.resolve(args.param + point, preset=args.preset)))
+            except (KeyError, ValueError, _argparse.ArgumentError) as exc:
+                raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
     status = 0
-    for case in cases:
-        params, options = case.resolve(args.param, preset=args.preset)
+    for case, params, options in plans:
         try:
             run_case(case, params, options, results_dir=args.results, data_home=args.data_home,
                      work_root=args.work_root, dry_run=args.dry_run, force=args.force, out=args.out)
@@ -76,6 +100,8 @@ def main(argv=None):
     p.add_argument("pattern", help="case name, group (e.g. 'ckn') or shell pattern")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, as on the command line (ckn__n_filters=64,256; flip=true)")
+    p.add_argument("--grid", action="append", default=[], metavar="NAME=V1|V2",
+                   help="one run per value (several --grid: their product), e.g. dataset=mnist|cifar10")
     p.add_argument("--preset", default=None, help="a named parameter set of the case")
     p.add_argument("--data-home", default="../shared/datasets", help="folder of the real data sets")
     p.add_argument("--results", default=RESULTS, help="results folder (default: benchmarks/results)")

@@ -118,6 +118,10 @@ def run_case(case, params, options, *, results_dir=results.RESULTS, data_home=".
         "versions": results.versions(),
         "load_average": {"before": load_average(), "after": None},
     }
+    load = base["load_average"]["before"]
+    if load is not None and load[0] > 0.5 * (os.cpu_count() or 1):
+        print(f"[{case.name}] warning: load average {_fmt(load)} on {os.cpu_count()} cores: "
+              "timings taken now are upper bounds (time on a quiet machine)", flush=True)
     start, t0 = results.now(), time.perf_counter()
 
     def write(result, complete):

@@ -182,3 +182,21 @@ def test_benchmarks_import_public_names_of_sklearn_ckn_only():
             if any(map(private, parts)):
                 found.append(f"{path.name}: {ast.unparse(node)}")
     assert found == []
+
+
+def test_command_line_list_run_dry_run_and_grid(tmp_path, capsys):
+    from benchmarks.__main__ import grid_points, main
+
+    assert grid_points([]) == [[]]
+    assert grid_points(["a=1|2", "b=x"]) == [["a=1", "b=x"], ["a=2", "b=x"]]
+    with pytest.raises(ValueError, match="--grid"):
+        grid_points(["a"])
+    assert main(["list", "ckn.*", "-v"]) == 0
+    assert "--param ckn__n_filters=(64, 256)" in capsys.readouterr().out
+    assert main(["run", "ckn.linear", "--preset", "smoke_digits", "--grid", "clf__C=0.1|1",
+                 "--dry-run", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("-> ") == 2 and "'clf__C': 0.1" in out and "'clf__C': 1.0" in out
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+    with pytest.raises(SystemExit, match="has no parameter 'dataset'"):
+        main(["run", "defaults.*", "--param", "dataset=cifar10", "--dry-run"])
