@@ -8,8 +8,9 @@ vectors an iteration of either costs the same products and reductions):
 * layer 2 of the 256/1024 network: 3x3 patches of its 256-channel embedding
   (d=2304), k=1024, on fewer patches (each iteration is ~0.5 TFLOP per 100,000).
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_kmeans.py \\
-        --out benchmarks/results/kmeans_cifar10.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run kmeans.cifar10 --data-home ../shared/datasets
+
+(formerly ``bench_kmeans.py``: ``results/kmeans_cifar10.json``).
 """
 
 import time

@@ -11,8 +11,10 @@ batch at once. Rates count the matrix-product FLOPs of
 products; projection: the ``F x F`` product); the local whitening and the kernel's
 elementwise work count zero, so they only lower the whole pass's rate.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_transform.py \\
-        --out benchmarks/results/transform_cifar10.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run transform.cifar10 --data-home ../shared/datasets
+
+(formerly ``bench_transform.py``: ``results/transform_cifar10*.json``). ``networks``:
+``;``-separated filter counts, e.g. ``--param "networks=64,256;256,1024"``.
 """
 
 import os
