@@ -1,11 +1,8 @@
-"""Shared helpers of the benchmark scripts: machine description, JSON output, scaling."""
+"""Measuring helpers shared by the cases: machine description, matmul rate, in-place
+scaling, alternating timings, process memory, CIFAR-10 k-means patches."""
 
-import datetime
-import json
 import os
 import platform
-import shlex
-import sys
 import threading
 import time
 
@@ -46,11 +43,15 @@ def machine_info(device=None):
         )
     except OSError:
         pass
-    try:
-        info["load_average_at_start"] = os.getloadavg()
-    except OSError:
-        pass
     return info
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages (``None`` where the platform has none)."""
+    try:
+        return list(os.getloadavg())
+    except (OSError, AttributeError):
+        return None
 
 
 def standardize_inplace(scaler, F, *others, chunk=4096):
@@ -88,23 +89,6 @@ def matmul_gflops(device="cpu", n=4096, repeats=5, dtype=torch.float32):
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
-
-
-def write_result(path, result, device=None):
-    """Write ``result`` with the machine, the command line and the date as JSON.
-
-    ``device`` (the torch device the benchmark used) is recorded in the machine
-    description. Returns what was written.
-    """
-    result = dict(result)
-    result["machine"] = machine_info(device)
-    result["command"] = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv)
-    result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=float)
-    print(f"wrote {path}")
-    return result
 
 
 def cifar10_ckn_patches(data_home, n_images, n_patches, n_filters=(256, 1024), *, layer1_iter=5, seed=0):

@@ -11,23 +11,23 @@ batch at once. Rates count the matrix-product FLOPs of
 products; projection: the ``F x F`` product); the local whitening and the kernel's
 elementwise work count zero, so they only lower the whole pass's rate.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_transform.py \\
-        --out benchmarks/results/transform_cifar10.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run transform.cifar10 --data-home ../shared/datasets
+
+(formerly ``bench_transform.py``: ``results/transform_cifar10*.json``). ``networks``:
+``;``-separated filter counts, e.g. ``--param "networks=64,256;256,1024"``.
 """
 
-import argparse
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import matmul_gflops, write_result  # noqa: E402
+from sklearn_ckn import CKNTransformer
+from sklearn_ckn.datasets import load_cifar10
 
-from sklearn_ckn import CKNTransformer  # noqa: E402
-from sklearn_ckn.datasets import load_cifar10  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.util import matmul_gflops
 
 
 def layer_flops(layer, height, width):
@@ -137,22 +137,31 @@ def bench_network(name, n_filters, images, batch_size, repeats, fit_images):
     return out
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-home", default="../shared/datasets")
-    p.add_argument("--networks", default="64,256;256,1024")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--fit-images", type=int, default=1000)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
-    images, _ = load_cifar10(args.data_home, subset="train", return_X_y=True, n_samples=max(args.fit_images, 4 * args.batch_size))
+def run(ctx):
+    args = ctx.params
+    images, _ = load_cifar10(ctx.data_home, subset="train", return_X_y=True, n_samples=max(args.fit_images, 4 * args.batch_size))
     runs = []
     for spec in args.networks.split(";"):
         n_filters = tuple(int(v) for v in spec.split(","))
         runs.append(bench_network("/".join(map(str, n_filters)), n_filters, images, args.batch_size, args.repeats, args.fit_images))
-    write_result(args.out, {"benchmark": "transform", "dataset": "cifar10", "runs": runs})
+    return {"benchmark": "transform", "dataset": "cifar10", "runs": runs}
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--networks", default="64,256;256,1024"),
+    arg("--batch-size", type=int, default=256),
+    arg("--fit-images", type=int, default=1000),
+    arg("--repeats", type=int, default=5),
+)
+
+register(Case(
+    name='transform.cifar10',
+    run=run,
+    params=PARAMS,
+    description="CKN transform piece by piece against the same process's float32 matmul rate",
+    dataset='cifar10',
+    model=None,
+    metrics=('runs.0.transform.ratio_to_matmul', 'runs.1.transform.ratio_to_matmul'),
+    stages=(),
+    legacy_script='bench_transform.py',
+))

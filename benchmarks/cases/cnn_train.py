@@ -1,31 +1,27 @@
-"""Benchmark CNNClassifier on MNIST or CIFAR-10 and write the results as JSON.
+"""CNNClassifier on MNIST or CIFAR-10: training time per epoch, accuracy curve.
 
-Examples (from the project root)::
+The model is ``make_model("cnn")`` (a :class:`~sklearn_ckn.CNNClassifier`) with the
+recipe's parameters set on it. Examples (from the project root)::
 
-    python benchmarks/bench_cnn.py --dataset mnist --data-home ../shared/datasets \
-        --out benchmarks/results/cnn_mnist.json
-    python benchmarks/bench_cnn.py --dataset cifar10 --data-home ../shared/datasets \
-        --out benchmarks/results/cnn_cifar10.json
+    python -m benchmarks run cnn.train --param dataset=mnist --data-home ../shared/datasets
+    python -m benchmarks run cnn.train --param dataset=cifar10 --data-home ../shared/datasets
     # quick smoke run on a subset
-    python benchmarks/bench_cnn.py --dataset mnist --n-train 2000 --epochs 1 \
-        --out /tmp/cnn_mnist_smoke.json
+    python -m benchmarks run cnn.train --param n_train=2000 --param epochs=1
 
 Every training option left out takes the dataset's recipe below (the settings meant
 to reach the targets: MNIST >= 99.3% test accuracy in <= 10 min and CIFAR-10 >= 90%
 in <= 60 min of training on a free 2-core CPU). The JSON holds the settings, the
 per-epoch history (loss, accuracy, learning rate, seconds), the test accuracy, the
-total training time, machine information and the exact command line.
+total training time.
 """
 
-import argparse
-import os
-import sys
 import time
 
-import numpy as np
+from sklearn_ckn import make_model
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.data import load_train_test
+
 
 # Recipes: airbench-style, small network, batch norm, one-cycle SGD (Nesterov), label
 # smoothing, random crops (+ flips and test-time flips for CIFAR-10 only).
@@ -63,61 +59,9 @@ RECIPES = {
 }
 
 
-# ----------------------------------------------------------------------------- data
-def load(dataset, data_home, subset):
-    """(images, labels, source) through sklearn_ckn.datasets."""
-    from sklearn_ckn.datasets import load_dataset
-
-    X, y = load_dataset(dataset, data_home=data_home, subset=subset, return_X_y=True,
-                        download_if_missing=False)
-    return X, y, "sklearn_ckn.datasets"
-
-
-def stratified_subset(y, n, seed):
-    """Indices of a class-stratified random subset of size ``n`` (sorted)."""
-    from sklearn.model_selection import train_test_split
-
-    if n is None or n >= len(y):
-        return np.arange(len(y))
-    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
-    return np.sort(idx)
-
-
-# ----------------------------------------------------------------------------- main
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=sorted(RECIPES), required=True)
-    p.add_argument("--data-home", default="../shared/datasets")
-    p.add_argument("--out", default=None,
-                   help="JSON output (default benchmarks/results/cnn_<dataset>.json)")
-    p.add_argument("--n-train", type=int, default=None, help="stratified training subset")
-    p.add_argument("--n-test", type=int, default=None, help="first n test images")
-    p.add_argument("--architecture", default=None)
-    p.add_argument("--widths", default=None, help="stage widths, e.g. 32,64,128")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--optimizer", choices=["sgd", "adamw"], default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--label-smoothing", type=float, default=None)
-    p.add_argument("--augment", choices=["auto", "true", "false"], default=None)
-    p.add_argument("--tta", choices=["true", "false"], default=None,
-                   help="test-time flip augmentation")
-    p.add_argument("--mixed-precision", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--eval-each-epoch", action="store_true",
-                   help="score the test set after every epoch (adds its time to training)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--n-jobs", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--verbose", type=int, default=1)
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
+def run(ctx):
+    args = ctx.params
     import torch
-
-    from sklearn_ckn import CNNClassifier
 
     recipe = dict(RECIPES[args.dataset])
     for key in ["architecture", "epochs", "batch_size", "optimizer", "learning_rate",
@@ -130,19 +74,17 @@ def main(argv=None):
         recipe["augment"] = {"auto": "auto", "true": True, "false": False}[args.augment]
     if args.tta is not None:
         recipe["tta"] = args.tta == "true"
-    out = args.out or os.path.join("benchmarks", "results", f"cnn_{args.dataset}.json")
 
     t_load = time.perf_counter()
-    X_train, y_train, source = load(args.dataset, args.data_home, "train")
-    X_test, y_test, _ = load(args.dataset, args.data_home, "test")
-    keep = stratified_subset(y_train, args.n_train, args.random_state)
-    X_train, y_train = X_train[keep], y_train[keep]
-    if args.n_test is not None:
+    source = "sklearn_ckn.datasets"
+    X_train, y_train, X_test, y_test = load_train_test(args.dataset, ctx.data_home, args.n_train, None,
+                                                       how="stratified", seed=args.random_state)
+    if args.n_test is not None:  # the first n test images
         X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
     load_seconds = time.perf_counter() - t_load
 
     arch_params = {"widths": recipe["widths"]} if recipe["architecture"] == "resnet-small" else None
-    clf = CNNClassifier(
+    clf = make_model("cnn").set_params(
         architecture=recipe["architecture"],
         architecture_params=arch_params,
         epochs=recipe["epochs"],
@@ -192,9 +134,41 @@ def main(argv=None):
     print(f"test accuracy {test_accuracy:.4f}, training {train_seconds:.1f} s "
           f"({train_seconds / max(clf.n_iter_, 1):.1f} s/epoch), torch threads "
           f"{torch.get_num_threads()}", flush=True)
-    # Adds the machine (with the device used), the command line and the date.
-    return write_result(out, result, device=clf.device_)
+    ctx.device = clf.device_
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--dataset", choices=sorted(RECIPES), default="mnist"),
+    arg("--n-train", type=int, default=None, help="stratified training subset"),
+    arg("--n-test", type=int, default=None, help="first n test images"),
+    arg("--architecture", default=None),
+    arg("--widths", default=None, help="stage widths, e.g. 32,64,128"),
+    arg("--epochs", type=int, default=None),
+    arg("--batch-size", type=int, default=None),
+    arg("--optimizer", choices=["sgd", "adamw"], default=None),
+    arg("--learning-rate", type=float, default=None),
+    arg("--weight-decay", type=float, default=None),
+    arg("--label-smoothing", type=float, default=None),
+    arg("--augment", choices=["auto", "true", "false"], default=None),
+    arg("--tta", choices=["true", "false"], default=None, help="test-time flip augmentation"),
+    arg("--mixed-precision", action="store_true", help="bfloat16 autocast"),
+    arg("--eval-each-epoch", action="store_true",
+        help="score the test set after every epoch (adds its time to training)"),
+    arg("--device", default="auto"),
+    arg("--n-jobs", type=int, default=None, help="torch threads (default: torch's)"),
+    arg("--random-state", type=int, default=0),
+    arg("--verbose", type=int, default=1, hashed=False),
+)
+
+register(Case(
+    name='cnn.train',
+    run=run,
+    params=PARAMS,
+    description='CNNClassifier: training time per epoch and accuracy curve',
+    dataset='param:dataset',
+    model='cnn',
+    metrics=('test_accuracy', 'train_seconds', 'epochs_run'),
+    stages=(),
+    legacy_script='bench_cnn.py',
+))

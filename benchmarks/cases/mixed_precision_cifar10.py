@@ -7,50 +7,26 @@ from the float32 ones (relative Frobenius norm), and the test accuracy of the sa
 linear SVM (fixed C, features standardised) trained on each. On a CPU without
 bfloat16 units (AMX or AVX512-BF16) mixed precision is slower: the result says so.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_mixed_precision.py \\
-        --data-home ../shared/datasets --out benchmarks/results/mixed_precision_cifar10.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run mixed_precision.cifar10 \\
+        --data-home ../shared/datasets
 """
-
-import argparse
-import os
-import sys
 
 import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import alternate_timings, matmul_gflops, write_result  # noqa: E402
+from sklearn_ckn import CKNTransformer
+from sklearn_ckn.svm import TorchLinearSVC
 
-from sklearn_ckn import CKNTransformer  # noqa: E402
-from sklearn_ckn.datasets import load_cifar10  # noqa: E402
-from sklearn_ckn.svm import TorchLinearSVC  # noqa: E402
-
-
-def ints(text):
-    return tuple(int(v) for v in text.split(","))
+from ..harness import Case, arg, ints, register
+from ..harness.data import load_train_test
+from ..harness.util import alternate_timings, matmul_gflops
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-home", default=None)
-    p.add_argument("--n-train", type=int, default=5000)
-    p.add_argument("--n-test", type=int, default=2000)
-    p.add_argument("--n-filters", type=ints, default=(256, 1024))
-    p.add_argument("--patch-sizes", type=ints, default=(3,))
-    p.add_argument("--subsamplings", type=ints, default=(2, 4))
-    p.add_argument("--n-patches", type=int, default=50_000)
-    p.add_argument("--kmeans-max-iter", type=int, default=10)
-    p.add_argument("--C", type=float, default=0.001, help="of the SVM on standardised features")
-    p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(ctx):
+    args = ctx.params
 
-    X_train, y_train = load_cifar10(args.data_home, subset="train", return_X_y=True,
-                                    n_samples=args.n_train, download_if_missing=False)
-    X_test, y_test = load_cifar10(args.data_home, subset="test", return_X_y=True,
-                                  n_samples=args.n_test, download_if_missing=False)
+    X_train, y_train, X_test, y_test = load_train_test("cifar10", ctx.data_home, args.n_train, args.n_test)
     ckn = CKNTransformer(
         n_filters=args.n_filters, patch_sizes=args.patch_sizes, subsamplings=args.subsamplings,
         whitening="local", normalize=None, n_patches=args.n_patches,
@@ -58,7 +34,7 @@ def main(argv=None):
     ).fit(X_train)
     features = {}
 
-    def run(mixed):
+    def timed(mixed):
         def transform():
             ckn.set_params(mixed_precision=mixed)
             features[mixed] = (ckn.transform(X_train), ckn.transform(X_test))
@@ -66,7 +42,7 @@ def main(argv=None):
 
     gflops = {"float32": matmul_gflops(args.device),
               "bfloat16": matmul_gflops(args.device, dtype=torch.bfloat16)}
-    times = alternate_timings({"float32": run(False), "mixed_precision": run(True)}, args.repeats)
+    times = alternate_timings({"float32": timed(False), "mixed_precision": timed(True)}, args.repeats)
     n_images = args.n_train + args.n_test
     best = {name: min(t) for name, t in times.items()}
     exact, mixed = features[False][0], features[True][0]
@@ -97,8 +73,31 @@ def main(argv=None):
         f"features {result['feature_relative_difference']:.3f} apart; accuracy {accuracy}",
         flush=True,
     )
-    write_result(args.out, result, device=args.device)
+    ctx.device = args.device
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--n-train", type=int, default=5000),
+    arg("--n-test", type=int, default=2000),
+    arg("--n-filters", type=ints, default=(256, 1024)),
+    arg("--patch-sizes", type=ints, default=(3,)),
+    arg("--subsamplings", type=ints, default=(2, 4)),
+    arg("--n-patches", type=int, default=50_000),
+    arg("--kmeans-max-iter", type=int, default=10),
+    arg("--C", type=float, default=0.001, help="of the SVM on standardised features"),
+    arg("--repeats", type=int, default=2),
+    arg("--device", default="cpu"),
+)
+
+register(Case(
+    name='mixed_precision.cifar10',
+    run=run,
+    params=PARAMS,
+    description='CKN transform in float32 against bfloat16 patch products (mixed_precision=True)',
+    dataset='cifar10',
+    model=None,
+    metrics=('speedup', 'test_accuracy.float32', 'test_accuracy.mixed_precision'),
+    stages=(),
+    legacy_script='bench_mixed_precision.py',
+))

@@ -1,40 +1,34 @@
 """CKN transform throughput on a dask.distributed LocalCluster against the plain transform.
 
-On real CIFAR-10 images (the first ``--n-images`` training images) with the 64/256
+On real CIFAR-10 images (the first ``n_images`` training images) with the 64/256
 network (whitening="local", subsamplings (2, 4): 4,096 features), all in one run and
 alternating between the settings so that a loaded machine slows them alike:
 
 * ``inprocess_1thread`` / ``inprocess_2threads``: ``ckn.transform(X)`` on a NumPy
   array with ``n_jobs=1`` / ``2``;
 * ``cluster_1worker`` / ``cluster_2workers``: ``ckn.transform(da.from_array(X,
-  chunks=--chunk)).compute()`` on a ``LocalCluster(processes=True,
+  chunks=chunk)).compute()`` on a ``LocalCluster(processes=True,
   threads_per_worker=1)`` of 1 / 2 workers (one torch thread per task), the model
   sent with the graph;
-* the overhead per chunk: on the 1-worker cluster, ``--overhead-images`` images cut
-  into chunks of ``--small-chunk`` against the same images in 2 chunks;
+* the overhead per chunk: on the 1-worker cluster, ``overhead_images`` images cut
+  into chunks of ``small_chunk`` against the same images in 2 chunks;
   ``(t_small - t_large) / (n_small - 2)``; the same on dask's synchronous scheduler
   in this process; and dask's own cost per task on the cluster (a no-op per chunk).
 
 Ratios are taken within the run; the load average is recorded at the start and end.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_dask.py \\
-        --out benchmarks/results/dask_cifar10_64_256.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run dask.cifar10 --data-home ../shared/datasets
 """
 
-import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by the workers
+from sklearn_ckn import CKNTransformer
+from sklearn_ckn.datasets import load_cifar10
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result  # noqa: E402
-
-from sklearn_ckn import CKNTransformer  # noqa: E402
-from sklearn_ckn.datasets import load_cifar10  # noqa: E402
+from ..harness import Case, arg, register
 
 
 def timed(f):
@@ -47,23 +41,15 @@ def _first_pixel(block):
     return block[:, 0, 0, :].astype(np.float32)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                            "shared", "datasets"))
-    parser.add_argument("--n-images", type=int, default=2000)
-    parser.add_argument("--chunk", type=int, default=250)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--overhead-images", type=int, default=400)
-    parser.add_argument("--small-chunk", type=int, default=10)
-    parser.add_argument("--out", default="benchmarks/results/dask_cifar10_64_256.json")
-    args = parser.parse_args()
-
+def run(ctx):
+    args = ctx.params
+    # inherited by the workers (the former script set it on import)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import dask
     import dask.array as da
     from distributed import Client, LocalCluster
 
-    X, _ = load_cifar10(args.data_home, return_X_y=True, n_samples=args.n_images,
+    X, _ = load_cifar10(ctx.data_home, return_X_y=True, n_samples=args.n_images,
                         download_if_missing=False)
     ckn = CKNTransformer(n_filters=(64, 256), subsamplings=(2, 4), whitening="local",
                          n_patches=20_000, kmeans_max_iter=3, device="cpu",
@@ -148,8 +134,26 @@ def main():
     }
     print({k: round(v, 3) for k, v in result["speed_vs_inprocess_1thread"].items()})
     print(result["overhead_per_chunk_seconds"])
-    write_result(args.out, result, device="cpu")
+    ctx.device = "cpu"
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--n-images", type=int, default=2000),
+    arg("--chunk", type=int, default=250),
+    arg("--repeats", type=int, default=3),
+    arg("--overhead-images", type=int, default=400),
+    arg("--small-chunk", type=int, default=10),
+)
+
+register(Case(
+    name='dask.cifar10',
+    run=run,
+    params=PARAMS,
+    description='CKN transform on a dask LocalCluster (1 and 2 workers) against the plain transform, and the overhead per chunk',
+    dataset='cifar10',
+    model=None,
+    metrics=('speed_vs_inprocess_1thread.cluster_2workers', 'overhead_per_chunk_seconds.cluster_1worker'),
+    stages=(),
+    legacy_script='bench_dask.py',
+))

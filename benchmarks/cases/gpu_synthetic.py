@@ -2,7 +2,7 @@
 
 Meant for a lent GPU machine (see ``benchmarks/gpu_check.sh``), where the real data
 sets are not available: costs do not depend on pixel values, so random images of
-CIFAR-10's shape give the speeds (not accuracies). It measures, on ``--device``:
+CIFAR-10's shape give the speeds (not accuracies). It measures, on ``device``:
 
 * spherical k-means per iteration at k=256, d=27 (layer 1) and k=1024, d=2304 (layer
   2 of 256/1024), against the same iterations on the CPU;
@@ -11,19 +11,16 @@ CIFAR-10's shape give the speeds (not accuracies). It measures, on ``--device``:
 * one epoch of ``CKNClassifier("ckn5")`` training and of ``CNNClassifier``, in float32
   and bfloat16 autocast.
 
-    PYTHONPATH=. python3 benchmarks/bench_gpu.py --out "$OUT/gpu.json"
+    python3 -m benchmarks run gpu.synthetic --out "$OUT/gpu.json"
 """
 
-import argparse
-import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import matmul_gflops, write_result  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.util import matmul_gflops
 
 
 def _sync(device):
@@ -113,13 +110,8 @@ def training_figures(device, n_images=10_000):
     return out
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cuda")
-    p.add_argument("--parts", default="kmeans,transform,training")
-    p.add_argument("--n-images", type=int, default=10_000, help="images of the timings")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(ctx):
+    args = ctx.params
     device = torch.device(args.device)
     result = {"benchmark": "gpu", "device_name": torch.cuda.get_device_name(device)
               if device.type == "cuda" else "cpu"}
@@ -133,8 +125,25 @@ def main(argv=None):
             except Exception as exc:  # report and go on: one broken part must not hide the rest
                 result[part] = {"error": repr(exc)}
                 print(part, "failed:", repr(exc), flush=True)
-            write_result(args.out, result, device=str(device))
+            ctx.device = str(device)
+            ctx.checkpoint(result)
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--device", default="cuda"),
+    arg("--parts", default="kmeans,transform,training"),
+    arg("--n-images", type=int, default=10_000, help="images of the timings"),
+)
+
+register(Case(
+    name='gpu.synthetic',
+    run=run,
+    params=PARAMS,
+    description="GPU figures on synthetic data (k-means, transform, one training epoch) against the same GPU's matmul",
+    dataset='synthetic',
+    model=None,
+    metrics=('kmeans.0.speedup', 'kmeans.1.speedup', 'transform.0.ratio_to_matmul', 'transform.2.ratio_to_matmul'),
+    stages=(),
+    legacy_script='bench_gpu.py',
+))

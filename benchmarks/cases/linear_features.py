@@ -1,25 +1,23 @@
 """Which scikit-learn linear classifier to put after a CKNTransformer?
 
 Fits each classifier of :func:`sklearn_ckn.svm.make_linear_classifier` (with a few values of C) on saved
-CKN features (``bench_ckn.py --save-features``) and records fit time and accuracy.
+CKN features (``ckn.linear`` with ``save_features``) and records fit time and accuracy,
+each run in its own process with a time limit::
 
-    python benchmarks/bench_linear.py --features /tmp/mnist.npz \
-        --out benchmarks/results/linear_mnist.json
+    python -m benchmarks run ckn.linear --preset mnist_64_512_svc --param save_features=/tmp/mnist.npz
+    python -m benchmarks run linear.features --param features=/tmp/mnist.npz
 """
 
-import argparse
 import json
 import multiprocessing as mp
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result  # noqa: E402
+from sklearn_ckn.svm import make_linear_classifier
 
-from sklearn_ckn.svm import make_linear_classifier  # noqa: E402
+from ..harness import Case, arg, register
 
 
 def _fit_one(path, name, C, queue):
@@ -34,29 +32,20 @@ def _fit_one(path, name, C, queue):
                "predict_seconds": time.perf_counter() - t0})
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--features", required=True, help=".npz with F_train, y_train, F_test, y_test")
-    p.add_argument(
-        "--runs",
-        nargs="+",
-        default=["ridge:1.0", "logistic:1.0", "logistic:0.1", "sgd:1.0",
-                 "linearsvc-primal:0.01", "linearsvc-dual:0.01"],
-        help="classifier:C pairs",
-    )
-    p.add_argument("--timeout", type=float, default=600, help="seconds allowed per run")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(ctx):
+    args = ctx.params
+    if not args.features:
+        raise ValueError("linear.features needs --param features=PATH (a ckn.linear save_features file)")
     with np.load(args.features) as data:
         shapes = {k: data[k].shape for k in ("F_train", "F_test")}
     print(f"features: train {shapes['F_train']}, test {shapes['F_test']}", flush=True)
     runs = []
-    ctx = mp.get_context("fork")
-    for run in args.runs:
-        name, C = run.split(":")
+    fork = mp.get_context("fork")
+    for spec in args.runs:
+        name, C = spec.split(":")
         # Each run in its own process, so that a solver past the time limit is stopped.
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_fit_one, args=(args.features, name, float(C), queue))
+        queue = fork.Queue()
+        proc = fork.Process(target=_fit_one, args=(args.features, name, float(C), queue))
         t0 = time.perf_counter()
         proc.start()
         try:
@@ -68,7 +57,7 @@ def main(argv=None):
         record = {"classifier": name, "C": float(C), **record}
         runs.append(record)
         print(json.dumps(record), flush=True)
-    write_result(args.out, {
+    return {
         "benchmark": "linear",
         "features": os.path.basename(args.features),
         "n_train": int(shapes["F_train"][0]),
@@ -76,8 +65,25 @@ def main(argv=None):
         "n_features": int(shapes["F_train"][1]),
         "timeout_seconds": args.timeout,
         "runs": runs,
-    })
+    }
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--features", default=None, help=".npz with F_train, y_train, F_test, y_test (needed)"),
+    arg("--runs", nargs="+", default=["ridge:1.0", "logistic:1.0", "logistic:0.1", "sgd:1.0",
+                                      "linearsvc-primal:0.01", "linearsvc-dual:0.01"],
+        help="classifier:C pairs"),
+    arg("--timeout", type=float, default=600, help="seconds allowed per run"),
+)
+
+register(Case(
+    name='linear.features',
+    run=run,
+    params=PARAMS,
+    description='scikit-learn linear classifiers on saved CKN features, each in its own process with a time limit',
+    dataset='features (ckn.linear save_features)',
+    model=None,
+    metrics=('n_features',),
+    stages=(),
+    legacy_script='bench_linear.py',
+))

@@ -2,21 +2,16 @@
 
 Each timing runs in a fresh process (the digests are cached per process), best of
 ``--repeats``: the first load without the check, the first load with it, and a second,
-cached load with it. Writes ``benchmarks/results/checksums_mnist.json``::
+cached load with it (formerly ``bench_checksums.py``, ``results/checksums_mnist.json``)::
 
-    python benchmarks/bench_checksums.py --data-home ../shared/datasets
+    python -m benchmarks run datasets.checksums --data-home ../shared/datasets
 """
 
-import argparse
 import json
-import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result  # noqa: E402
-
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "checksums_mnist.json")
+from ..harness import Case, arg, register
 
 _CHILD = """
 import json, sys, time
@@ -30,20 +25,16 @@ for _ in range(2):
 print(json.dumps(times))
 """
 
-
 def _run(home, verify):
     out = subprocess.run([sys.executable, "-c", _CHILD, home, "1" if verify else "0"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", required=True)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    off = [_run(args.data_home, False) for _ in range(args.repeats)]
-    on = [_run(args.data_home, True) for _ in range(args.repeats)]
+def run(ctx):
+    args = ctx.params
+    off = [_run(ctx.data_home, False) for _ in range(args.repeats)]
+    on = [_run(ctx.data_home, True) for _ in range(args.repeats)]
     result = {
         "protocol": "load_mnist(subset='train') twice in a fresh process, best of "
                     f"{args.repeats} processes; seconds",
@@ -53,8 +44,21 @@ def main():
         "second_load_without_check": min(t[1] for t in off),
     }
     result["added_by_check"] = result["first_load_with_check"] - result["first_load_without_check"]
-    write_result(OUT, result)
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--repeats", type=int, default=3),
+)
+
+register(Case(
+    name='datasets.checksums',
+    run=run,
+    params=PARAMS,
+    description="cost of verify_checksums: MNIST's training set loaded with and without the check",
+    dataset='mnist',
+    model=None,
+    metrics=('added_by_check', 'first_load_without_check'),
+    stages=(),
+    legacy_script='bench_checksums.py',
+))

@@ -16,11 +16,12 @@ peak ``VmHWM``; the fit's time, iterations, the weights (saved, compared here) a
 time of ``decision_function`` over the same features. The ratio stream / memory of fit
 times is measured in the same run::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_svm_stream.py \\
-        --out benchmarks/results/svm_stream_memmap_20000x8192.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run svm.stream
+
+Each setting's subprocess runs this module (``python -m benchmarks.cases.svm_stream
+--worker MODE ...``, an internal entry point: the runner is the user's).
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -30,8 +31,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import MemorySampler, proc_status, write_result  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.results import ROOT
+from ..harness.util import MemorySampler, proc_status
+
 
 def make_features(path, n, d, n_classes, seed=0, block=2048):
     """Write ``n x d`` float32 features and return the labels (class means + correlated noise)."""
@@ -99,25 +102,8 @@ def worker(args):
     print(json.dumps(result))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=20_000)
-    parser.add_argument("--d", type=int, default=8_192)
-    parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--C", type=float, default=0.01)
-    parser.add_argument("--tol", type=float, default=1e-3, help="TorchLinearSVC's tol")
-    parser.add_argument("--chunk-size", type=int, default=2_048)
-    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each setting")
-    parser.add_argument("--tmp", default=None, help="folder for the memmap (a temporary one by default)")
-    parser.add_argument("--out", default="benchmarks/results/svm_stream_memmap_20000x8192.json")
-    parser.add_argument("--worker", choices=["memory", "stream", "stream_half"], dest="mode")
-    parser.add_argument("--features")
-    parser.add_argument("--labels")
-    parser.add_argument("--coef-out")
-    args = parser.parse_args()
-    if args.mode:
-        return worker(args)
-
+def run(ctx):
+    args = ctx.params
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         features = os.path.join(tmp, "features.f32")
         t = time.perf_counter()
@@ -130,18 +116,18 @@ def main():
         for r in range(args.repeats):
             for mode in ("stream", "memory", "stream_half"):
                 coef = os.path.join(tmp, f"coef_{mode}_{r}.npy")
-                cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--features", features,
+                cmd = [sys.executable, "-m", __name__, "--worker", mode, "--features", features,
                        "--labels", labels, "--coef-out", coef, "--n", str(args.n), "--d", str(args.d),
                        "--C", str(args.C), "--tol", str(args.tol), "--chunk-size", str(args.chunk_size)]
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-                run = json.loads(out.stdout.strip().splitlines()[-1])
-                run["repeat"] = r
-                run["coef"] = np.load(coef)
-                run["scores"] = np.load(coef.replace(".npy", "_scores.npy"))
-                runs.append(run)
-                print(mode, r, f"fit {run['fit_s']:.1f} s, {run['n_iter']} it, peak RssAnon "
-                      f"{run['peak_during_fit']['RssAnon'] / 2**20:.0f} MiB, VmHWM "
-                      f"{run['after_fit']['VmHWM'] / 2**20:.0f} MiB", flush=True)
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+                one = json.loads(out.stdout.strip().splitlines()[-1])
+                one["repeat"] = r
+                one["coef"] = np.load(coef)
+                one["scores"] = np.load(coef.replace(".npy", "_scores.npy"))
+                runs.append(one)
+                print(mode, r, f"fit {one['fit_s']:.1f} s, {one['n_iter']} it, peak RssAnon "
+                      f"{one['peak_during_fit']['RssAnon'] / 2**20:.0f} MiB, VmHWM "
+                      f"{one['after_fit']['VmHWM'] / 2**20:.0f} MiB", flush=True)
 
     def pick(mode):
         return [r for r in runs if r["mode"] == mode]
@@ -203,8 +189,43 @@ def main():
                  "its own memory stays bounded. 'memory' loads the features with np.array(memmap) "
                  "before the fit (load_s, not in fit_s). Each setting runs in a fresh subprocess.",
     }
-    write_result(args.out, result, device="cpu")
+    ctx.device = "cpu"
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--n", type=int, default=20_000),
+    arg("--d", type=int, default=8_192),
+    arg("--classes", type=int, default=10),
+    arg("--C", type=float, default=0.01),
+    arg("--tol", type=float, default=1e-3, help="TorchLinearSVC's tol"),
+    arg("--chunk-size", type=int, default=2_048),
+    arg("--repeats", type=int, default=1, help="alternating runs of each setting"),
+    arg("--tmp", default=None, hashed=False, help="folder for the memmap (a temporary one by default)"),
+)
+# The subprocesses' own arguments (not parameters of the case).
+WORKER_ARGS = (
+    arg("--worker", choices=["memory", "stream", "stream_half"], dest="mode"),
+    arg("--features"),
+    arg("--labels"),
+    arg("--coef-out"),
+)
+
+CASE = register(Case(
+    name='svm.stream',
+    run=run,
+    params=PARAMS,
+    description='TorchLinearSVC fitted from a memmap streamed by row chunks against in memory: time and memory',
+    dataset='synthetic',
+    model=None,
+    metrics=('ratios.fit_time_stream_over_memory', 'ratios.peak_rss_anon_growth_stream_over_memory'),
+    stages=(),
+    legacy_script='bench_svm_stream.py',
+))
+
+
+if __name__ == "__main__":  # a worker subprocess of run()
+    parser = CASE.parser()
+    for p in WORKER_ARGS:
+        parser.add_argument(*p.flags, **p.kwargs)
+    worker(parser.parse_args())

@@ -4,34 +4,32 @@ All minimise the same squared-hinge objective (one-vs-rest, after a StandardScal
 ``plain`` is L-BFGS on the raw weights, as TorchLinearSVC did before it was
 preconditioned; ``preconditioned`` is TorchLinearSVC's solver with its default choice
 (a dense ``d x d`` Gram matrix up to 16,384 features, low rank above); ``low-rank``
-forces the low-rank preconditioner from ``--hessian-samples`` rows. Records objective,
+forces the low-rank preconditioner from ``hessian_samples`` rows. Records objective,
 iterations, time, peak memory of the process so far and test accuracy.
 
-    python benchmarks/bench_svm_solver.py --features /tmp/mnist_64_512.npz --C 0.01 \\
-        --out benchmarks/results/svm_solver_mnist_64_512.json
+    python -m benchmarks run svm.solver --param features=/tmp/mnist_64_512.npz --param C=0.01
 
-With ``--select-C GRID`` it instead compares two ways of choosing ``C`` by
-``--folds``-fold cross-validation (a single stratified 20%% hold-out for 1), both
+With ``select_C=GRID`` it instead compares two ways of choosing ``C`` by
+``folds``-fold cross-validation (a single stratified 20% hold-out for 1), both
 ending with the refit on all training rows: one ``TorchLinearSVC`` fit per fold and
-value from zero (what ``bench_ckn.py --C-grid`` does), and ``TorchLinearSVCCV`` (warm-
+value from zero (what ``ckn.linear`` with ``C_grid`` does), and ``TorchLinearSVCCV`` (warm-
 started path, one shared preconditioner, folds by row masks).
 """
 
-import argparse
 import os
 import resource
-import sys
 import time
 
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import standardize_inplace, write_result  # noqa: E402
+from sklearn_ckn.core.linear_svm import fit_squared_hinge_ovr, squared_hinge_value_and_grad
+from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV
 
-from sklearn_ckn.core.linear_svm import fit_squared_hinge_ovr, squared_hinge_value_and_grad  # noqa: E402
-from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.data import validation_splits
+from ..harness.util import standardize_inplace
 
 
 def plain_lbfgs(X, Y, C, max_iter):
@@ -52,13 +50,7 @@ def plain_lbfgs(X, Y, C, max_iter):
 
 def select_C(F_train, y_train, F_test, y_test, grid, folds, tol, seed=0):
     """Cold fits per fold and C, then the refit, against TorchLinearSVCCV on the same splits."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    index = np.arange(len(y_train))
-    if folds == 1:
-        splits = [tuple(train_test_split(index, test_size=0.2, stratify=y_train, random_state=seed))]
-    else:
-        splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(index, y_train))
+    splits = validation_splits(y_train, folds, seed)
     runs = []
     t0 = time.perf_counter()
     scores, n_iter = np.empty((len(splits), len(grid))), 0
@@ -89,19 +81,10 @@ def select_C(F_train, y_train, F_test, y_test, grid, folds, tol, seed=0):
     return runs
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--features", required=True, help=".npz with F_train, y_train, F_test, y_test")
-    p.add_argument("--C", type=float, default=0.01)
-    p.add_argument("--plain-iters", type=int, default=400)
-    p.add_argument("--tol", type=float, default=1e-3)
-    p.add_argument("--solvers", nargs="+", choices=["plain", "preconditioned", "low-rank"],
-                   default=["plain", "preconditioned"])
-    p.add_argument("--hessian-samples", type=int, default=10_000, help="rows of the preconditioners")
-    p.add_argument("--select-C", default=None, help="comma-separated C values: compare ways of choosing C")
-    p.add_argument("--folds", type=int, default=3, help="with --select-C (1: a 20%% hold-out)")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(ctx):
+    args = ctx.params
+    if not args.features:
+        raise ValueError("svm.solver needs --param features=PATH (a ckn.linear save_features file)")
     data = np.load(args.features)
     F_train = np.ascontiguousarray(data["F_train"], dtype=np.float32)
     F_test = np.ascontiguousarray(data["F_test"], dtype=np.float32)
@@ -109,11 +92,10 @@ def main(argv=None):
     if args.select_C:
         grid = sorted(float(v) for v in args.select_C.split(","))
         runs = select_C(F_train, data["y_train"], F_test, data["y_test"], grid, args.folds, args.tol)
-        write_result(args.out, {"benchmark": "C_selection", "features": os.path.basename(args.features),
-                                "n_train": len(F_train), "n_features": int(F_train.shape[1]), "grid": grid,
-                                "folds": args.folds, "tol": args.tol, "runs": runs,
-                                "speedup": runs[0]["seconds"] / runs[1]["seconds"]})
-        return
+        return {"benchmark": "C_selection", "features": os.path.basename(args.features),
+                "n_train": len(F_train), "n_features": int(F_train.shape[1]), "grid": grid,
+                "folds": args.folds, "tol": args.tol, "runs": runs,
+                "speedup": runs[0]["seconds"] / runs[1]["seconds"]}
     X, X_test = torch.from_numpy(F_train), torch.from_numpy(F_test)
     Y = torch.as_tensor(LabelBinarizer(neg_label=-1).fit_transform(data["y_train"]).astype(np.float32))
     runs = []
@@ -133,10 +115,31 @@ def main(argv=None):
                      "objective_over_C_n": float(loss) / (args.C * len(X)),
                      "peak_rss_gb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20})
         print(runs[-1], flush=True)
-    write_result(args.out, {"benchmark": "svm_solver", "features": os.path.basename(args.features),
-                            "n_train": int(X.shape[0]), "n_features": int(X.shape[1]), "C": args.C,
-                            "tol": args.tol, "hessian_samples": args.hessian_samples, "runs": runs})
+    return {"benchmark": "svm_solver", "features": os.path.basename(args.features),
+            "n_train": int(X.shape[0]), "n_features": int(X.shape[1]), "C": args.C,
+            "tol": args.tol, "hessian_samples": args.hessian_samples, "runs": runs}
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--features", default=None, help=".npz with F_train, y_train, F_test, y_test (needed)"),
+    arg("--C", type=float, default=0.01),
+    arg("--plain-iters", type=int, default=400),
+    arg("--tol", type=float, default=1e-3),
+    arg("--solvers", nargs="+", choices=["plain", "preconditioned", "low-rank"],
+        default=["plain", "preconditioned"]),
+    arg("--hessian-samples", type=int, default=10_000, help="rows of the preconditioners"),
+    arg("--select-C", default=None, help="comma-separated C values: compare ways of choosing C"),
+    arg("--folds", type=int, default=3, help="with --select-C (1: a 20% hold-out)"),
+)
+
+register(Case(
+    name='svm.solver',
+    run=run,
+    params=PARAMS,
+    description='TorchLinearSVC: plain against preconditioned L-BFGS on saved CKN features (or ways of choosing C, select_C)',
+    dataset='features (ckn.linear save_features)',
+    model=None,
+    metrics=('n_features', 'speedup'),
+    stages=(),
+    legacy_script='bench_svm_solver.py',
+))

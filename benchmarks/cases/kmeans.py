@@ -8,23 +8,21 @@ vectors an iteration of either costs the same products and reductions):
 * layer 2 of the 256/1024 network: 3x3 patches of its 256-channel embedding
   (d=2304), k=1024, on fewer patches (each iteration is ~0.5 TFLOP per 100,000).
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_kmeans.py \\
-        --out benchmarks/results/kmeans_cifar10.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run kmeans.cifar10 --data-home ../shared/datasets
+
+(formerly ``bench_kmeans.py``: ``results/kmeans_cifar10.json``).
 """
 
-import argparse
-import os
-import sys
 import time
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import alternate_timings, cifar10_ckn_patches, write_result  # noqa: E402
+from sklearn_ckn.core.spherical_kmeans import spherical_kmeans
 
-from sklearn_ckn.core.spherical_kmeans import spherical_kmeans  # noqa: E402
+from ..harness import Case, arg, register
+from ..harness.util import alternate_timings, cifar10_ckn_patches
 
 
 def compare(X, k, n_iter, repeats, seed=0):
@@ -61,20 +59,11 @@ def compare(X, k, n_iter, repeats, seed=0):
     }
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-home", default="../shared/datasets")
-    p.add_argument("--n-images", type=int, default=10_000)
-    p.add_argument("--n-patches", type=int, default=100_000, help="layer-1 patches")
-    p.add_argument("--n-patches-layer2", type=int, default=20_000)
-    p.add_argument("--iterations", type=int, default=20)
-    p.add_argument("--iterations-layer2", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(ctx):
+    args = ctx.params
 
     t0 = time.perf_counter()
-    (p1, p2), _ = cifar10_ckn_patches(args.data_home, args.n_images, args.n_patches, (256, 1024))
+    (p1, p2), _ = cifar10_ckn_patches(ctx.data_home, args.n_images, args.n_patches, (256, 1024))
     p2 = p2[torch.randperm(len(p2), generator=torch.Generator().manual_seed(0))[: args.n_patches_layer2]]
     print(f"patches: layer 1 {tuple(p1.shape)}, layer 2 {tuple(p2.shape)} in {time.perf_counter() - t0:.0f}s", flush=True)
     runs = []
@@ -91,8 +80,26 @@ def main(argv=None):
             f"ms/iter, sklearn {r['ms_per_iteration']['sklearn']:.1f} ms/iter, "
             f"ratio {r['ratio_ours_to_sklearn']:.2f}", flush=True,
         )
-    write_result(args.out, {"benchmark": "kmeans", "dataset": "cifar10", "n_images": args.n_images, "runs": runs})
+    return {"benchmark": "kmeans", "dataset": "cifar10", "n_images": args.n_images, "runs": runs}
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--n-images", type=int, default=10_000),
+    arg("--n-patches", type=int, default=100_000, help="layer-1 patches"),
+    arg("--n-patches-layer2", type=int, default=20_000),
+    arg("--iterations", type=int, default=20),
+    arg("--iterations-layer2", type=int, default=5),
+    arg("--repeats", type=int, default=3),
+)
+
+register(Case(
+    name='kmeans.cifar10',
+    run=run,
+    params=PARAMS,
+    description="spherical k-means against scikit-learn's Lloyd KMeans on CIFAR-10 CKN patches: ms per iteration",
+    dataset='cifar10',
+    model=None,
+    metrics=('runs.0.ratio_ours_to_sklearn', 'runs.1.ratio_ours_to_sklearn', 'runs.2.ratio_ours_to_sklearn'),
+    stages=(),
+    legacy_script='bench_kmeans.py',
+))

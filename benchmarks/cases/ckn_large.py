@@ -2,13 +2,13 @@
 
 Example (from the project root; about 1.5-2 hours on a 2-core CPU)::
 
-    python benchmarks/bench_ckn_large.py --dataset cifar10 --n-filters 512,8192 \
-        --patch-sizes 3,2 --subsamplings 2,6 --whitening local \
-        --n-patches 200000 --kmeans-max-iter 12 --Cs 0.005,0.01,0.02 --work-dir /tmp/ckn_large \
-        --out benchmarks/results/ckn_cifar10_512_8192.json
+    python -m benchmarks run ckn.large --data-home ../shared/datasets
+
+(the defaults are that run's parameters). The work folder is the harness's,
+``<work root>/ckn.large/<param_hash>``.
 
 The features of the 50,000 training images (73,728 each: 14.7 GB in float32) never
-sit in memory. The run is a sequence of stages, each saved in ``--work-dir``, so a
+sit in memory. The run is a sequence of stages, each saved in the work folder, so a
 killed run started again with the same command resumes where it stopped:
 
 1. ``fit``: :class:`~sklearn_ckn.CKNTransformer` (k-means per layer and the output
@@ -29,19 +29,20 @@ contiguously. ``--feature-dtype float16`` (the default) halves the disk and the 
 each chunk is computed in float32.
 """
 
-import argparse
+import contextlib
 import json
 import os
-import contextlib
 import pickle
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import MemorySampler, matmul_gflops, proc_status, write_result  # noqa: E402
+from sklearn_ckn.datasets import DATASETS
+
+from ..harness import Case, arg, floats, ints, register
+from ..harness.data import load_train_test
+from ..harness.util import MemorySampler, matmul_gflops, proc_status
 
 
 class NpyRows:
@@ -94,49 +95,6 @@ class NpyRows:
         out = np.empty(rows.shape, dtype=self.dtype)
         torch.from_numpy(out).copy_(torch.from_numpy(rows))
         return out
-
-
-def _parse(argv=None):
-    from sklearn_ckn.datasets import DATASETS
-
-    ints = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
-    floats = lambda s: tuple(float(v) for v in s.split(","))  # noqa: E731
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=[n for n, info in DATASETS.items() if info.subsets],
-                   default="cifar10")
-    p.add_argument("--data-home", default="../shared/datasets")
-    p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--n-filters", type=ints, default=(512, 8192))
-    p.add_argument("--patch-sizes", type=ints, default=(3, 2))
-    p.add_argument("--subsamplings", type=ints, default=(2, 6))
-    p.add_argument("--sigmas", type=floats, default=(0.6,))
-    p.add_argument("--whitening", default="local")
-    p.add_argument("--n-patches", type=int, default=200_000)
-    p.add_argument("--kmeans-max-iter", type=int, default=12)
-    # The features come out of CKNTransformer's default normalize="l2-standard" with a
-    # standard deviation of 0.1: C here is 100 times StandardScaler's C.
-    p.add_argument("--Cs", type=floats, default=(0.005, 0.01, 0.02))
-    p.add_argument("--tol", type=float, default=1e-3)
-    p.add_argument("--feature-dtype", choices=["float16", "float32"], default="float16")
-    p.add_argument("--block", type=int, default=1024, help="images transformed per saved block")
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--work-dir", required=True)
-    p.add_argument("--out", required=True)
-    return p.parse_args(argv)
-
-
-def _load(args):
-    from sklearn_ckn.datasets import load_dataset
-
-    X, y = load_dataset(args.dataset, data_home=args.data_home, subset="train", return_X_y=True)
-    X_test, y_test = load_dataset(args.dataset, data_home=args.data_home, subset="test", return_X_y=True)
-    # One fixed shuffle: the hold-out for C is then the last 20% of the rows on disk.
-    order = np.random.default_rng(args.random_state).permutation(len(y))[: args.n_train]
-    X, y = X[order], y[order]
-    if args.n_test is not None:
-        X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
-    return X, y, X_test, y_test
 
 
 class Stages:
@@ -208,16 +166,18 @@ def _transform_stage(name, ckn, X, path, stages, args):
     del out
 
 
-def main(argv=None):
-    args = _parse(argv)
-    os.makedirs(args.work_dir, exist_ok=True)
+def run(ctx):
+    args = ctx.params
+    os.makedirs(ctx.work_dir, exist_ok=True)
     from sklearn_ckn import CKNTransformer
     from sklearn_ckn.svm import TorchLinearSVCCV
 
-    stages = Stages(args.work_dir)
-    X, y, X_test, y_test = _load(args)
+    stages = Stages(ctx.work_dir)
+    # One fixed shuffle: the hold-out for C is then the last 20% of the rows on disk.
+    X, y, X_test, y_test = load_train_test(args.dataset, ctx.data_home, args.n_train, args.n_test,
+                                           how="shuffle", seed=args.random_state)
     print(f"{args.dataset}: train {X.shape}, test {X_test.shape}", flush=True)
-    ckn_path = os.path.join(args.work_dir, "ckn.pkl")
+    ckn_path = os.path.join(ctx.work_dir, "ckn.pkl")
     if not stages.state.get("fit", {}).get("complete"):
         ckn = CKNTransformer(
             n_filters=args.n_filters, patch_sizes=args.patch_sizes, subsamplings=args.subsamplings,
@@ -231,12 +191,12 @@ def main(argv=None):
     with open(ckn_path, "rb") as f:
         ckn = pickle.load(f)
     ckn.set_params(verbose=0)
-    train_path = os.path.join(args.work_dir, "features_train.npy")
-    test_path = os.path.join(args.work_dir, "features_test.npy")
+    train_path = os.path.join(ctx.work_dir, "features_train.npy")
+    test_path = os.path.join(ctx.work_dir, "features_test.npy")
     _transform_stage("transform_train", ckn, X, train_path, stages, args)
     _transform_stage("transform_test", ckn, X_test, test_path, stages, args)
 
-    svm_path = os.path.join(args.work_dir, "svm.pkl")
+    svm_path = os.path.join(ctx.work_dir, "svm.pkl")
     if not stages.state.get("svm", {}).get("complete"):
         n_fit = int(round(0.8 * len(y)))
         cv = [(np.arange(n_fit), np.arange(n_fit, len(y)))]
@@ -283,10 +243,39 @@ def main(argv=None):
             "machine_matmul_gflops_at_end": matmul_gflops("cpu"),
         },
     }
-    write_result(args.out, result)
     print(f"test accuracy {accuracy:.4f}, peak VmHWM {result['peak_vmhwm_bytes'] / 2**30:.2f} GiB, "
           f"{result['seconds_total'] / 60:.1f} min", flush=True)
+    return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--dataset", choices=[n for n, info in DATASETS.items() if info.subsets], default="cifar10"),
+    arg("--n-train", type=int, default=None),
+    arg("--n-test", type=int, default=None),
+    arg("--n-filters", type=ints, default=(512, 8192)),
+    arg("--patch-sizes", type=ints, default=(3, 2)),
+    arg("--subsamplings", type=ints, default=(2, 6)),
+    arg("--sigmas", type=floats, default=(0.6,)),
+    arg("--whitening", default="local"),
+    arg("--n-patches", type=int, default=200_000),
+    arg("--kmeans-max-iter", type=int, default=12),
+    # The features come out of CKNTransformer's default normalize="l2-standard" with a
+    # standard deviation of 0.1: C here is 100 times StandardScaler's C.
+    arg("--Cs", type=floats, default=(0.005, 0.01, 0.02)),
+    arg("--tol", type=float, default=1e-3),
+    arg("--feature-dtype", choices=["float16", "float32"], default="float16"),
+    arg("--block", type=int, default=1024, help="images transformed per saved block"),
+    arg("--random-state", type=int, default=0),
+)
+
+register(Case(
+    name='ckn.large',
+    run=run,
+    params=PARAMS,
+    description='a CKN too large for memory (512/8192 on CIFAR-10), out of core and in resumable stages',
+    dataset='param:dataset',
+    model=None,
+    metrics=('test_accuracy', 'C', 'seconds_total', 'peak_vmhwm_bytes'),
+    stages=('fit', 'transform_train', 'transform_test', 'svm', 'predict'),
+    legacy_script='bench_ckn_large.py',
+))

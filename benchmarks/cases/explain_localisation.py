@@ -1,6 +1,6 @@
 """Where do the heat maps point? Localisation of Grad-CAM, HiResCAM and LayerCAM.
 
-Two parts, each a stage whose result is saved to ``--work-dir`` (fitted models are
+Two parts, each a stage whose result is saved to the work folder (fitted models are
 pickled there too), so an interrupted run resumes where it stopped:
 
 ``synthetic``
@@ -25,25 +25,22 @@ pickled there too), so an interrupted run resumes where it stopped:
 
 Run (from the project root; a few minutes on 2 free cores)::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_localisation.py \
-        --data-home ../shared/datasets --out benchmarks/results/localisation.json
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks run explain.localisation \
+        --data-home ../shared/datasets
 
-``--stages synthetic`` skips CIFAR-10; ``--quick`` is a smoke run with tiny models.
+``--param stages=synthetic`` skips CIFAR-10; ``--param quick=true`` is a smoke run with
+tiny models.
 """
 
-import argparse
-import json
 import os
 import pickle
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import write_result
+from ..harness import Case, arg, register
+from ..harness.results import git_commit
+
 
 METHODS = ("layercam", "hirescam", "gradcam")
 FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
@@ -88,20 +85,6 @@ def _fit_or_load(name, model, X, y, work_dir):
         pickle.dump({"model": model, "fit_seconds": seconds}, f)
     print(f"  {name}: fitted in {seconds:.1f} s")
     return model, seconds
-
-
-def _stage(work_dir, name, run):
-    """Run a stage once: its JSON in ``work_dir`` is reused on the next run."""
-    path = os.path.join(work_dir, f"stage_{name}.json")
-    if os.path.exists(path):
-        print(f"stage {name}: done before, read {path}")
-        with open(path) as f:
-            return json.load(f)
-    print(f"stage {name}")
-    result = run()
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=float)
-    return result
 
 
 def synthetic(size, args, work_dir):
@@ -160,15 +143,15 @@ def synthetic(size, args, work_dir):
     return out
 
 
-def cifar10(args, work_dir):
+def cifar10(args, work_dir, data_home):
     from sklearn_ckn.datasets import load_cifar10
     from sklearn_ckn.explain import as_differentiable, deletion_insertion, grad_cam
 
     n_train = 500 if args.quick else args.cifar_train
     n_test = 100 if args.quick else args.cifar_test
-    train = load_cifar10(args.data_home, subset="train", n_samples=n_train, shuffle=True,
+    train = load_cifar10(data_home, subset="train", n_samples=n_train, shuffle=True,
                          random_state=args.random_state, download_if_missing=False)
-    test = load_cifar10(args.data_home, subset="test", n_samples=n_test, shuffle=True,
+    test = load_cifar10(data_home, subset="test", n_samples=n_test, shuffle=True,
                         random_state=args.random_state, download_if_missing=False)
     X, y, Xt, yt = train.images, train.target, test.images, test.target
     models = _models(args.quick, args.cifar_cnn_widths, args.cifar_epochs,
@@ -212,63 +195,60 @@ def cifar10(args, work_dir):
     return out
 
 
-def _git_commit():
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
 def _ints(text):
     return tuple(int(v) for v in str(text).split(",") if v.strip())
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-home", default=None, help="folder with cifar-10-batches-py/")
-    parser.add_argument("--out", default="benchmarks/results/localisation.json")
-    parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(),
-                                                           "sklearn_ckn_bench_localisation"),
-                        help="stage results and fitted models (reused when present)")
-    parser.add_argument("--stages", default="synthetic,cifar10")
-    parser.add_argument("--synthetic-train", type=int, default=1000)
-    parser.add_argument("--synthetic-test", type=int, default=200)
-    parser.add_argument("--synthetic-epochs", type=int, default=10)
-    parser.add_argument("--synthetic-cnn-widths", type=_ints, default=(16, 32, 64))
-    parser.add_argument("--synthetic-ckn-filters", type=_ints, default=(32, 64))
-    parser.add_argument("--synthetic-supervised-epochs", type=int, default=5,
-                        help="epochs of the supervised CKNClassifier (0: leave it out)")
-    parser.add_argument("--cifar-train", type=int, default=5000)
-    parser.add_argument("--cifar-test", type=int, default=500)
-    parser.add_argument("--cifar-epochs", type=int, default=8)
-    parser.add_argument("--cifar-cnn-widths", type=_ints, default=(32, 64, 128))
-    parser.add_argument("--cifar-ckn-filters", type=_ints, default=(32, 128))
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="tiny models (smoke run)")
-    args = parser.parse_args(argv)
+def run(ctx):
+    args = ctx.params
     stages = [s for s in args.stages.split(",") if s]
     unknown = set(stages) - {"synthetic", "cifar10"}
     if unknown:
-        parser.error(f"unknown stages {sorted(unknown)}; use synthetic and/or cifar10")
-    work_dir = args.work_dir + ("_quick" if args.quick else "")
+        raise ValueError(f"unknown stages {sorted(unknown)}; use synthetic and/or cifar10")
+    work_dir = ctx.work_dir  # per parameter hash: quick runs have their own
     os.makedirs(work_dir, exist_ok=True)
     start = time.perf_counter()
     result = {"settings": {k: (list(v) if isinstance(v, tuple) else v)
                            for k, v in vars(args).items()},
-              "methods": list(METHODS), "git_commit": _git_commit()}
+              "methods": list(METHODS), "git_commit": git_commit()[0]}
     if "synthetic" in stages:
         result["synthetic"] = [
-            _stage(work_dir, f"synthetic{size}", lambda size=size: synthetic(size, args, work_dir))
+            ctx.stage(f"synthetic{size}", lambda size=size: synthetic(size, args, work_dir))
             for size in (16, 32)
         ]
     if "cifar10" in stages:
-        result["cifar10"] = _stage(work_dir, "cifar10", lambda: cifar10(args, work_dir))
+        result["cifar10"] = ctx.stage("cifar10", lambda: cifar10(args, work_dir, ctx.data_home))
     result["seconds_this_run"] = time.perf_counter() - start
-    write_result(args.out, result, device="cpu")
+    ctx.device = "cpu"
     return result
 
 
-if __name__ == "__main__":
-    main()
+PARAMS = (
+    arg("--stages", default="synthetic,cifar10"),
+    arg("--synthetic-train", type=int, default=1000),
+    arg("--synthetic-test", type=int, default=200),
+    arg("--synthetic-epochs", type=int, default=10),
+    arg("--synthetic-cnn-widths", type=_ints, default=(16, 32, 64)),
+    arg("--synthetic-ckn-filters", type=_ints, default=(32, 64)),
+    arg("--synthetic-supervised-epochs", type=int, default=5,
+        help="epochs of the supervised CKNClassifier (0: leave it out)"),
+    arg("--cifar-train", type=int, default=5000),
+    arg("--cifar-test", type=int, default=500),
+    arg("--cifar-epochs", type=int, default=8),
+    arg("--cifar-cnn-widths", type=_ints, default=(32, 64, 128)),
+    arg("--cifar-ckn-filters", type=_ints, default=(32, 128)),
+    arg("--random-state", type=int, default=0),
+    arg("--quick", action="store_true", help="tiny models (smoke run)"),
+)
+
+register(Case(
+    name='explain.localisation',
+    run=run,
+    params=PARAMS,
+    description='where Grad-CAM, HiResCAM and LayerCAM maps point: synthetic localisation and CIFAR-10 deletion/insertion',
+    dataset='cifar10',
+    model=None,
+    metrics=(),
+    stages=('synthetic16', 'synthetic32', 'cifar10'),
+    legacy_script='bench_localisation.py',
+))

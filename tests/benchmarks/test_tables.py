@@ -1,0 +1,56 @@
+"""The generated tables: the README and docs/benchmarks.md are in sync with the results,
+and a new record of the harness shows up beside the older files."""
+
+import json
+import os
+
+import pytest
+
+from benchmarks import make_tables
+from benchmarks.harness import iter_records
+from benchmarks.harness.results import LEGACY_INDEX, RESULTS
+
+
+def test_readme_and_docs_tables_are_up_to_date():
+    assert make_tables.main(check=True) == 0, "run: python -m benchmarks tables --write"
+
+
+def test_every_table_has_its_markers():
+    names = set()
+    for rel in make_tables.FILES:
+        with open(os.path.join(make_tables.ROOT, rel)) as f:
+            names |= {m.group("name") for m in make_tables._MARKER.finditer(f.read())}
+    assert names == set(make_tables.TABLES)
+
+
+def test_render_file_replaces_marked_regions_only():
+    text = "a\n<!-- benchmarks:table t -->\nold\n<!-- /benchmarks:table t -->\nb\n"
+    assert make_tables.render_file(text, {"t": "| new |"}) == (
+        "a\n<!-- benchmarks:table t -->\n| new |\n<!-- /benchmarks:table t -->\nb\n")
+    with pytest.raises(KeyError, match="no table named"):
+        make_tables.render_file(text, {})
+
+
+def test_a_new_record_joins_the_older_files(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    # the index and one of its files, then a harness record of the same case
+    with open(os.path.join(RESULTS, LEGACY_INDEX)) as f:
+        index = json.load(f)
+    name = "ckn_mnist_64_512_svc.json"
+    index["files"] = {name: index["files"][name]}
+    (results / LEGACY_INDEX).write_text(json.dumps(index))
+    payload = json.loads(open(os.path.join(RESULTS, name)).read())
+    (results / name).write_text(json.dumps(payload))
+    record = {"schema": "sklearn-ckn-benchmark/1", "case": "ckn.linear", "params": {}, "param_hash": "0" * 10,
+              "commit": "f" * 40, "date": "2030-01-01T00:00:00+00:00", "machine": payload["machine"],
+              "result": dict(payload, test_accuracy=0.5)}
+    run_dir = results / "runs" / "ckn.linear"
+    run_dir.mkdir(parents=True)
+    (run_dir / "0000000000-ffffffffffff.json").write_text(json.dumps(record))
+    records = iter_records(results)
+    assert [r.get("legacy", False) for r in records] == [True, False]
+    table = make_tables.ckn_table(records)
+    assert "`results/ckn_mnist_64_512_svc.json`" in table
+    assert "`results/runs/ckn.linear/0000000000-ffffffffffff.json`" in table
+    assert "| 50.00% |" in table and "| 99.44% |" in table
