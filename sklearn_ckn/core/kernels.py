@@ -113,7 +113,7 @@ def homogeneous_kernel_(dots, norms, name, sigma):
 
 
 def homogeneous_kernel(dots, norms, name, sigma, out=None):
-    """``norms * kappa(dots / norms)``, differentiable; in place with ``out=dots``.
+    """Return ``norms * kappa(dots / norms)``, differentiable; in place with ``out=dots``.
 
     The one formula of a patch embedding: the inference path (in place) and the
     training and Grad-CAM paths (out of place, differentiable) round alike, so that

@@ -19,10 +19,19 @@ __all__ = ["TooFewPatchesError", "fit_ckn_unsupervised", "sample_layer_patches"]
 class TooFewPatchesError(ValueError):
     """A layer has fewer usable (non-zero) patches than anchors to learn.
 
-    Attributes
+    Parameters
     ----------
+    message : str
+        The error message.
     layer : int
-        Index of the layer (from 0).
+        Index of the layer (from 0), also the attribute ``layer``.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.unsupervised import TooFewPatchesError
+    >>> error = TooFewPatchesError("Layer 2 has only 3 usable patches", layer=1)
+    >>> isinstance(error, ValueError), error.layer
+    (True, 1)
     """
 
     def __init__(self, message, layer):

@@ -15,6 +15,7 @@ from sklearn.model_selection import GridSearchCV
 
 import sklearn_ckn.cnn._classifier as classifier_module
 import sklearn_ckn._torch_estimator as torch_estimator_module
+import sklearn_ckn._torch_module as torch_module
 from sklearn_ckn import CNNClassifier
 
 
@@ -330,14 +331,14 @@ def test_model_from_a_gpu_loads_on_cpu(monkeypatch):
     clf = CNNClassifier(**dict(TINY, epochs=1)).fit(X, y)
     expected = clf.predict_proba(X)
     seen = []
-    real = torch_estimator_module.state_to_numpy
+    real = torch_module.state_to_numpy
 
     def spy(module):
         state = real(module)
         seen.append(all(isinstance(a, np.ndarray) for a in state.values()))
         return state
 
-    monkeypatch.setattr(torch_estimator_module, "state_to_numpy", spy)
+    monkeypatch.setattr(torch_module, "state_to_numpy", spy)
     clf.device_ = torch.device("cuda:0")  # as if fitted on a GPU
     clf.set_params(device="cuda")
     blob = pickle.dumps(clf)
