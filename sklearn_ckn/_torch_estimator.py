@@ -46,9 +46,11 @@ from ._compat import (
     fit_context,
 )
 from ._device import resolve_device
+from ._explainable import Explainable, inference_context
 from ._images import check_classification_labels, validate_images
 from ._threads import torch_threads
 from ._torch_module import TorchModuleMixin
+from .core.batching import PAD_MULTIPLE
 from .core.training import Trainer, predict_logits
 
 __all__ = ["TorchImageClassifier"]
@@ -73,6 +75,10 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
 
     #: Memory layout of the image batches the network gets.
     _memory_format = torch.channels_last
+
+    #: ``family`` and ``name`` of the estimator's :class:`~sklearn_ckn._explainable.Explainable`.
+    _explain_family = None
+    _explain_name = None
 
     #: Constraints of the parameters every subclass has.
     _common_constraints = {
@@ -389,6 +395,17 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         """
         logits = self._logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
+
+    def _explainable(self):
+        """The fitted module and how ``predict`` runs it (for :mod:`sklearn_ckn.explain`)."""
+        check_is_fitted(self, "module_")
+        return Explainable(
+            module=self.module_, family=self._explain_family, name=self._explain_name,
+            device=self.device_, classes=np.asarray(self.classes_),
+            context=lambda: inference_context(self.n_jobs, self.device_, self.mixed_precision),
+            memory_format=self._memory_format, pad_multiple=PAD_MULTIPLE,
+            forward_predicts=not self._prediction_options().get("flip_tta", False),
+        )
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):

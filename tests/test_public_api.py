@@ -25,9 +25,9 @@ PACKAGE = Path(sklearn_ckn.__file__).resolve().parent
 SUBPACKAGES = ["ckn", "cnn", "compare", "core", "datasets", "explain", "svm"]
 # Private top-level modules that every subpackage may use.
 SHARED_PRIVATE = {"_images", "_device", "_progress", "_threads", "_compat", "_display", "_dask",
-                  "_batches", "_torch_estimator", "_torch_module"}  # the last three:
-# ImageBatches, the TorchImageClassifier base (CNN and supervised CKN) and the pickling
-# of every torch estimator's module_
+                  "_batches", "_torch_estimator", "_torch_module", "_explainable"}  # the last
+# four: ImageBatches, the TorchImageClassifier base (CNN and supervised CKN), the
+# pickling of every torch estimator's module_ and what an estimator hands to explain/
 # Scripts outside the package: they may import public names of sklearn_ckn only.
 SCRIPTS = ["examples", "benchmarks"]
 

@@ -212,6 +212,8 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
     """
 
     _memory_format = torch.contiguous_format
+    _explain_family = "ckn"
+    _explain_name = "Supervised CKN"
 
     _parameter_constraints = {
         **{k: v for k, v in TorchImageClassifier._common_constraints.items()

@@ -21,6 +21,7 @@ from .._compat import (
 )
 from .._dask import is_dask_array, transform_dask
 from .._device import resolve_device
+from .._explainable import Explainable, inference_context
 from .._images import images_to_tensor, iter_batches, validate_images
 from .._progress import progress
 from .._threads import torch_threads
@@ -414,12 +415,25 @@ class CKNTransformer(TorchModuleMixin, TransformerMixin, BaseEstimator):
         """Fit the output steps' statistics on raw features (a NumPy array)."""
         fit_feature_output(self.module_.output, torch.from_numpy(raw))
 
+    def _module_on(self, device):
+        """``module_``, moved to ``device`` if it lives elsewhere."""
+        if next(self.module_.buffers()).device != device:
+            self.module_ = self.module_.to(device)
+        return self.module_
+
+    def _explainable(self):
+        """The fitted module and how ``transform`` runs it (for :mod:`sklearn_ckn.explain`)."""
+        check_is_fitted(self, "module_")
+        device = self._transform_device()
+        return Explainable(
+            module=self._module_on(device), family="ckn", name="CKN", device=device,
+            context=lambda: inference_context(self.n_jobs, device, self.mixed_precision),
+        )
+
     def _forward(self, images, raw=False):
         """Features of validated ``images`` by batches (the flattened last maps if ``raw``)."""
         device = self._transform_device()
-        module = self.module_
-        if next(module.buffers()).device != device:
-            module = self.module_ = module.to(device)
+        module = self._module_on(device)
         forward = (lambda x: module.ckn(x).flatten(1)) if raw else module
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
         batches = list(iter_batches(images.shape[0], self.batch_size))

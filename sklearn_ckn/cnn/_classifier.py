@@ -364,6 +364,9 @@ class CNNClassifier(TorchImageClassifier):
         self._frozen_ = bool(self.freeze_features and source is not None)
         self._install_module(net)
 
+    _explain_family = "cnn"
+    _explain_name = "CNN"
+
     def _build_module(self, config):
         return _builder(config)(**config["kwargs"])
 

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batching import split_sizes
 from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import patch_norms, patch_products
@@ -72,20 +73,6 @@ def _full_precision(x):
     if _autocast_dtype(x) is None:
         return contextlib.nullcontext()
     return torch.autocast(x.device.type, enabled=False)
-
-
-def _split_sizes(n, chunk):
-    """Sub-batch sizes of ``n`` images, at most ``chunk`` each, none of one image alone.
-
-    CPU convolutions take another path for a batch of one image, whose float32
-    results differ in the last bits: a lone last image joins the previous sub-batch,
-    so that an image's features do not depend on the batch it comes in.
-    """
-    sizes = [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])
-    if len(sizes) > 1 and sizes[-1] == 1:
-        last = sizes.pop()
-        sizes[-1] += last
-    return sizes
 
 
 class CKNLayer(nn.Module):
@@ -507,7 +494,7 @@ class CKNSequential(nn.Module):
         if torch.is_grad_enabled() or x.dim() != 4:
             return self._forward(x, layers)
         if x.shape[0] == 1:
-            # A batch of one takes another convolution path (see _split_sizes): a pair
+            # A batch of one takes another convolution path (see .batching): a pair
             # keeps an image's features the same whatever the batch it comes in.
             return self._forward(x.expand(2, *x.shape[1:]), layers)[:1]
         if x.device.type != "cpu":
@@ -522,7 +509,7 @@ class CKNSequential(nn.Module):
         # buffer). Forward of the 64/256 CIFAR-10 network 0.65x the time of the whole
         # batch at once (bench_transform.py). Images are processed independently, so
         # only float rounding can differ.
-        parts = x.split(_split_sizes(x.shape[0], chunk))
+        parts = x.split(split_sizes(x.shape[0], chunk))
         if not layers:  # the preprocessing alone (patch sampling for the first layer)
             return torch.cat([self._forward(part, layers) for part in parts])
         # The last layer's Nystrom projection runs once on the whole batch's pooled
@@ -553,7 +540,7 @@ class CKNSequential(nn.Module):
         Returns
         -------
         chunk : int
-            At least 2 (see ``_split_sizes``).
+            At least 2 (see :func:`.batching.split_sizes`).
         """
         per_image = 1
         for layer in layers:

@@ -397,28 +397,25 @@ def _ckn_first_layer_filters(layers):
 
 def _filters_of(estimator):
     """``(F, C, kh, kw)`` first-layer filters of a fitted CNN / CKN and a description."""
-    from ..ckn import CKNClassifier, CKNTransformer
-    from ..cnn import CNNClassifier
-
     est = unwrap(estimator)
     if isinstance(est, Pipeline):
         steps = flatten_steps(est)
         est = steps[0][1] if steps else est
-    if not isinstance(est, (CNNClassifier, CKNTransformer, CKNClassifier)):
+    if not hasattr(est, "_explainable"):
         raise TypeError(
             "plot_filters supports a fitted CNNClassifier, CKNTransformer or CKNClassifier, "
             f"or a Pipeline starting with one; got {type(estimator).__name__}."
         )
     if not hasattr(est, "module_"):
         raise NotFittedError(f"This {type(est).__name__} is not fitted yet.")
-    if isinstance(est, CNNClassifier):
-        name, conv = _first_conv(est.module_)
+    spec = est._explainable()
+    if spec.family == "cnn":
+        name, conv = _first_conv(spec.module)
         return conv.weight.detach().to("cpu", torch.float64).numpy(), \
             f"CNN first convolution ({name})"
-    weights, how = _ckn_first_layer_filters(est.module_.ckn)
-    if isinstance(est, CKNClassifier):
-        return weights, f"Supervised CKN first layer: trained {how}"
-    return weights, f"CKN first layer: {how}"
+    weights, how = _ckn_first_layer_filters(spec.module.ckn)
+    trained = "trained " if spec.module.ckn.layers[0].anchors.requires_grad else ""
+    return weights, f"{spec.name} first layer: {trained}{how}"
 
 
 def _tile(filters, ncols, gap=1):

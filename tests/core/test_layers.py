@@ -252,17 +252,6 @@ def test_inference_chunk_size_bounds_the_largest_map():
     assert CKNSequential.inference_chunk_size(512, 512, 8, layers) == 2
 
 
-def test_sub_batches_never_leave_one_image_alone():
-    from sklearn_ckn.core.layers import _split_sizes
-
-    assert _split_sizes(256, 32) == [32] * 8
-    assert _split_sizes(33, 32) == [33]
-    assert _split_sizes(70, 32) == [32, 32, 6]
-    assert _split_sizes(65, 32) == [32, 33]
-    assert _split_sizes(5, 2) == [2, 3]
-    assert _split_sizes(3, 2) == [3]
-
-
 def test_inference_forward_of_one_image_equals_its_row_in_a_batch():
     # A batch of one image takes another convolution path on the CPU; the network
     # runs it as a pair, so an image's features do not depend on its batch.

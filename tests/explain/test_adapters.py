@@ -22,7 +22,7 @@ from sklearn_ckn.core.network import CKNNetwork
 from sklearn_ckn.explain import ModelAdapter, as_differentiable
 from sklearn_ckn.explain._adapters import (
     ADAPTERS,
-    CKNClassifierAdapter,
+    CKNAdapter,
     CKNPipelineAdapter,
     CNNAdapter,
 )
@@ -90,16 +90,21 @@ def test_ckn_pipeline_reproduces_decision_function(kind, colour, n_classes):
         _check_scores(grad_scores.double().numpy(), pipe, X)
 
 
-def test_mixed_precision_pipeline_explains_the_predicted_class():
-    # The adapter's float32 pass is not the pipeline's mixed-precision transform:
-    # Grad-CAM's default target is then what the pipeline predicts.
+def test_mixed_precision_pipeline_is_explained_in_its_own_precision():
+    # The adapter runs the transformer's module under the transformer's own context
+    # (bfloat16 autocast): its scores are the mixed-precision pipeline's, so Grad-CAM's
+    # default target is what the pipeline predicts.
     from sklearn_ckn.explain import grad_cam
 
     X = _images(colour=True)
     y = np.arange(len(X)) % 3
     pipe = make_pipeline(_ckn().set_params(mixed_precision=True), LinearSVC(C=0.1)).fit(X, y)
-    assert not as_differentiable(pipe).forward_predicts
-    assert as_differentiable(make_pipeline(_ckn(), LinearSVC(C=0.1)).fit(X, y)).forward_predicts
+    model = as_differentiable(pipe)
+    assert model.forward_predicts
+    _check_scores(model.decision_scores(X), pipe, X)
+    full = make_pipeline(_ckn(), LinearSVC(C=0.1)).fit(X, y)
+    assert not np.allclose(as_differentiable(full).decision_scores(X), model.decision_scores(X),
+                           rtol=1e-5, atol=1e-6)
     maps, targets = grad_cam(pipe, X[:6], return_targets=True)
     assert maps.shape == (6, 12, 10) and np.isfinite(maps).all()
     np.testing.assert_array_equal(targets, pipe.predict(X[:6]))
@@ -134,7 +139,7 @@ def test_ckn_classifier_reproduces_decision_function():
         y = np.arange(40) % n_classes
         clf = CKNClassifier(ckn=_ckn(), epochs=1, device="cpu", random_state=0).fit(X, y)
         model = as_differentiable(clf)
-        assert isinstance(model, CKNClassifierAdapter) and model.module is clf.network_
+        assert isinstance(model, CKNAdapter) and model.module is clf.network_
         logits = model.decision_scores(X)
         dec = clf.decision_function(X)
         if n_classes == 2:

@@ -187,7 +187,7 @@ def test_filters_ckn_whitened_are_mapped_to_pixel_space():
     # Whitening the shown (pixel-space) patch gives back the anchor: A pinv(A) z = z.
     from sklearn_ckn.explain._plotting import _ckn_first_layer_filters
 
-    patches, _ = _ckn_first_layer_filters(ckn.network_)
+    patches, _ = _ckn_first_layer_filters(ckn.module_.ckn)
     a = layer.white_weight.double().reshape(layer.patch_dim, -1)
     back = torch.from_numpy(patches.reshape(len(patches), -1)) @ a.T
     np.testing.assert_allclose(back.numpy(), layer.anchors.detach().double().numpy(), atol=1e-4)
