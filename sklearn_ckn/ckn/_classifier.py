@@ -18,7 +18,8 @@ from .._progress import progress
 from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
 from ..core.network import CKNNetwork
-from ..core.training import LOSSES, PAD_MULTIPLE, augment_batch, pad_batch
+from ..core.batching import PAD_MULTIPLE, pad_to_multiple
+from ..core.training import LOSSES, augment_batch
 from ._architecture import ARCHITECTURES
 from ._transformer import CKNTransformer, map_feature_names
 
@@ -325,9 +326,7 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
                     if generator is not None:
                         xb = augment_batch(xb, crop=crop, flip=flip, generator=generator)
                         xb = xb.contiguous(memory_format=self._memory_format)
-                    n = xb.shape[0]
-                    if n % PAD_MULTIPLE:
-                        xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
+                    xb, n = pad_to_multiple(xb, PAD_MULTIPLE, self._memory_format)
                     yield start, net.features(xb)[:n].float()
         finally:
             net.train(was_training)
