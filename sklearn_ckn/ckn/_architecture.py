@@ -196,7 +196,7 @@ def network_config(params, height, width, n_channels):
     -------
     config : dict
         ``{"layers": [layer constructor arguments], "preprocess": ...}``, for
-        :meth:`sklearn_ckn.core.layers.CKNSequential.from_config`.
+        :meth:`sklearn_ckn.core.sequential.CKNSequential.from_config`.
 
     Examples
     --------

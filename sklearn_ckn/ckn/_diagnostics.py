@@ -83,7 +83,8 @@ def check_kernel_underflow(network, x, cause=None, stacklevel=2):
     Examples
     --------
     >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.layers import CKNLayer
+    >>> from sklearn_ckn.core.sequential import CKNSequential
     >>> from sklearn_ckn.ckn._diagnostics import check_kernel_underflow
     >>> net = CKNSequential([CKNLayer(1, 4)])
     >>> net.layers[0].set_anchors(torch.nn.functional.normalize(torch.randn(4, 9), dim=1))

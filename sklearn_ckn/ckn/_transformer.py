@@ -27,7 +27,7 @@ from .._progress import progress
 from .._threads import torch_threads
 from .._torch_module import TorchModuleMixin, state_to_numpy
 from ..core.kernels import KERNELS
-from ..core.layers import CKNSequential
+from ..core.sequential import CKNSequential
 from ..core.network import CKNNetwork
 from ..core.output import FeatureOutput, fit_feature_output
 from ..core.unsupervised import TooFewPatchesError, fit_ckn_unsupervised

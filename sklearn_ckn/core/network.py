@@ -15,7 +15,7 @@ CKN use:
 import torch
 from torch import nn
 
-from .layers import CKNSequential
+from .sequential import CKNSequential
 from .output import FeatureOutput
 
 __all__ = ["CKNNetwork"]
@@ -46,7 +46,8 @@ class CKNNetwork(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.layers import CKNLayer
+    >>> from sklearn_ckn.core.sequential import CKNSequential
     >>> from sklearn_ckn.core.network import CKNNetwork
     >>> ckn = CKNSequential([CKNLayer(1, 8, subsampling=4)])
     >>> CKNNetwork(ckn)(torch.rand(5, 1, 8, 8)).shape

@@ -69,7 +69,8 @@ def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, 
     --------
     >>> import numpy as np
     >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.layers import CKNLayer
+    >>> from sklearn_ckn.core.sequential import CKNSequential
     >>> from sklearn_ckn.core.unsupervised import sample_layer_patches
     >>> images = torch.rand(10, 1, 8, 8)
     >>> net = CKNSequential([CKNLayer(1, 4, patch_size=3)])
@@ -166,7 +167,8 @@ def fit_ckn_unsupervised(
     Examples
     --------
     >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+    >>> from sklearn_ckn.core.layers import CKNLayer
+    >>> from sklearn_ckn.core.sequential import CKNSequential
     >>> from sklearn_ckn.core.unsupervised import fit_ckn_unsupervised
     >>> images = torch.rand(20, 1, 8, 8)
     >>> net = CKNSequential([CKNLayer(1, 4, subsampling=2), CKNLayer(4, 8, subsampling=2)])

@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_ckn.core.kernels import get_kernel
-from sklearn_ckn.core.layers import CKNLayer, CKNSequential
+from sklearn_ckn.core.layers import CKNLayer
+from sklearn_ckn.core.sequential import CKNSequential
 from sklearn_ckn.core.unsupervised import fit_ckn_unsupervised
 from sklearn_ckn.core.whitening import fit_patch_whitening
 
@@ -24,20 +25,6 @@ def _layer_with_anchors(anchors, in_channels, p, sigma=0.6, reg=0.0):
     layer = CKNLayer(in_channels, anchors.shape[0], p, 1, sigma=sigma, nystrom_reg=reg).double()
     layer.set_anchors(F.normalize(anchors, dim=1))
     return layer
-
-
-def _two_layer_network(seed, local_whitening=False):
-    """A 3 -> 8 -> 16 channel network with random unit-norm anchors."""
-    from sklearn_ckn.core.local_whitening import LocalPatchWhitening
-
-    g = torch.Generator().manual_seed(seed)
-    net = CKNSequential(
-        [CKNLayer(3, 8, 3, 2), CKNLayer(8, 16, 3, 2)],
-        preprocess=LocalPatchWhitening() if local_whitening else None,
-    ).eval()
-    for layer in net.layers:
-        layer.set_anchors(F.normalize(torch.randn(layer.n_filters, layer.patch_dim, generator=g), dim=1))
-    return net, g
 
 
 def _features(layer, x):
@@ -219,58 +206,13 @@ def test_saved_state_holds_the_matrix_of_the_saved_anchors():
     torch.testing.assert_close(state["lintrans"], kernel_inverse_sqrt_of(layer))
 
 
-def test_blocked_inference_forward_equals_the_whole_batch(monkeypatch):
-    # Without autograd on the CPU, CKNSequential.forward runs sub-batches of
-    # _FORWARD_CHUNK images (cache blocking): same output as one pass over the batch
-    # and as the autograd path, up to float32 rounding.
-    from sklearn_ckn.core import layers as layers_module
-
-    net, g = _two_layer_network(0, local_whitening=True)
-    x = torch.rand(11, 3, 8, 8, generator=g)
-    monkeypatch.setattr(layers_module, "_FORWARD_CHUNK", 4)  # 4 + 4 + 3 images
-    with torch.no_grad():
-        blocked = net(x)
-        whole = net._forward(x, net.layers)
-        first = net(x, n_layers=1)
-        preprocessed = net(x, n_layers=0)  # no layer: the preprocessing alone, blocked too
-    torch.testing.assert_close(preprocessed, net.preprocess(x))
-    with torch.enable_grad():
-        autograd = net(x)
-    assert blocked.shape == whole.shape == (11, 16, 2, 2)
-    assert first.shape == (11, 8, 4, 4)
-    assert blocked.abs().max() > 0
-    torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(blocked, autograd.detach(), rtol=1e-5, atol=1e-6)
-
-
-def test_inference_chunk_size_bounds_the_largest_map():
-    layers = [CKNLayer(3, 256, 3, 2), CKNLayer(256, 1024, 3, 4)]
-    # (b, 256, 32, 32) and (b, 1024, 16, 16) float32 maps: 1 MiB per image each
-    assert CKNSequential.inference_chunk_size(32, 32, 4, layers) == 16
-    assert CKNSequential.inference_chunk_size(32, 32, 4, layers[:1]) == 16
-    assert CKNSequential.inference_chunk_size(8, 8, 4, layers) == 32
-    assert CKNSequential.inference_chunk_size(512, 512, 8, layers) == 2
-
-
-def test_inference_forward_of_one_image_equals_its_row_in_a_batch():
-    # A batch of one image takes another convolution path on the CPU; the network
-    # runs it as a pair, so an image's features do not depend on its batch.
-    net, g = _two_layer_network(1)
-    x = torch.rand(6, 3, 8, 8, generator=g)
-    with torch.inference_mode():
-        batch = net(x)
-        alone = torch.cat([net(x[i : i + 1]) for i in range(6)])
-    assert alone.shape == (6, 16, 2, 2)
-    torch.testing.assert_close(alone, batch, rtol=0, atol=0)
-
-
-def test_autocast_runs_only_the_patch_products_in_bfloat16():
+def test_autocast_runs_only_the_patch_products_in_bfloat16(two_layer_network):
     # Mixed precision: the products of patches and anchors (most FLOPs) in bfloat16,
     # the kernel, pooling and Nystrom projection in float32 (they amplify rounding).
     from sklearn_ckn.core.kernels import homogeneous_kernel_
     from sklearn_ckn.core.patches import patch_norms, patch_products
 
-    net, g = _two_layer_network(2, local_whitening=True)
+    net, g = two_layer_network(2, local_whitening=True)
     x = torch.rand(4, 3, 8, 8, generator=g)
 
     def by_hand(x):
@@ -320,8 +262,8 @@ def test_autocast_keeps_a_float64_layer_in_float64():
     torch.testing.assert_close(out, layer(x).detach(), rtol=0.05, atol=0.05)
 
 
-def test_autocast_pools_and_projects_a_bfloat16_map_in_float32():
-    net, g = _two_layer_network(4)
+def test_autocast_pools_and_projects_a_bfloat16_map_in_float32(two_layer_network):
+    net, g = two_layer_network(4)
     layer = net.layers[0]
     m = torch.rand(2, 8, 6, 6, generator=g)
     with torch.no_grad():
