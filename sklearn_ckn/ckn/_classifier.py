@@ -21,7 +21,7 @@ from ..core.network import CKNNetwork
 from ..core.batching import PAD_MULTIPLE, pad_to_multiple
 from ..core.training import LOSSES, augment_batch
 from ._architecture import ARCHITECTURES
-from ._transformer import CKNTransformer, map_feature_names
+from ._transformer import CKNTransformer, MapFeatureNamesMixin
 
 __all__ = ["ARCHITECTURES", "CKNClassifier"]
 
@@ -54,7 +54,7 @@ def _fit_linear_head(features, y_idx, n_classes, loss, weight_decay, max_iter=20
     return weight.detach(), bias.detach()
 
 
-class CKNClassifier(TransformerMixin, TorchImageClassifier):
+class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier):
     """Supervised convolutional kernel network: anchors and classifier learned end to end.
 
     The network starts as the fitted module of its unsupervised CKN, ``ckn`` (a
@@ -420,22 +420,6 @@ class CKNClassifier(TransformerMixin, TorchImageClassifier):
                                          desc="CKN transform"):
                 out[start:start + feats.shape[0]] = feats.cpu().numpy()
         return out
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names ``ckn_c{channel}_y{row}_x{column}``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Ignored (checked against the fitted input names if given).
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per column of :meth:`transform`.
-        """
-        check_is_fitted(self, "module_")
-        return map_feature_names(self.output_shape_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

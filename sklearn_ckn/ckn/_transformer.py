@@ -34,7 +34,7 @@ from ..core.unsupervised import TooFewPatchesError, fit_ckn_unsupervised
 from ._architecture import network_config
 from ._diagnostics import check_kernel_underflow
 
-__all__ = ["CKNTransformer"]
+__all__ = ["CKNTransformer", "MapFeatureNamesMixin", "map_feature_names"]
 
 #: Images whose features ``normalize`` learns its statistics from.
 NORMALIZE_SAMPLE = 4096
@@ -43,7 +43,29 @@ NORMALIZE_SAMPLE = 4096
 SIGMA_CHECK_IMAGES = 64
 
 
-class CKNTransformer(TorchModuleMixin, TransformerMixin, BaseEstimator):
+class MapFeatureNamesMixin:
+    """``get_feature_names_out`` of an estimator whose features are a flattened CKN map."""
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names ``ckn_c{channel}_y{row}_x{column}``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Ignored (checked against the fitted input names if given).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``ckn_c{channel}_y{row}_x{column}`` for each output feature, in the order
+            of ``transform``'s columns.
+        """
+        check_is_fitted(self, "module_")
+        check_feature_names_in(self, input_features, generate_names=False)
+        return map_feature_names(self.output_shape_)
+
+
+class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, BaseEstimator):
     """Unsupervised convolutional kernel network (CKN) features for images.
 
     Each layer maps every ``p x p`` patch ``x`` of its input map to
@@ -496,23 +518,6 @@ class CKNTransformer(TorchModuleMixin, TransformerMixin, BaseEstimator):
     def normalize_scale_(self):
         """The per-feature scale of the output (float32)."""
         return self._output_step("standardize").scale.detach().cpu().numpy().copy()
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names ``ckn_c{channel}_y{row}_x{column}``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Ignored (checked against the fitted input names if given).
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``ckn_c{channel}_y{row}_x{column}`` for each output feature.
-        """
-        check_is_fitted(self, "module_")
-        check_feature_names_in(self, input_features, generate_names=False)
-        return map_feature_names(self.output_shape_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
