@@ -42,6 +42,10 @@ NORMALIZE_SAMPLE = 4096
 #: Training images on which ``fit`` checks that the kernel values do not underflow.
 SIGMA_CHECK_IMAGES = 64
 
+#: ``n_patches="auto"``: patches drawn per anchor of a layer, and at most per layer.
+AUTO_PATCHES_PER_ANCHOR = 64
+AUTO_MAX_PATCHES = 100_000
+
 
 class MapFeatureNamesMixin:
     """``get_feature_names_out`` of an estimator whose features are a flattened CKN map."""
@@ -264,8 +268,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         "whitening_reg": [Interval(numbers.Real, 0, None, closed="left")],
         "power": [Interval(numbers.Real, 0, 1, closed="right")],
         "normalize": [StrOptions({"standard", "l2-standard"}), None],
-        "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_patches": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "kmeans_tol": [Interval(numbers.Real, 0, None, closed="left")],
         "image_shape": [tuple, list, None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
@@ -288,6 +293,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         normalize="l2-standard",
         n_patches=100_000,
         kmeans_max_iter=20,
+        kmeans_tol=1e-5,
         image_shape=None,
         batch_size=256,
         device="auto",
@@ -307,6 +313,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         self.normalize = normalize
         self.n_patches = n_patches
         self.kmeans_max_iter = kmeans_max_iter
+        self.kmeans_tol = kmeans_tol
         self.image_shape = image_shape
         self.batch_size = batch_size
         self.device = device
@@ -410,8 +417,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         check = load_batch(sample[:SIGMA_CHECK_IMAGES])
         try:
             self.fit_stats_ = fit_ckn_unsupervised(
-                ckn, load_batch, n, n_patches=self.n_patches,
-                kmeans_max_iter=self.kmeans_max_iter, whitening_reg=self.whitening_reg,
+                ckn, load_batch, n, n_patches=self._n_patches(config),
+                kmeans_max_iter=self.kmeans_max_iter, kmeans_tol=self.kmeans_tol,
+                whitening_reg=self.whitening_reg, progress=progress,
                 batch_size=self.batch_size, seed=seed, verbose=self.verbose,
             )
         except TooFewPatchesError as exc:
@@ -432,6 +440,13 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         self._module_config_ = self.module_.config
         self.fit_time_ = time.perf_counter() - start
         return images, sample
+
+    def _n_patches(self, config):
+        """Patches drawn per layer: ``n_patches``, or ``"auto"``'s per-layer count."""
+        if isinstance(self.n_patches, str):  # "auto"
+            return [min(AUTO_MAX_PATCHES, AUTO_PATCHES_PER_ANCHOR * layer["n_filters"])
+                    for layer in config["layers"]]
+        return self.n_patches
 
     def _fit_output(self, raw):
         """Fit the output steps' statistics on raw features (a NumPy array)."""

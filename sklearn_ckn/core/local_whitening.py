@@ -12,12 +12,11 @@ Directions whose singular value is below ``rel_eps`` times the largest are dropp
 (the constant direction removed in step 1, flat images).
 """
 
-import threading
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .linalg import eigh
 from .patches import unfold_valid
 
 __all__ = ["LocalPatchWhitening", "whiten_images_locally"]
@@ -68,36 +67,6 @@ def _centre_patches(x, counts, p):
     return x - covering.div_(counts)
 
 
-_eigh_lock = threading.Lock()
-
-
-def _batched_eigh(a):
-    """``torch.linalg.eigh`` of a batch of small symmetric matrices, on one CPU thread.
-
-    Torch's batched CPU ``eigh`` solves the problems one after the other, each on
-    the whole thread pool, whose wake-ups dominate for small matrices with
-    ``OMP_WAIT_POLICY=PASSIVE`` (32 matrices of 27 x 27 in float64: 4.7 ms on 2
-    threads, 1.4 ms on 1, on a 2-core Xeon). NumPy's LAPACK was as fast alone, but
-    its spinning OpenBLAS threads then slowed the convolutions that follow (forward
-    pass of 64/256 1.2x slower). The thread count is restored at once; a lock keeps
-    two threads from interleaving their changes (a thread finding it taken keeps
-    the current count).
-    """
-    if a.device.type != "cpu" or torch.get_num_threads() == 1:
-        return torch.linalg.eigh(a)
-    if not _eigh_lock.acquire(blocking=False):
-        return torch.linalg.eigh(a)
-    try:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return torch.linalg.eigh(a)
-        finally:
-            torch.set_num_threads(previous)
-    finally:
-        _eigh_lock.release()
-
-
 def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     """Whiten each image of ``x`` (``(n, C, H, W)``, float) with its own patches.
 
@@ -143,7 +112,7 @@ def whiten_images_locally(x, patch_size=3, power=-0.25, rel_eps=1e-8):
     wide = patches.to(torch.float64)
     second_moment = torch.bmm(wide, wide.transpose(1, 2))  # (n, d, d), batched
     del wide
-    evals, evecs = _batched_eigh(second_moment)
+    evals, evecs = eigh(second_moment)
     evals = evals.clamp_min(0.0)
     keep = evals.sqrt() > rel_eps * evals.amax(1, keepdim=True).sqrt()
     scale = torch.where(keep, evals.clamp_min(torch.finfo(evals.dtype).tiny) ** power, 0.0)

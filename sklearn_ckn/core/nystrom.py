@@ -15,6 +15,8 @@ are bounded, so :class:`_InverseSqrt` writes that backward pass out (Daleckii-Kr
 
 import torch
 
+from .linalg import eigh
+
 __all__ = ["kernel_inverse_sqrt", "symmetric_inverse_sqrt"]
 
 
@@ -23,7 +25,7 @@ class _InverseSqrt(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gram, reg, rel_floor):
-        evals, evecs = torch.linalg.eigh(gram)
+        evals, evecs = eigh(gram)
         floor = rel_floor * evals.max().clamp_min(1e-300)
         f = (evals.clamp_min(floor) + reg).rsqrt()
         ctx.save_for_backward(evecs, f)

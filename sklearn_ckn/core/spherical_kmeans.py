@@ -9,8 +9,6 @@ worst represented, which also cannot lower the objective.
 
 import torch
 
-from .._progress import progress
-
 __all__ = ["spherical_kmeans"]
 
 
@@ -51,7 +49,8 @@ def _assign(X, centroids, chunk, sims=None, labels=None, block=None):
 
 
 def spherical_kmeans(
-    X, n_clusters, *, max_iter=20, tol=1e-5, seed=0, chunk=None, verbose=0, init=None
+    X, n_clusters, *, max_iter=20, tol=1e-5, seed=0, chunk=None, verbose=0, init=None,
+    progress=None,
 ):
     """Cluster unit-norm rows of ``X`` by spherical k-means.
 
@@ -80,9 +79,13 @@ def spherical_kmeans(
         ``None`` picks a cache-sized block on the CPU (about 1 MiB) and a large one
         on a GPU.
     verbose : int
-        Show a progress bar with the objective.
+        Show a progress bar with the objective (with ``progress``).
     init : torch.Tensor of shape (n_clusters, n_features), optional
         Initial unit-norm centroids, instead of random rows drawn with ``seed``.
+    progress : callable or None
+        ``progress(iterable, verbose=..., desc=...)`` wraps the iterations (e.g. a
+        tqdm bar with ``set_postfix``); None: no progress display. The core stays
+        free of display code: the estimators pass the package's own.
 
     Returns
     -------
@@ -119,11 +122,13 @@ def spherical_kmeans(
     block = torch.empty(min(chunk, n), n_clusters, dtype=X.dtype, device=X.device)
     sums = torch.empty_like(centroids)
     objectives = []
-    bar = progress(range(max_iter), verbose=verbose, desc="spherical k-means")
+    iterations = range(max_iter)
+    bar = iterations if progress is None else progress(
+        iterations, verbose=verbose, desc="spherical k-means")
     for _ in bar:
         _assign(X, centroids, chunk, sims, labels, block)
         objectives.append(sims.mean().item())
-        if verbose:
+        if verbose and hasattr(bar, "set_postfix"):
             bar.set_postfix(objective=f"{objectives[-1]:.5f}")
         if len(objectives) > 1 and objectives[-1] - objectives[-2] < tol:
             break

@@ -117,11 +117,13 @@ def fit_ckn_unsupervised(
     *,
     n_patches=100_000,
     kmeans_max_iter=20,
+    kmeans_tol=1e-5,
     batch_size=256,
     seed=0,
     verbose=0,
     min_norm=1e-4,
     whitening_reg=0.1,
+    progress=None,
 ):
     """Train every layer of ``network`` in place; return per-layer fit statistics.
 
@@ -138,10 +140,13 @@ def fit_ckn_unsupervised(
         ``load_batch(indices) -> (b, C, H, W)`` float tensor on the network's device.
     n_images : int
         Number of training images ``load_batch`` can index.
-    n_patches : int, default=100_000
-        Patches drawn per layer for spherical k-means.
+    n_patches : int or sequence of int, default=100_000
+        Patches drawn per layer for spherical k-means (one number, or one per layer).
     kmeans_max_iter : int, default=20
         Spherical k-means iterations per layer.
+    kmeans_tol : float, default=1e-5
+        Each layer's k-means stops when its objective (the mean cosine of the
+        patches to their centroids) improves by less than this in an iteration.
     batch_size : int, default=256
         Images pushed through the trained layers at once.
     seed : int, default=0
@@ -152,6 +157,9 @@ def fit_ckn_unsupervised(
         Patches below this fraction of the largest norm are skipped.
     whitening_reg : float, default=0.1
         ZCA regulariser of whitened layers.
+    progress : callable or None, default=None
+        Progress display of the k-means iterations (see
+        :func:`.spherical_kmeans.spherical_kmeans`).
 
     Returns
     -------
@@ -178,9 +186,11 @@ def fit_ckn_unsupervised(
     """
     rng = np.random.default_rng(seed)
     stats = []
+    per_layer = list(n_patches) if np.ndim(n_patches) else [n_patches] * len(network)
     for index, layer in enumerate(network.layers):
         patches = sample_layer_patches(
-            network, index, load_batch, n_images, n_patches, rng, batch_size=batch_size
+            network, index, load_batch, n_images, int(per_layer[index]), rng,
+            batch_size=batch_size,
         )
         if layer.whitening:
             layer.set_whitening(
@@ -208,8 +218,10 @@ def fit_ckn_unsupervised(
             patches,
             layer.n_filters,
             max_iter=kmeans_max_iter,
+            tol=kmeans_tol,
             seed=int(rng.integers(2**31)),
             verbose=verbose,
+            progress=progress,
         )
         layer.set_anchors(anchors)
         stats.append({"n_patches": n_usable, "kmeans_objective": objectives})

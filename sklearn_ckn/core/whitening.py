@@ -7,6 +7,8 @@ as a convolution it whitens every patch of an image at once.
 
 import torch
 
+from .linalg import eigh
+
 __all__ = ["centering_matrix", "fit_patch_whitening"]
 
 
@@ -81,7 +83,7 @@ def fit_patch_whitening(patches, n_channels, patch_size, *, reg=0.1):
     mean = xc.mean(dim=0)
     xc = xc - mean
     cov = xc.T @ xc / max(1, xc.shape[0] - 1)
-    evals, evecs = torch.linalg.eigh(cov)
+    evals, evecs = eigh(cov)
     evals = evals.clamp_min(0.0)
     # The floor keeps reg=0 finite in the null directions that centring creates.
     evals = evals.clamp_min(1e-10 * evals.max().clamp_min(1e-30)) + reg * evals.mean()
