@@ -15,6 +15,7 @@ import hashlib
 import logging
 import numbers
 import os
+import stat
 import tempfile
 import urllib.request
 
@@ -137,6 +138,49 @@ def missing_files_message(dataset, files, folder, how=None):
     return msg
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(mode, path):
+    if not stat.S_ISREG(mode):
+        kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+        raise ValueError(
+            f"{path!r} is {kind}, not a regular file: the loaders read only regular files "
+            "(reading a FIFO or a device could block or never end). Replace it with the "
+            "data set's file."
+        )
+
+
+def open_regular(path):
+    """Open ``path`` for binary reading, refusing anything but a regular file.
+
+    Every loader opens the files of ``data_home`` with it. A FIFO, device, socket or
+    folder named like a data file raises a ValueError naming it without being read:
+    ``os.stat`` is checked first, and the file is opened non-blocking (opening a FIFO
+    would otherwise wait for a writer forever) and checked again with ``os.fstat``, so
+    that a file swapped in between cannot block either. Symbolic links are followed:
+    reading through them is fine.
+    """
+    _check_regular(os.stat(path).st_mode, path)
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0)
+                 | getattr(os, "O_NOCTTY", 0))
+    try:
+        _check_regular(os.fstat(fd).st_mode, path)
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 #: MD5 digests already computed in this process, keyed by the file's identity and
 #: state (path, device, inode, size, modification and change times): a file is
 #: hashed once however many times it is loaded, and again as soon as it changes.
@@ -155,7 +199,7 @@ def md5sum(path):
     found = _MD5_CACHE.get(key)
     if found is None:
         digest = hashlib.md5()
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             for chunk in iter(lambda: f.read(_CHUNK), b""):
                 digest.update(chunk)
         found = _MD5_CACHE[key] = digest.hexdigest()
@@ -255,7 +299,7 @@ def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None,
     failed; both messages name the file and the folder to put it in.
     """
     folder, name = os.path.split(path)
-    if os.path.isfile(path):
+    if os.path.exists(path):  # a FIFO or a folder in its place is refused when opened
         if verify_checksums and md5 is not None:
             check_md5(path, md5, f"{dataset} file {name}")
         return path

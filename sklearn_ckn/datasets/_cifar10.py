@@ -16,6 +16,7 @@ from ._base import (
     fetch_file,
     get_data_home,
     missing_files_message,
+    open_regular,
     sample_bunch,
 )
 
@@ -165,11 +166,11 @@ def _read_folder(folder, names):
     batches = []
     for name in names:
         path = os.path.join(folder, name)
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             batches.append(_batch_arrays(_unpickle(f, path), path))
     meta = os.path.join(folder, "batches.meta")
-    if os.path.isfile(meta):
-        with open(meta, "rb") as f:
+    if os.path.exists(meta):  # a FIFO here is refused, not skipped
+        with open_regular(meta) as f:
             return batches, _label_names(_unpickle(f, meta), meta)
     return batches, CLASS_NAMES
 
@@ -188,7 +189,7 @@ def _read_archive(archive, names):
     wanted = {f"{FOLDER}/{name}": name for name in names}
     found, target_names = {}, CLASS_NAMES
     try:
-        with tarfile.open(archive, "r:gz") as tar:
+        with open_regular(archive) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
             for member in tar:
                 if member.name in wanted and member.isfile():
                     where = f"{archive}:{member.name}"
@@ -291,7 +292,8 @@ def load_cifar10(
     home = get_data_home(data_home)
     folder = os.path.join(home, FOLDER)
     names = BATCHES[subset]
-    if all(os.path.isfile(os.path.join(folder, n)) for n in names):
+    # Present means present: a FIFO or a folder in their place is refused when opened.
+    if all(os.path.exists(os.path.join(folder, n)) for n in names):
         batches, target_names = _read_folder(folder, names)
     else:
         how = (
@@ -299,12 +301,12 @@ def load_cifar10(
             f"{FOLDER}/ must hold {', '.join(names)}."
         )
         archive = os.path.join(home, ARCHIVE)
-        if not os.path.isfile(archive) and not download_if_missing:
+        if not os.path.exists(archive) and not download_if_missing:
             raise FileNotFoundError(
                 missing_files_message("CIFAR-10", names, folder, how)
                 + " (download_if_missing=False, so nothing was downloaded.)"
             )
-        if os.path.isfile(archive):  # downloads are verified by fetch_file
+        if os.path.exists(archive):  # downloads are verified by fetch_file
             if verify_checksums:
                 _check_archive_md5(archive)
         else:

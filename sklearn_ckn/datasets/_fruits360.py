@@ -6,7 +6,14 @@ import os
 import numpy as np
 from PIL import Image
 
-from ._base import check_subset, corrupt, get_data_home, make_bunch, select_indices
+from ._base import (
+    check_subset,
+    corrupt,
+    get_data_home,
+    make_bunch,
+    open_regular,
+    select_indices,
+)
 
 __all__ = ["load_fruits360"]
 
@@ -79,7 +86,7 @@ EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX
 
 def _read_image(path, size):
     try:
-        with Image.open(path) as im:
+        with open_regular(path) as f, Image.open(f) as im:
             if im.mode not in EIGHT_BIT_MODES:
                 raise ValueError(
                     f"{path!r} is a {im.mode!r} image (more than 8 bits per channel); "

@@ -7,7 +7,15 @@ import zlib
 
 import numpy as np
 
-from ._base import DIGIT_NAMES, check_subset, corrupt, fetch_file, get_data_home, sample_bunch
+from ._base import (
+    DIGIT_NAMES,
+    check_subset,
+    corrupt,
+    fetch_file,
+    get_data_home,
+    open_regular,
+    sample_bunch,
+)
 
 __all__ = ["load_mnist"]
 
@@ -46,7 +54,7 @@ def _read_idx(path, magic):
     """Read one idx file (big-endian header) into an array, checking its layout."""
     ndim = 3 if magic == IMAGES_MAGIC else 1
     try:
-        with gzip.open(path, "rb") as f:
+        with open_regular(path) as fileobj, gzip.GzipFile(fileobj=fileobj, mode="rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as exc:  # bad or truncated gzip stream
         raise corrupt(path, f"cannot decompress ({exc}).") from exc

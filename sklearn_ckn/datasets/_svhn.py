@@ -5,7 +5,15 @@ import os
 import numpy as np
 import scipy.io
 
-from ._base import DIGIT_NAMES, check_subset, corrupt, fetch_file, get_data_home, sample_bunch
+from ._base import (
+    DIGIT_NAMES,
+    check_subset,
+    corrupt,
+    fetch_file,
+    get_data_home,
+    open_regular,
+    sample_bunch,
+)
 
 __all__ = ["load_svhn"]
 
@@ -33,10 +41,13 @@ and Unsupervised Feature Learning, 2011.
 
 
 def _read_mat(path):
-    try:
-        mat = scipy.io.loadmat(path)
-    except Exception as exc:  # scipy raises various types on bad files
-        raise corrupt(path, f"cannot read the .mat file ({type(exc).__name__}: {exc}).") from exc
+    with open_regular(path) as f:
+        try:
+            mat = scipy.io.loadmat(f)
+        except Exception as exc:  # scipy raises various types on bad files
+            raise corrupt(
+                path, f"cannot read the .mat file ({type(exc).__name__}: {exc})."
+            ) from exc
     if "X" not in mat or "y" not in mat:
         raise corrupt(path, "no 'X' and 'y' variables; not an SVHN cropped-digits file.")
     X, y = mat["X"], np.asarray(mat["y"]).ravel()
