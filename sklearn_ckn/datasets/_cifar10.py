@@ -26,6 +26,7 @@ FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"
 URL = "https://www.cs.toronto.edu/~kriz/" + ARCHIVE
 MD5 = "c58f30108f718f92721af3b95e74349a"
+SIZE = 170498071  # bytes, official: bounds the download (size and deadline)
 BATCHES = {
     "train": [f"data_batch_{i}" for i in range(1, 6)],
     "test": ["test_batch"],
@@ -310,7 +311,8 @@ def load_cifar10(
             if verify_checksums:
                 _check_archive_md5(archive)
         else:
-            fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True)
+            fetch_file(archive, [URL], MD5, dataset="CIFAR-10", download_if_missing=True,
+                       size=SIZE, data_home=home)
         batches, target_names = _read_archive(archive, names)
     images = np.concatenate([b[0] for b in batches])
     target = np.concatenate([b[1] for b in batches])

@@ -35,6 +35,13 @@ FILES = {
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
     ),
 }
+#: Official sizes in bytes: they bound downloads (size and deadline).
+SIZES = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
+}
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
 DESCR = """\
@@ -137,7 +144,8 @@ def load_mnist(
     ((10000, 28, 28), array([7, 2, 1, 0, 4]))
     """
     check_subset(subset)
-    folder = os.path.join(get_data_home(data_home), FOLDER)
+    home = get_data_home(data_home)
+    folder = os.path.join(home, FOLDER)
     paths = [
         fetch_file(
             os.path.join(folder, name),
@@ -146,6 +154,8 @@ def load_mnist(
             dataset="MNIST",
             download_if_missing=download_if_missing,
             verify_checksums=verify_checksums,
+            size=SIZES.get(name),
+            data_home=home,
         )
         for name, md5 in FILES[subset]
     ]

@@ -24,6 +24,12 @@ FILES = {
     "test": ("test_32x32.mat", "eb5a983be6a315427106f1b164d9cef3"),
     "extra": ("extra_32x32.mat", "a93ce644f1a588dc4d68dda5feec44a7"),
 }
+#: Official sizes in bytes: they bound downloads (size and deadline).
+SIZES = {
+    "train_32x32.mat": 182040794,
+    "test_32x32.mat": 64275384,
+    "extra_32x32.mat": 1329278602,
+}
 
 DESCR = """\
 SVHN (Street View House Numbers), format 2: cropped digits
@@ -138,13 +144,16 @@ def load_svhn(
     """
     check_subset(subset, ("train", "test", "extra"))
     name, md5 = FILES[subset]
+    home = get_data_home(data_home)
     path = fetch_file(
-        os.path.join(get_data_home(data_home), FOLDER, name),
+        os.path.join(home, FOLDER, name),
         [URL + name],
         md5,
         dataset="SVHN",
         download_if_missing=download_if_missing,
         verify_checksums=verify_checksums,
+        size=SIZES.get(name),
+        data_home=home,
     )
     images, target = _read_mat(path)
     return sample_bunch(

@@ -1,17 +1,23 @@
 """Keep the dataset tests hermetic: no network, no real data home.
 
-``no_hang``: ``with no_hang(seconds):`` fails the test with ``TimeoutError`` instead
-of hanging (SIGALRM; a blocked ``open`` of a FIFO is interrupted too).
+Fixtures for the tests of untrusted files and servers:
+
+* ``no_hang``: ``with no_hang(seconds):`` fails the test with ``TimeoutError`` instead
+  of hanging (SIGALRM; a blocked ``open`` of a FIFO is interrupted too);
+* ``http_server``: a local HTTP server in a thread whose answers the test writes
+  byte by byte (bad status lines, trickled bodies, oversized bodies...).
 """
 
 import contextlib
 import signal
+import socketserver
+import threading
 import urllib.request
 
 import pytest
 
 _real_urlopen = urllib.request.urlopen
-_LOCAL = ("file:",)
+_LOCAL = ("file:", "http://127.0.0.1:")
 
 
 def _local_only_urlopen(url, *args, **kwargs):
@@ -46,3 +52,38 @@ def no_hang():
             signal.signal(signal.SIGALRM, previous)
 
     return guard
+
+
+@pytest.fixture
+def http_server():
+    """``http_server(answers) -> base URL``: serve ``answers``, a dict from a path
+    ("/name") to a function ``answer(wfile)`` that writes the raw response (status
+    line, headers and body, as the test wants them) to the socket file."""
+    servers = []
+
+    def start(answers):
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                request_line = self.rfile.readline().decode("latin1")
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # the request headers
+                parts = request_line.split()
+                answer = answers.get(parts[1] if len(parts) > 1 else "")
+                try:
+                    if answer is None:
+                        self.wfile.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    else:
+                        answer(self.wfile)
+                except OSError:  # the client gave up: fine
+                    pass
+
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -162,3 +162,40 @@ def test_labels_beyond_9_name_the_file(home):
     with pytest.raises(ValueError, match="labels span 0..200, expected digits 0..9") as info:
         load_mnist(tmp_path, subset="test", verify_checksums=False)
     assert NAMES["test"][1] in str(info.value)
+
+
+# -- issue 28: downloads never write through a symbolic link ------------------------------
+@pytest.mark.parametrize("where", ["folder", "dangling-folder", "file"])
+def test_download_refuses_symlinks_below_data_home(tmp_path, monkeypatch, where):
+    # Before: a data_home/mnist linked elsewhere got the downloads in its target.
+    _serve(tmp_path, monkeypatch)
+    home, target = tmp_path / "home", tmp_path / "target"
+    home.mkdir()
+    target.mkdir()
+    if where == "folder":
+        (home / "mnist").symlink_to(target)
+        link = home / "mnist"
+    elif where == "dangling-folder":
+        (home / "mnist").symlink_to(tmp_path / "nowhere")
+        link = home / "mnist"
+    else:
+        (home / "mnist").mkdir()
+        link = home / "mnist" / NAMES["test"][0]
+        link.symlink_to(target / "images.gz")
+    with pytest.raises(ValueError, match="is a symbolic link") as info:
+        load_mnist(home, subset="test")
+    assert str(link) in str(info.value) and "refusing to download" in str(info.value)
+    assert os.listdir(target) == [] and not (tmp_path / "nowhere").exists()
+
+
+def test_linked_data_home_and_linked_existing_files_are_fine(tmp_path, monkeypatch):
+    data = _serve(tmp_path, monkeypatch)
+    (tmp_path / "real_home").mkdir()
+    (tmp_path / "home").symlink_to(tmp_path / "real_home")  # data_home itself: allowed
+    bunch = load_mnist(tmp_path / "home", subset="test")
+    np.testing.assert_array_equal(bunch.target, data["test"][1])
+    assert sorted(os.listdir(tmp_path / "real_home" / "mnist")) == sorted(NAMES["test"])
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "mnist").symlink_to(tmp_path / "real_home" / "mnist")
+    bunch = load_mnist(tmp_path / "other", subset="test")  # nothing to download: read
+    np.testing.assert_array_equal(bunch.target, data["test"][1])
