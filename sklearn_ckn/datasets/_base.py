@@ -224,19 +224,28 @@ def md5sum(path):
     return found
 
 
-def check_md5(path, md5, what, fix=None):
+def check_md5(path, md5, what, fix=None, size=None):
     """Raise a ValueError unless the file ``path`` has the official MD5 ``md5``.
 
-    The message names the file, the expected and the found digests, and how to fix
-    it: ``fix`` (default: delete the file so that it is downloaded again) or
-    ``verify_checksums=False`` for a copy the user trusts.
+    When the official ``size`` in bytes is given, a file of another size is refused
+    without being read: hashing a sparse or huge file in its place would take as long
+    as reading it. The message names the file, the expected and the found digests (or
+    sizes), and how to fix it: ``fix`` (default: delete the file so that it is
+    downloaded again) or ``verify_checksums=False`` for a copy the user trusts.
     """
-    found = md5sum(path)
-    if found != md5:
+    found = os.stat(path)
+    _check_regular(found.st_mode, path)  # a FIFO is a FIFO, not a file of 0 bytes
+    found_size = found.st_size
+    if size is not None and found_size != size:
+        difference = f"{found_size} bytes, expected {size}"
+    else:
+        found = md5sum(path)
+        difference = None if found == md5 else f"md5 {found}, expected {md5}"
+    if difference is not None:
         fix = fix or "Delete it so that the loader downloads the official file again"
         raise ValueError(
-            f"{path!r} is not the official {what}: md5 {found}, expected {md5} (the file "
-            f"is corrupt, truncated, or another file of that name). {fix}, or pass "
+            f"{path!r} is not the official {what}: {difference} (the file is corrupt, "
+            f"truncated, or another file of that name). {fix}, or pass "
             "verify_checksums=False to load it unchecked (only for a copy you trust)."
         )
 
@@ -422,8 +431,8 @@ def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None,
 
     A file already present is checked against ``md5`` (see :func:`check_md5`)
     unless ``verify_checksums`` is False or ``md5`` is None; a downloaded one is
-    always checked. ``size``, the official size in bytes, bounds the download and
-    sets its deadline (:func:`download_limits`).
+    always checked. ``size``, the official size in bytes, is checked first (before
+    hashing), bounds the download and sets its deadline (:func:`download_limits`).
 
     Before downloading, no part of ``path`` below ``data_home`` (default: the file's
     own folder) may be a symbolic link: the loaders read through links, but never
@@ -437,7 +446,7 @@ def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None,
     folder, name = os.path.split(path)
     if os.path.exists(path):  # a FIFO or a folder in its place is refused when opened
         if verify_checksums and md5 is not None:
-            check_md5(path, md5, f"{dataset} file {name}")
+            check_md5(path, md5, f"{dataset} file {name}", size=size)
         return path
     if not download_if_missing:
         raise FileNotFoundError(

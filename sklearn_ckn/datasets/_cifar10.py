@@ -26,7 +26,7 @@ FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"
 URL = "https://www.cs.toronto.edu/~kriz/" + ARCHIVE
 MD5 = "c58f30108f718f92721af3b95e74349a"
-SIZE = 170498071  # bytes, official: bounds the download (size and deadline)
+SIZE = 170498071  # bytes, official: checked before hashing, bounds the download
 BATCHES = {
     "train": [f"data_batch_{i}" for i in range(1, 6)],
     "test": ["test_batch"],
@@ -357,7 +357,7 @@ def _check_archive_md5(archive):
     """The official archive's MD5, checked before a byte of it is unpacked."""
     folder = os.path.join(os.path.dirname(archive), FOLDER)
     check_md5(
-        archive, MD5, ARCHIVE,
+        archive, MD5, ARCHIVE, size=SIZE,
         fix=f"Delete it to download it again, or extract a copy you trust into {folder!r}",
     )
 

@@ -36,7 +36,7 @@ FILES = {
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
     ),
 }
-#: Official sizes in bytes: they bound downloads (size and deadline).
+#: Official sizes in bytes: checked before hashing, they bound downloads too.
 SIZES = {
     "train-images-idx3-ubyte.gz": 9912422,
     "train-labels-idx1-ubyte.gz": 28881,

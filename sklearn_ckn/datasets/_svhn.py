@@ -27,7 +27,7 @@ FILES = {
     "test": ("test_32x32.mat", "eb5a983be6a315427106f1b164d9cef3"),
     "extra": ("extra_32x32.mat", "a93ce644f1a588dc4d68dda5feec44a7"),
 }
-#: Official sizes in bytes: they bound downloads (size and deadline).
+#: Official sizes in bytes: checked before hashing, they bound downloads too.
 SIZES = {
     "train_32x32.mat": 182040794,
     "test_32x32.mat": 64275384,

@@ -102,6 +102,8 @@ def _serve(tmp_path, monkeypatch, md5s=None):
             (name, md5s or hashlib.md5((src / name).read_bytes()).hexdigest()) for name in names
         )
     monkeypatch.setattr(mnist_module, "FILES", files)
+    sizes = {name: (src / name).stat().st_size for name in mnist_module.SIZES}
+    monkeypatch.setattr(mnist_module, "SIZES", sizes)
     mirrors = ((tmp_path / "nowhere").as_uri() + "/", src.as_uri() + "/")
     monkeypatch.setattr(mnist_module, "MIRRORS", mirrors)
     return data
