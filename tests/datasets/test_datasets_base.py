@@ -1,13 +1,14 @@
 import hashlib
 import io
 import os
-import subprocess
-import sys
+import signal
 import time
 import urllib.request
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sklearn_ckn.datasets import DownloadError, _base, get_data_home
 from sklearn_ckn.datasets._base import download, fetch_file, select_indices
@@ -262,33 +263,89 @@ def test_stale_part_files_are_removed_live_ones_kept(tmp_path, source):
                                         "blob.bin"]
 
 
-def test_killed_download_is_cleaned_by_the_next_one(tmp_path, source):
-    # A real process, killed with SIGKILL while its download runs.
+def test_killed_download_is_cleaned_by_the_next_one(tmp_path, source, monkeypatch):
+    # A real process (forked), killed with SIGKILL while its download runs.
     url, data = source
     home = tmp_path / "home"
-    script = (
-        "import importlib.util, time, urllib.request\n"
-        f"spec = importlib.util.spec_from_file_location('_base', {_base.__file__!r})\n"
-        "_base = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(_base)\n"
-        "class Slow:\n"
-        "    def __enter__(self): return self\n"
-        "    def __exit__(self, *a): pass\n"
-        "    def read(self, n): time.sleep(0.05); return b'x'\n"
-        "    read1 = read\n"
-        "urllib.request.urlopen = lambda *a, **k: Slow()\n"
-        f"_base.download('https://example.invalid/blob.bin', {str(home / 'blob.bin')!r})\n"
-    )
-    process = subprocess.Popen([sys.executable, "-c", script])
+
+    class Slow:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            pass
+
+        def read1(self, n):
+            time.sleep(0.05)
+            return b"x"
+
+        read = read1
+
+    pid = os.fork()
+    if pid == 0:  # the child downloads until it is killed
+        try:
+            monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Slow())
+            download("https://example.invalid/blob.bin", str(home / "blob.bin"))
+        finally:
+            os._exit(1)
     try:
         for _ in range(200):
             if home.exists() and any(n.endswith(".part") for n in os.listdir(home)):
                 break
-            time.sleep(0.05)
-        assert [n for n in os.listdir(home) if n.endswith(".part")]
+            time.sleep(0.01)
     finally:
-        process.kill()
-        process.wait()
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
     assert [n for n in os.listdir(home) if n.endswith(".part")]  # left by the kill
     download(url, str(home / "blob.bin"), _md5(data))
     assert os.listdir(home) == ["blob.bin"]
+
+
+STATUS_LINES = {
+    "ok": b"HTTP/1.0 200 OK", "ok-1.1": b"HTTP/1.1 200 OK", "404": b"HTTP/1.0 404 Not Found",
+    "500": b"HTTP/1.0 500 Oops", "garbage": b"garbage", "nothing": b"",
+    "too-long": b"HTTP/1.0 200 " + b"O" * 70_000, "bad-version": b"HTTP/9 x y",
+    "redirect": b"HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:1/nowhere",
+}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    status=st.sampled_from(sorted(STATUS_LINES)),
+    length=st.sampled_from([None, "right", "less", "more", "huge", "abc", "-5"]),
+    chunked=st.sampled_from([False, False, "right", "bad"]),
+    body=st.sampled_from(["payload", "short", "long", "empty"]),
+)
+def test_any_server_answer_gives_the_file_or_a_download_error(
+    tmp_path_factory, http_server, status, length, chunked, body
+):
+    # The property that would have found the HTTPException class: whatever a server
+    # answers, the verified file or a DownloadError, and nothing left behind.
+    payload = {"payload": PAYLOAD, "short": PAYLOAD[:100], "long": PAYLOAD * 3,
+               "empty": b""}[body]
+    headers = b""
+    if length is not None:
+        value = {"right": len(payload), "less": max(len(payload) - 10, 0),
+                 "more": len(payload) + 10, "huge": 10**12}.get(length, length)
+        headers += b"Content-Length: %s\r\n" % str(value).encode()
+    if chunked:
+        headers += b"Transfer-Encoding: chunked\r\n"
+        size = b"%x" % len(payload) if chunked == "right" else b"zz"
+        payload = size + b"\r\n" + payload + b"\r\n0\r\n\r\n"
+    answer = STATUS_LINES[status] + b"\r\n" + headers + b"\r\n" + payload
+    if not hasattr(http_server, "answers"):  # one server for all the examples
+        http_server.answers = {}
+        http_server.base = http_server(http_server.answers)
+    http_server.answers["/blob.bin"] = lambda wfile: wfile.write(answer)
+    base = http_server.base
+    home = tmp_path_factory.mktemp("fuzz")
+    dest = home / "data" / "blob.bin"
+    try:
+        fetch_file(str(dest), [f"{base}/blob.bin"], _md5(PAYLOAD), dataset="Blob",
+                   download_if_missing=True, size=len(PAYLOAD))
+    except DownloadError as exc:
+        assert f"{base}/blob.bin" in str(exc)
+        assert not (home / "data").exists()
+    else:
+        assert dest.read_bytes() == PAYLOAD and os.listdir(home / "data") == ["blob.bin"]
