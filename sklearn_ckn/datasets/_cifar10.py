@@ -89,17 +89,32 @@ def _latin1_encode(unpickler):
     return encode
 
 
+class _NdarrayType:
+    """``numpy.ndarray`` as numpy's pickles name it: the type of the array that
+    ``_reconstruct`` builds, never called (``ndarray((10**8,), "O")`` from a pickle
+    would build 10^8 objects)."""
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError("a call of numpy.ndarray (numpy pickles never call it)")
+
+    def __repr__(self):
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayType()
+
+
 def _empty_array(unpickler):
     reconstruct = _numpy_function("multiarray", "_reconstruct")
 
     def empty_array(subtype, shape, dtype):
         """numpy's ``_reconstruct``: only the empty array that numpy pickles (its
         ``__setstate__`` then fills it from bytes of the file, without copying them)."""
-        if subtype is not np.ndarray or shape != (0,):
+        if subtype is not _NDARRAY or shape != (0,):
             raise pickle.UnpicklingError(
                 f"_reconstruct({subtype!r}, {shape!r}) (numpy pickles an empty ndarray)"
             )
-        return reconstruct(subtype, shape, dtype)  # its dtype comes with __setstate__
+        return reconstruct(np.ndarray, shape, dtype)  # its dtype comes with __setstate__
 
     return empty_array
 
@@ -120,7 +135,7 @@ def _plain_dtype(unpickler):
 #: bytes in protocol 2; each maps to a factory taking the unpickler (whose budget they
 #: spend). Dicts, lists, bytes, str and ints need no global.
 _ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"): lambda unpickler: np.ndarray,
+    ("numpy", "ndarray"): lambda unpickler: _NDARRAY,
     ("numpy", "dtype"): _plain_dtype,
     ("numpy.core.multiarray", "_reconstruct"): _empty_array,
     ("numpy._core.multiarray", "_reconstruct"): _empty_array,

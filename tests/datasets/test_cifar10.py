@@ -422,6 +422,16 @@ def test_numpy_reconstruct_only_of_empty_arrays(tmp_path):
     assert "numpy pickles an empty ndarray" in str(error) and peak < 5 << 20
 
 
+def test_numpy_ndarray_is_never_called(tmp_path):
+    # ndarray((10**7,), "O"): 10^7 Nones from a 40-byte file.
+    payload = _handmade_pickle(b"cnumpy\nndarray\nJ\x80\x96\x98\x00\x85U\x01O\x86R")
+    files = make_batches()
+    files["test_batch"] = payload
+    write_folder(tmp_path, files)
+    error, peak = _peak_memory(lambda: load_cifar10(tmp_path, subset="test"))
+    assert "a call of numpy.ndarray" in str(error) and peak < 5 << 20
+
+
 def test_object_arrays_are_refused(tmp_path):
     files = make_batches()
     files["test_batch"] = pickle.dumps(
