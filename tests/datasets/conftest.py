@@ -5,16 +5,28 @@ Fixtures for the tests of untrusted files and servers:
 * ``no_hang``: ``with no_hang(seconds):`` fails the test with ``TimeoutError`` instead
   of hanging (SIGALRM; a blocked ``open`` of a FIFO is interrupted too);
 * ``http_server``: a local HTTP server in a thread whose answers the test writes
-  byte by byte (bad status lines, trickled bodies, oversized bodies...).
+  byte by byte (bad status lines, trickled bodies, oversized bodies...);
+* ``traced_memory``: ``with traced_memory() as trace:``, then ``trace.peak`` is the
+  peak of the memory allocated in the block (Python objects and numpy arrays);
+* the hypothesis settings profile ``"loaders"`` of the property-based tests: small,
+  derandomized, no deadline (``@settings(settings.get_profile("loaders"))``).
 """
 
 import contextlib
 import signal
 import socketserver
 import threading
+import tracemalloc
+import types
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "loaders", max_examples=40, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 _real_urlopen = urllib.request.urlopen
 _LOCAL = ("file:", "http://127.0.0.1:")
@@ -52,6 +64,24 @@ def no_hang():
             signal.signal(signal.SIGALRM, previous)
 
     return guard
+
+
+@pytest.fixture
+def traced_memory():
+    """``traced_memory()``: a context manager tracing the memory allocated in its block;
+    the object it yields has the peak, in bytes, as ``peak`` once the block is left."""
+
+    @contextlib.contextmanager
+    def trace():
+        record = types.SimpleNamespace(peak=None)
+        tracemalloc.start()
+        try:
+            yield record
+        finally:
+            record.peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+
+    return trace
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ import pickle
 import struct
 import tarfile
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_ckn.datasets import load_cifar10
@@ -309,18 +308,6 @@ def test_codecs_encode_only_for_latin1(tmp_path):
 
 
 # -- issue 28: small files that would build a lot ------------------------------------
-def _peak_memory(function):
-    """Run ``function`` (which must raise a ValueError); return the error and the peak
-    of memory allocated meanwhile, in bytes."""
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError) as info:
-            function()
-        return info.value, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def _shared_nest(width, depth, leaf=0):
     """A list of lists... ``depth`` deep and ``width`` wide whose lists are one shared
     list per level: tiny once pickled (the memo), ``width ** depth`` leaves expanded."""
@@ -330,7 +317,7 @@ def _shared_nest(width, depth, leaf=0):
     return nest
 
 
-def test_memo_shared_labels_are_refused_cheaply(tmp_path):
+def test_memo_shared_labels_are_refused_cheaply(tmp_path, traced_memory):
     # Before: a 6 KB data_batch_1 whose labels expand to 10^9 integers through the
     # pickle memo cost over a gigabyte and seconds before being refused (here 9M).
     files = make_batches(n=1)
@@ -340,10 +327,11 @@ def test_memo_shared_labels_are_refused_cheaply(tmp_path):
     assert len(files["data_batch_1"]) < 10_000
     write_folder(tmp_path, files)
     start = time.perf_counter()
-    error, peak = _peak_memory(lambda: load_cifar10(tmp_path))
-    assert time.perf_counter() - start < 1 and peak < 5 << 20
-    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in str(error)
-    assert "counted as copies" in str(error)
+    with traced_memory() as trace, pytest.raises(ValueError) as info:
+        load_cifar10(tmp_path)
+    assert time.perf_counter() - start < 1 and trace.peak < 5 << 20
+    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in str(info.value)
+    assert "counted as copies" in str(info.value)
 
 
 @pytest.mark.parametrize("labels, match", [
@@ -394,7 +382,7 @@ def _binunicode(text):
     return b"X" + struct.pack("<I", len(data)) + data
 
 
-def test_memoised_string_encoded_again_and_again(tmp_path):
+def test_memoised_string_encoded_again_and_again(tmp_path, traced_memory):
     # _codecs.encode of one memoised 50 KB str, 2000 times: 18 KB of opcodes built
     # 100 MB before the fix.
     again = b"h\x00h\x01h\x02\x86Ra"  # encode(text, "latin1"), appended to the list
@@ -405,12 +393,12 @@ def test_memoised_string_encoded_again_and_again(tmp_path):
     files = make_batches()
     files["test_batch"] = payload
     write_folder(tmp_path, files)
-    error, peak = _peak_memory(lambda: load_cifar10(tmp_path, subset="test"))
-    assert "build more bytes than the file has" in str(error) and "test_batch" in str(error)
-    assert peak < 10 << 20
+    with traced_memory() as trace, pytest.raises(ValueError, match="build more bytes") as info:
+        load_cifar10(tmp_path, subset="test")
+    assert "test_batch" in str(info.value) and trace.peak < 10 << 20
 
 
-def test_numpy_reconstruct_only_of_empty_arrays(tmp_path):
+def test_numpy_reconstruct_only_of_empty_arrays(tmp_path, traced_memory):
     # _reconstruct(ndarray, (10**7,), "O"): an array of 10^7 Nones from a 100-byte file.
     payload = _handmade_pickle(
         b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x80\x96\x98\x00\x85U\x01O\x87R"
@@ -418,18 +406,20 @@ def test_numpy_reconstruct_only_of_empty_arrays(tmp_path):
     files = make_batches()
     files["test_batch"] = payload
     write_folder(tmp_path, files)
-    error, peak = _peak_memory(lambda: load_cifar10(tmp_path, subset="test"))
-    assert "numpy pickles an empty ndarray" in str(error) and peak < 5 << 20
+    with traced_memory() as trace, pytest.raises(ValueError) as info:
+        load_cifar10(tmp_path, subset="test")
+    assert "numpy pickles an empty ndarray" in str(info.value) and trace.peak < 5 << 20
 
 
-def test_numpy_ndarray_is_never_called(tmp_path):
+def test_numpy_ndarray_is_never_called(tmp_path, traced_memory):
     # ndarray((10**7,), "O"): 10^7 Nones from a 40-byte file.
     payload = _handmade_pickle(b"cnumpy\nndarray\nJ\x80\x96\x98\x00\x85U\x01O\x86R")
     files = make_batches()
     files["test_batch"] = payload
     write_folder(tmp_path, files)
-    error, peak = _peak_memory(lambda: load_cifar10(tmp_path, subset="test"))
-    assert "a call of numpy.ndarray" in str(error) and peak < 5 << 20
+    with traced_memory() as trace, pytest.raises(ValueError) as info:
+        load_cifar10(tmp_path, subset="test")
+    assert "a call of numpy.ndarray" in str(info.value) and trace.peak < 5 << 20
 
 
 def test_object_arrays_are_refused(tmp_path):
@@ -490,8 +480,7 @@ SHARED = st.builds(_shared_nest, st.integers(1, 40), st.integers(1, 4),
                    st.one_of(st.integers(0, 9), st.just([1, 2])))
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(settings.get_profile("loaders"))
 @given(
     data=st.one_of(st.just(np.zeros((2, 3072), np.uint8)), st.binary(max_size=8),
                    STRUCTURES, SHARED),
@@ -500,7 +489,7 @@ SHARED = st.builds(_shared_nest, st.integers(1, 40), st.integers(1, 4),
     protocol=st.integers(0, pickle.HIGHEST_PROTOCOL),
 )
 def test_any_pickled_batch_loads_or_raises_a_value_error_naming_it(
-    tmp_path_factory, data, labels, protocol
+    tmp_path_factory, traced_memory, data, labels, protocol
 ):
     # The property that would have found the memo expansion: whatever a batch holds,
     # a ValueError naming the file or a consistent result, at a small cost.
@@ -508,14 +497,11 @@ def test_any_pickled_batch_loads_or_raises_a_value_error_naming_it(
     files = make_batches(n=1)
     files["test_batch"] = pickle.dumps({b"data": data, b"labels": labels}, protocol=protocol)
     write_folder(home, files)
-    tracemalloc.start()
-    try:
+    with traced_memory() as trace:
         try:
             bunch = load_cifar10(home, subset="test")
         except ValueError as exc:
             assert "test_batch" in str(exc)
         else:
             assert bunch.images.shape == (len(bunch.target), 32, 32, 3)
-        assert tracemalloc.get_traced_memory()[1] < 8 << 20
-    finally:
-        tracemalloc.stop()
+    assert trace.peak < 8 << 20

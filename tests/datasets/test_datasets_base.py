@@ -7,7 +7,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_ckn.datasets import DownloadError, _base, get_data_home
@@ -309,8 +309,7 @@ STATUS_LINES = {
 }
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(settings.get_profile("loaders"))
 @given(
     status=st.sampled_from(sorted(STATUS_LINES)),
     length=st.sampled_from([None, "right", "less", "more", "huge", "abc", "-5"]),

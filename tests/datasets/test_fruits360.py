@@ -1,11 +1,10 @@
 import io
 import struct
-import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -168,21 +167,16 @@ def _png_declaring(width, height):
     (12_000, "declares 12000 x 12000 pixels, more than the 16777216"),
     (20_000, "declares 20000 x 20000 pixels|DecompressionBombError"),  # Pillow refuses first
 ])
-def test_declared_size_is_checked_before_decoding(home, side, match):
+def test_declared_size_is_checked_before_decoding(home, traced_memory, side, match):
     # Before: a 17 KB PNG of 12,000 x 12,000 pixels was decoded (550 MB); one of
     # 20,000 x 20,000 raised Pillow's bare DecompressionBombError, naming no file.
     path = home / "fruits-360" / "Test" / "Kiwi" / "huge.png"
     path.parent.mkdir(parents=True)
     path.write_bytes(_png_declaring(side, side))
     assert path.stat().st_size < 1000
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=match) as info:
-            load_fruits360(home, subset="test", classes=["Kiwi"])
-        assert tracemalloc.get_traced_memory()[1] < 20 << 20
-    finally:
-        tracemalloc.stop()
-    assert str(path) in str(info.value)
+    with traced_memory() as trace, pytest.raises(ValueError, match=match) as info:
+        load_fruits360(home, subset="test", classes=["Kiwi"])
+    assert str(path) in str(info.value) and trace.peak < 20 << 20
 
 
 def test_max_image_pixels_is_the_bound(home, monkeypatch):
@@ -220,8 +214,7 @@ def _valid_png(side=4):
     return buffer.getvalue()
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(settings.get_profile("loaders"))
 @given(
     base=st.sampled_from(["png", "jpeg", "declared", "random"]),
     side=st.sampled_from([0, 1, 12, 4097, 30_000, 2**31 - 1]),
@@ -230,7 +223,7 @@ def _valid_png(side=4):
     name=st.sampled_from(["a.jpg", "a.png", "a.jpeg"]),
 )
 def test_any_image_file_loads_or_raises_a_value_error_naming_it(
-    tmp_path_factory, base, side, flips, cut, name
+    tmp_path_factory, traced_memory, base, side, flips, cut, name
 ):
     # The property that would have found the bare DecompressionBombError: whatever the
     # bytes, a ValueError naming the file or an image, at a bounded cost.
@@ -254,14 +247,11 @@ def test_any_image_file_loads_or_raises_a_value_error_naming_it(
             data[where] ^= value
     path = folder / name
     path.write_bytes(bytes(data))
-    tracemalloc.start()
-    try:
+    with traced_memory() as trace:
         try:
             bunch = load_fruits360(home, image_size=4)
         except ValueError as exc:
             assert str(path) in str(exc)
         else:
             assert bunch.images.shape == (1, 4, 4, 3)
-        assert tracemalloc.get_traced_memory()[1] < 60 << 20
-    finally:
-        tracemalloc.stop()
+    assert trace.peak < 60 << 20

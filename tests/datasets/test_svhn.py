@@ -1,13 +1,12 @@
 import hashlib
 import os
 import struct
-import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
 import scipy.io
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_ckn.datasets import load_svhn
@@ -153,17 +152,7 @@ def _write(tmp_path, *elements):
     return path
 
 
-def _peak_memory_of_refusal(match, load):
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=match) as info:
-            load()
-        return info.value, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def test_compression_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
+def test_compression_bomb_is_refused_before_decompressing(tmp_path, monkeypatch, traced_memory):
     # Before (checksums off): scipy decompressed whatever the arrays declared; here
     # 6 MB of images from a 6 KB file, for a data set (patched) of 10 images.
     monkeypatch.setitem(svhn_module.COUNTS, "test", 10)
@@ -172,10 +161,9 @@ def test_compression_bomb_is_refused_before_decompressing(tmp_path, monkeypatch)
     y = _compressed(_matrix(b"y", (n, 1), n, bytes(n)))
     path = _write(tmp_path, _compressed(_matrix(b"X", (32, 32, 3, n), len(zeros), zeros)), y)
     assert path.stat().st_size < 10_000
-    error, peak = _peak_memory_of_refusal(
-        "arrays declare more than 96336 bytes", lambda: load_svhn(tmp_path, subset="test",
-                                                                  verify_checksums=False))
-    assert str(path) in str(error) and peak < 2 << 20
+    with traced_memory() as trace, pytest.raises(ValueError, match="declare more than 96336"):
+        load_svhn(tmp_path, subset="test", verify_checksums=False)
+    assert trace.peak < 2 << 20
 
 
 @pytest.mark.parametrize("element, match", [
@@ -187,15 +175,14 @@ def test_compression_bomb_is_refused_before_decompressing(tmp_path, monkeypatch)
     (struct.pack("<II", 15, 32) + bytes(32), "cannot decompress a variable"),
     (struct.pack("<II", 3, 8) + bytes(8), "an element of type 3"),
 ], ids=["huge", "data-size", "negative-dim", "char", "beyond-end", "bad-zlib", "type"])
-def test_declared_arrays_are_checked_first(tmp_path, element, match):
+def test_declared_arrays_are_checked_first(tmp_path, traced_memory, element, match):
     path = _write(tmp_path, element)
-    error, peak = _peak_memory_of_refusal(match, lambda: load_svhn(
-        tmp_path, subset="test", verify_checksums=False))
-    assert str(path) in str(error) and peak < 2 << 20
+    with traced_memory() as trace, pytest.raises(ValueError, match=match) as info:
+        load_svhn(tmp_path, subset="test", verify_checksums=False)
+    assert str(path) in str(info.value) and trace.peak < 2 << 20
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(settings.get_profile("loaders"))
 @given(
     dims=st.lists(st.sampled_from([-1, 0, 1, 3, 32, 2**31 - 1]), min_size=1, max_size=4),
     data_bytes=st.sampled_from([0, 1, 3072, 2**32 - 1, None]),
@@ -204,7 +191,7 @@ def test_declared_arrays_are_checked_first(tmp_path, element, match):
     cut=st.sampled_from([None, 10, 40]),
 )
 def test_any_mat_header_loads_or_raises_a_value_error_naming_it(
-    tmp_path_factory, dims, data_bytes, mx_class, compressed, cut
+    tmp_path_factory, traced_memory, dims, data_bytes, mx_class, compressed, cut
 ):
     # The property that would have found the bomb: whatever the arrays declare, a
     # ValueError naming the file or a consistent result, at a bounded cost.
@@ -216,14 +203,11 @@ def test_any_mat_header_loads_or_raises_a_value_error_naming_it(
     element = _matrix(b"X", tuple(dims), data_bytes, data, mx_class=mx_class)
     element = _compressed(element) if compressed else element
     path = _write(home, element[:cut], _matrix(b"y", (1, 1), 1, b"\x01"))
-    tracemalloc.start()
-    try:
+    with traced_memory() as trace:
         try:
             bunch = load_svhn(home, subset="test", verify_checksums=False)
         except ValueError as exc:
             assert str(path) in str(exc)
         else:
             assert bunch.images.shape[1:] == (32, 32, 3)
-        assert tracemalloc.get_traced_memory()[1] < 8 << 20
-    finally:
-        tracemalloc.stop()
+    assert trace.peak < 8 << 20
