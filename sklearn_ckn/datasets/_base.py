@@ -270,8 +270,11 @@ def download(url, path, md5=None, timeout=60, *, max_bytes=None, deadline=None):
 
     ``timeout`` bounds each network operation; ``deadline`` (seconds) the whole
     download and ``max_bytes`` its size: past either, an ``OSError`` saying so is
-    raised (``TimeoutError`` for the deadline). The server's ``Content-Length`` is
-    checked against ``max_bytes`` before any byte is read.
+    raised (``TimeoutError`` for the deadline). The deadline is checked after every
+    read of the body (``read1``: whatever has arrived); the status line and headers
+    before it are bounded by ``timeout`` per read and by http.client's own limits
+    (lines of 64 KiB, 100 headers). The server's ``Content-Length`` is checked
+    against ``max_bytes`` before any byte of the body is read.
     """
     folder = os.path.dirname(os.path.abspath(path))
     created = _missing_folders(folder)
