@@ -4,9 +4,16 @@ import numbers
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from ._base import check_subset, corrupt, get_data_home, make_bunch, select_indices
+from ._base import (
+    check_subset,
+    corrupt,
+    get_data_home,
+    make_bunch,
+    open_regular,
+    select_indices,
+)
 
 __all__ = ["load_fruits360"]
 
@@ -77,21 +84,56 @@ def _class_names(root):
 EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
 
 
+#: Formats decoded: Fruits-360 holds JPEGs (PNG for copies written again). Pillow is
+#: not asked to guess among all its formats: an EPS file named .jpg would go to
+#: Ghostscript.
+IMAGE_FORMATS = ("JPEG", "PNG")
+#: Largest image decoded, in pixels (16.8 million, 50 MB decoded; the data set's
+#: images have 100 x 100): a larger declared size is refused before decoding, so that
+#: a 17 KB PNG declaring 12,000 x 12,000 pixels does not cost 550 MB.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
 def _read_image(path, size):
-    try:
-        with Image.open(path) as im:
+    """Decode one image file as (H, W, 3) uint8, refusing what Fruits-360 never holds.
+
+    Every failure, Pillow's own included (``DecompressionBombError`` is no
+    ``OSError``), is a ValueError naming the file."""
+    with open_regular(path) as f:
+        try:
+            im = Image.open(f, formats=IMAGE_FORMATS)
+        except UnidentifiedImageError:
+            f.seek(0)
+            raise corrupt(
+                path, f"not a JPEG or PNG image (it starts with {f.read(8)!r}); Fruits-360 "
+                "holds JPEG files and only JPEG and PNG files are read."
+            ) from None
+        except Exception as exc:  # Pillow raises various types on bad headers
+            what = f"cannot decode the image ({type(exc).__name__}: {exc})."
+            raise corrupt(path, what) from exc
+        with im:
+            width, height = im.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise corrupt(
+                    path, f"the image declares {width} x {height} pixels, more than the "
+                    f"{MAX_IMAGE_PIXELS} (MAX_IMAGE_PIXELS) decoded for Fruits-360 (whose "
+                    "images have 100 x 100); it was not decoded."
+                )
             if im.mode not in EIGHT_BIT_MODES:
                 raise ValueError(
                     f"{path!r} is a {im.mode!r} image (more than 8 bits per channel); "
-                    "expected 8-bit RGB or grey images: converting it would clip its values "
-                    "to 255."
+                    "expected 8-bit RGB or grey images: converting it would clip its "
+                    "values to 255."
                 )
-            im = im.convert("RGB")
-            if size is not None:
-                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # PIL: (w, h)
-            return np.asarray(im, dtype=np.uint8)
-    except OSError as exc:  # includes PIL.UnidentifiedImageError and truncated files
-        raise corrupt(path, f"cannot decode the image ({exc}).") from exc
+            try:
+                im = im.convert("RGB")
+                if size is not None:  # PIL: (width, height)
+                    im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                return np.asarray(im, dtype=np.uint8)
+            except Exception as exc:  # truncated or corrupt data
+                raise corrupt(
+                    path, f"cannot decode the image ({type(exc).__name__}: {exc})."
+                ) from exc
 
 
 def load_fruits360(
@@ -108,7 +150,8 @@ def load_fruits360(
 ):
     """Load Fruits-360 (100x100 RGB fruit images, one class per folder).
 
-    Reads ``data_home/fruits-360/Training/<class>/*.jpg`` (or ``Test/``). As for
+    Reads ``data_home/fruits-360/Training/<class>/*.jpg`` (or ``Test/``; ``.jpeg``
+    and ``.png`` files too, decoded only if they are JPEG or PNG images). As for
     every loader, ``data_home`` is the folder *containing* ``fruits-360/``; as a
     convenience, when there is no ``fruits-360/`` in it but ``data_home`` itself
     has ``Training/`` and ``Test/`` folders, it is taken as the ``fruits-360``
@@ -157,8 +200,11 @@ def load_fruits360(
     FileNotFoundError
         When the folders are missing.
     ValueError
-        For unknown classes, bad arguments, undecodable images, or images of
-        different sizes with ``image_size=None``.
+        For unknown classes, bad arguments, images of different sizes with
+        ``image_size=None``, and image files that are not regular files, not JPEG or
+        PNG (whatever their name), declare more than ``MAX_IMAGE_PIXELS`` pixels
+        (16.8 million; checked before decoding), have more than 8 bits per channel,
+        or cannot be decoded; the message names the file.
 
     Examples
     --------

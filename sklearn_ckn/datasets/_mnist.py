@@ -1,13 +1,22 @@
 """MNIST handwritten digits, read from the official idx ``.gz`` files."""
 
 import gzip
+import math
 import os
 import struct
 import zlib
 
 import numpy as np
 
-from ._base import DIGIT_NAMES, check_subset, corrupt, fetch_file, get_data_home, sample_bunch
+from ._base import (
+    DIGIT_NAMES,
+    check_subset,
+    corrupt,
+    fetch_file,
+    get_data_home,
+    open_regular,
+    sample_bunch,
+)
 
 __all__ = ["load_mnist"]
 
@@ -27,7 +36,18 @@ FILES = {
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
     ),
 }
+#: Official sizes in bytes: checked before hashing, they bound downloads too.
+SIZES = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
+}
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+IMAGE_SHAPE = (28, 28)
+#: Images in the official files: a header declaring more is refused before any data is
+#: decompressed.
+COUNTS = {"train": 60000, "test": 10000}
 
 DESCR = """\
 MNIST handwritten digits
@@ -42,25 +62,47 @@ document recognition. Proceedings of the IEEE, 86(11):2278-2324, 1998.
 """
 
 
-def _read_idx(path, magic):
-    """Read one idx file (big-endian header) into an array, checking its layout."""
+def _read_idx(path, magic, max_items):
+    """Read one idx file (big-endian header) into an array, checking its layout.
+
+    The header is read and checked first (magic number, 28x28 images, at most
+    ``max_items`` of them); then exactly the bytes it declares are decompressed, plus
+    one to detect excess, so that a small file decompressing to gigabytes (a gzip
+    bomb) costs no more than the official file.
+    """
     ndim = 3 if magic == IMAGES_MAGIC else 1
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, zlib.error) as exc:  # bad or truncated gzip stream
-        raise corrupt(path, f"cannot decompress ({exc}).") from exc
     header_size = 4 * (1 + ndim)
-    if len(raw) < header_size:
-        raise corrupt(path, f"only {len(raw)} bytes, shorter than the idx header.")
-    found, *dims = struct.unpack(f">{1 + ndim}i", raw[:header_size])
+    with open_regular(path) as raw:
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                header = f.read(header_size)
+                if len(header) < header_size:
+                    raise corrupt(
+                        path, f"only {len(header)} bytes, shorter than the idx header."
+                    )
+                found, *dims = struct.unpack(f">{1 + ndim}i", header)
+                shape = tuple(dims)
+                _check_header(path, found, magic, shape, max_items)
+                expected = math.prod(shape)
+                raw_data = f.read(expected + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # bad or truncated gzip stream
+            raise corrupt(path, f"cannot decompress ({exc}).") from exc
+    if len(raw_data) != expected:
+        found = f"more than {expected}" if len(raw_data) > expected else len(raw_data)
+        raise corrupt(path, f"{found} data bytes, expected {expected} for shape {shape}.")
+    return np.frombuffer(raw_data, dtype=np.uint8).reshape(shape)
+
+
+def _check_header(path, found, magic, shape, max_items):
     if found != magic:
         raise corrupt(path, f"magic number {found}, expected {magic}.")
-    expected = int(np.prod(dims))
-    if len(raw) - header_size != expected:
-        found = len(raw) - header_size
-        raise corrupt(path, f"{found} data bytes, expected {expected} for shape {tuple(dims)}.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims)
+    expected = (-1,) + IMAGE_SHAPE if magic == IMAGES_MAGIC else (-1,)
+    if not 0 <= shape[0] <= max_items or shape[1:] != expected[1:]:
+        spelled = str(expected).replace("-1", "n")
+        raise corrupt(
+            path, f"the header declares the shape {shape}, expected {spelled} with "
+            f"n <= {max_items} (the official file's shape)."
+        )
 
 
 def load_mnist(
@@ -118,8 +160,12 @@ def load_mnist(
         When a file is missing and ``download_if_missing`` is False.
     ValueError
         When a file does not have the official MD5 digest (with
-        ``verify_checksums``) or is corrupt (bad magic number, wrong length,
-        labels beyond 0..9); the message names the file.
+        ``verify_checksums``) or is corrupt (bad magic number, a header declaring
+        another shape than (n, 28, 28) images or (n,) labels with n up to the
+        official 60,000 or 10,000, more or fewer bytes than it declares, labels
+        beyond 0..9); the message names the file. The header is checked before any
+        data is decompressed, and no more than it declares is, so a small file that
+        decompresses to gigabytes is refused at the cost of the official one.
 
     Examples
     --------
@@ -129,7 +175,8 @@ def load_mnist(
     ((10000, 28, 28), array([7, 2, 1, 0, 4]))
     """
     check_subset(subset)
-    folder = os.path.join(get_data_home(data_home), FOLDER)
+    home = get_data_home(data_home)
+    folder = os.path.join(home, FOLDER)
     paths = [
         fetch_file(
             os.path.join(folder, name),
@@ -138,11 +185,13 @@ def load_mnist(
             dataset="MNIST",
             download_if_missing=download_if_missing,
             verify_checksums=verify_checksums,
+            size=SIZES.get(name),
+            data_home=home,
         )
         for name, md5 in FILES[subset]
     ]
-    images = _read_idx(paths[0], IMAGES_MAGIC)
-    target = _read_idx(paths[1], LABELS_MAGIC)
+    images = _read_idx(paths[0], IMAGES_MAGIC, COUNTS[subset])
+    target = _read_idx(paths[1], LABELS_MAGIC, COUNTS[subset])
     if len(images) != len(target):
         raise corrupt(paths[1], f"{len(target)} labels for {len(images)} images in {paths[0]!r}.")
     if target.size and target.max() > 9:

@@ -20,12 +20,16 @@ def _md5(path):
 
 
 def _official_mnist(monkeypatch, folder):
-    """Make the fake files in ``folder`` the official ones: the table holds their MD5s."""
+    """Make the fake files in ``folder`` the official ones: the tables hold their MD5s
+    and sizes."""
     table = {
         subset: tuple((name, _md5(folder / name)) for name, _ in files)
         for subset, files in mnist_module.FILES.items()
     }
     monkeypatch.setattr(mnist_module, "FILES", table)
+    monkeypatch.setattr(mnist_module, "SIZES", {
+        name: (folder / name).stat().st_size for name in mnist_module.SIZES
+    })
     return table
 
 
@@ -42,15 +46,35 @@ def mnist_home(tmp_path, fake_datasets):
     return tmp_path
 
 
-def test_mnist_fake_files_are_not_the_official_ones(mnist_home):
+def test_mnist_fake_files_are_not_the_official_ones(mnist_home, monkeypatch):
     path = mnist_home / "mnist" / "t10k-images-idx3-ubyte.gz"
     with pytest.raises(ValueError) as info:
         load_mnist(mnist_home, subset="test", download_if_missing=False)
     msg = str(info.value)
-    expected = dict(mnist_module.FILES["test"])["t10k-images-idx3-ubyte.gz"]
     assert str(path) in msg and "not the official MNIST file" in msg
-    assert f"md5 {_md5(path)}, expected {expected}" in msg
+    assert f"{path.stat().st_size} bytes, expected 1648877" in msg  # not even hashed
     assert "Delete it" in msg and "verify_checksums=False" in msg
+    # Of the official size: hashed.
+    monkeypatch.setitem(mnist_module.SIZES, path.name, path.stat().st_size)
+    with pytest.raises(ValueError) as info:
+        load_mnist(mnist_home, subset="test", download_if_missing=False)
+    expected = dict(mnist_module.FILES["test"])["t10k-images-idx3-ubyte.gz"]
+    assert f"md5 {_md5(path)}, expected {expected}" in str(info.value)
+
+
+def test_file_of_another_size_is_not_hashed(mnist_home, monkeypatch):
+    # Before: a sparse 1 GB file (8 KB on disk) in place of an MNIST file was read
+    # whole to hash it; its size tells it is not the official file.
+    path = mnist_home / "mnist" / "t10k-images-idx3-ubyte.gz"
+    with open(path, "r+b") as f:
+        f.truncate(1 << 30)
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed")
+
+    monkeypatch.setattr(_base, "md5sum", no_hashing)
+    with pytest.raises(ValueError, match=f"{1 << 30} bytes, expected 1648877"):
+        load_mnist(mnist_home, subset="test", download_if_missing=False)
 
 
 def test_mnist_matching_checksums_pass(mnist_home, monkeypatch):
@@ -111,8 +135,9 @@ def test_svhn_checksums(tmp_path, fake_datasets, monkeypatch):
     path = tmp_path / "svhn" / "test_32x32.mat"
     with pytest.raises(ValueError, match="not the official SVHN file test_32x32.mat") as info:
         load_svhn(tmp_path, subset="test")
-    assert str(path) in str(info.value) and svhn_module.FILES["test"][1] in str(info.value)
+    assert str(path) in str(info.value) and "bytes, expected 64275384" in str(info.value)
     monkeypatch.setitem(svhn_module.FILES, "test", ("test_32x32.mat", _md5(path)))
+    monkeypatch.setitem(svhn_module.SIZES, "test_32x32.mat", path.stat().st_size)
     assert load_svhn(tmp_path, subset="test").images.shape == (3, 32, 32, 3)
     _flip_last_byte(path)
     with pytest.raises(ValueError, match=f"md5 {_md5(path)}, expected"):
@@ -140,8 +165,12 @@ def test_cifar10_archive_checksum(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not the official cifar-10-python.tar.gz") as info:
         load_cifar10(tmp_path, subset="test", download_if_missing=False)
     msg = str(info.value)
-    assert f"md5 {_md5(archive)}, expected {cifar_module.MD5}" in msg
+    assert f"{archive.stat().st_size} bytes, expected {cifar_module.SIZE}" in msg
     assert "verify_checksums=False" in msg and "cifar-10-batches-py" in msg
+    monkeypatch.setattr(cifar_module, "SIZE", archive.stat().st_size)
+    with pytest.raises(ValueError, match="not the official cifar-10-python.tar.gz") as info:
+        load_cifar10(tmp_path, subset="test", download_if_missing=False)
+    assert f"md5 {_md5(archive)}, expected {cifar_module.MD5}" in str(info.value)
     # skipped on request: the archive is read (still with the restricted unpickler)
     bunch = load_cifar10(tmp_path, subset="test", verify_checksums=False)
     assert bunch.images.shape == (2, 32, 32, 3) and bunch.target_names[0] == "c0"

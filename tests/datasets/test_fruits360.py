@@ -1,7 +1,14 @@
+import io
+import struct
+import zlib
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
+from sklearn_ckn.datasets import _fruits360 as fruits_module
 from sklearn_ckn.datasets import load_fruits360
 
 # Solid colours survive JPEG compression almost exactly.
@@ -133,15 +140,118 @@ def test_corrupt_jpeg(home):
         load_fruits360(home, subset="test")
 
 
-@pytest.mark.parametrize("mode, dtype", [("I;16", np.uint16), ("I", np.int32), ("F", np.float32)])
-def test_images_beyond_8_bits_are_refused(home, mode, dtype):
+def test_images_beyond_8_bits_are_refused(home):
     # Before: a 16-bit PNG of 40000s was read as 255 everywhere (convert("RGB") clips).
     path = home / "fruits-360" / "Test" / "Kiwi" / "deep.png"
     path.parent.mkdir(parents=True)
-    image = Image.fromarray(np.full((12, 12), 40000, dtype=dtype))
-    # PNG holds 16-bit grey; 32-bit modes go through TIFF (Pillow reads by content).
-    image.save(path, format="PNG" if mode == "I;16" else "TIFF")
-    assert Image.open(path).mode == mode
-    with pytest.raises(ValueError, match=f"'{mode}' image .*clip") as info:
+    Image.fromarray(np.full((12, 12), 40000, dtype=np.uint16)).save(path, format="PNG")
+    assert Image.open(path).mode == "I;16"
+    with pytest.raises(ValueError, match="'I;16' image .*clip") as info:
         load_fruits360(home, subset="test", classes=["Kiwi"])
     assert "deep.png" in str(info.value)
+
+
+# -- issue 28: only JPEG and PNG, of a bounded size, every error a ValueError -----------
+def _png_declaring(width, height):
+    """A small PNG whose header declares ``width`` x ``height`` grey pixels."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side, match", [
+    (12_000, "declares 12000 x 12000 pixels, more than the 16777216"),
+    (20_000, "declares 20000 x 20000 pixels|DecompressionBombError"),  # Pillow refuses first
+])
+def test_declared_size_is_checked_before_decoding(home, traced_memory, side, match):
+    # Before: a 17 KB PNG of 12,000 x 12,000 pixels was decoded (550 MB); one of
+    # 20,000 x 20,000 raised Pillow's bare DecompressionBombError, naming no file.
+    path = home / "fruits-360" / "Test" / "Kiwi" / "huge.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_png_declaring(side, side))
+    assert path.stat().st_size < 1000
+    with traced_memory() as trace, pytest.raises(ValueError, match=match) as info:
+        load_fruits360(home, subset="test", classes=["Kiwi"])
+    assert str(path) in str(info.value) and trace.peak < 20 << 20
+
+
+def test_max_image_pixels_is_the_bound(home, monkeypatch):
+    monkeypatch.setattr(fruits_module, "MAX_IMAGE_PIXELS", 12 * 12 - 1)
+    with pytest.raises(ValueError, match="declares 12 x 12 pixels, more than the 143"):
+        load_fruits360(home, subset="test")
+    monkeypatch.setattr(fruits_module, "MAX_IMAGE_PIXELS", 12 * 12)
+    assert load_fruits360(home, subset="test").images.shape == (3, 12, 12, 3)
+
+
+@pytest.mark.parametrize("fmt", ["EPS", "TIFF", "GIF", "BMP"])
+def test_only_jpeg_and_png_are_decoded(home, monkeypatch, fmt):
+    # Before: whatever Pillow recognised was decoded, e.g. an EPS file named .jpg
+    # through Ghostscript where installed.
+    from PIL import EpsImagePlugin
+
+    def no_ghostscript(*args, **kwargs):
+        raise AssertionError("the EPS decoder was used")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", no_ghostscript)
+    path = home / "fruits-360" / "Test" / "Banana" / "0_100.jpg"
+    if fmt == "EPS":
+        path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 12 12\n"
+                         b"0 0 moveto 12 12 lineto stroke\nshowpage\n")
+    else:
+        Image.new("RGB", (12, 12)).save(path, format=fmt)
+    with pytest.raises(ValueError, match="not a JPEG or PNG image") as info:
+        load_fruits360(home, subset="test")
+    assert str(path) in str(info.value)
+
+
+def _valid_png(side=4):
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@settings(settings.get_profile("loaders"))
+@given(
+    base=st.sampled_from(["png", "jpeg", "declared", "random"]),
+    side=st.sampled_from([0, 1, 12, 4097, 30_000, 2**31 - 1]),
+    flips=st.lists(st.tuples(st.integers(0, 400), st.integers(1, 255)), max_size=4),
+    cut=st.sampled_from([None, 8, 20, 33, 60]),
+    name=st.sampled_from(["a.jpg", "a.png", "a.jpeg"]),
+)
+def test_any_image_file_loads_or_raises_a_value_error_naming_it(
+    tmp_path_factory, traced_memory, base, side, flips, cut, name
+):
+    # The property that would have found the bare DecompressionBombError: whatever the
+    # bytes, a ValueError naming the file or an image, at a bounded cost.
+    home = tmp_path_factory.mktemp("fuzz")
+    folder = home / "fruits-360" / "Training" / "Kiwi"
+    folder.mkdir(parents=True)
+    (home / "fruits-360" / "Test").mkdir()
+    if base == "png":
+        data = _valid_png()
+    elif base == "jpeg":
+        buffer = io.BytesIO()
+        Image.new("RGB", (4, 4)).save(buffer, format="JPEG")
+        data = buffer.getvalue()
+    elif base == "declared":
+        data = _png_declaring(side, max(side, 1))
+    else:
+        data = bytes(np.random.default_rng(side).integers(0, 256, 64, dtype=np.uint8))
+    data = bytearray(data[:cut])
+    for where, value in flips:
+        if where < len(data):
+            data[where] ^= value
+    path = folder / name
+    path.write_bytes(bytes(data))
+    with traced_memory() as trace:
+        try:
+            bunch = load_fruits360(home, image_size=4)
+        except ValueError as exc:
+            assert str(path) in str(exc)
+        else:
+            assert bunch.images.shape == (1, 4, 4, 3)
+    assert trace.peak < 60 << 20

@@ -5,6 +5,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sklearn_ckn.datasets import DownloadError, load_mnist
 from sklearn_ckn.datasets import _mnist as mnist_module
@@ -99,6 +101,8 @@ def _serve(tmp_path, monkeypatch, md5s=None):
             (name, md5s or hashlib.md5((src / name).read_bytes()).hexdigest()) for name in names
         )
     monkeypatch.setattr(mnist_module, "FILES", files)
+    sizes = {name: (src / name).stat().st_size for name in mnist_module.SIZES}
+    monkeypatch.setattr(mnist_module, "SIZES", sizes)
     mirrors = ((tmp_path / "nowhere").as_uri() + "/", src.as_uri() + "/")
     monkeypatch.setattr(mnist_module, "MIRRORS", mirrors)
     return data
@@ -162,3 +166,105 @@ def test_labels_beyond_9_name_the_file(home):
     with pytest.raises(ValueError, match="labels span 0..200, expected digits 0..9") as info:
         load_mnist(tmp_path, subset="test", verify_checksums=False)
     assert NAMES["test"][1] in str(info.value)
+
+
+# -- issue 28: downloads never write through a symbolic link ------------------------------
+@pytest.mark.parametrize("where", ["folder", "dangling-folder", "file"])
+def test_download_refuses_symlinks_below_data_home(tmp_path, monkeypatch, where):
+    # Before: a data_home/mnist linked elsewhere got the downloads in its target.
+    _serve(tmp_path, monkeypatch)
+    home, target = tmp_path / "home", tmp_path / "target"
+    home.mkdir()
+    target.mkdir()
+    if where == "folder":
+        (home / "mnist").symlink_to(target)
+        link = home / "mnist"
+    elif where == "dangling-folder":
+        (home / "mnist").symlink_to(tmp_path / "nowhere")
+        link = home / "mnist"
+    else:
+        (home / "mnist").mkdir()
+        link = home / "mnist" / NAMES["test"][0]
+        link.symlink_to(target / "images.gz")
+    with pytest.raises(ValueError, match="is a symbolic link") as info:
+        load_mnist(home, subset="test")
+    assert str(link) in str(info.value) and "refusing to download" in str(info.value)
+    assert os.listdir(target) == [] and not (tmp_path / "nowhere").exists()
+
+
+def test_linked_data_home_and_linked_existing_files_are_fine(tmp_path, monkeypatch):
+    data = _serve(tmp_path, monkeypatch)
+    (tmp_path / "real_home").mkdir()
+    (tmp_path / "home").symlink_to(tmp_path / "real_home")  # data_home itself: allowed
+    bunch = load_mnist(tmp_path / "home", subset="test")
+    np.testing.assert_array_equal(bunch.target, data["test"][1])
+    assert sorted(os.listdir(tmp_path / "real_home" / "mnist")) == sorted(NAMES["test"])
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "mnist").symlink_to(tmp_path / "real_home" / "mnist")
+    bunch = load_mnist(tmp_path / "other", subset="test")  # nothing to download: read
+    np.testing.assert_array_equal(bunch.target, data["test"][1])
+
+
+# -- issue 28: compression bombs and corrupt headers ------------------------------------
+def test_gzip_bomb_is_refused_without_decompressing_it(home, traced_memory):
+    # Before (checksums off): the whole stream was decompressed before its size was
+    # checked: here 320 MB from a 300 KB file.
+    data_home, _ = home
+    path = data_home / "mnist" / NAMES["test"][0]
+    zeros = gzip.compress(bytes(8 << 20), compresslevel=9)
+    header = gzip.compress(struct.pack(">4i", 2051, 2, 28, 28) + bytes(2 * 784))
+    path.write_bytes(header + zeros * 40)  # gzip members are read as one stream
+    assert path.stat().st_size < 400_000
+    with traced_memory() as trace, pytest.raises(ValueError, match="more than 1568 data bytes"):
+        load_mnist(data_home, subset="test", verify_checksums=False)
+    assert trace.peak < 20 << 20
+
+
+@pytest.mark.parametrize("shape, match", [
+    ((-1, 28, -28), r"declares the shape \(-1, 28, -28\), expected \(n, 28, 28\)"),
+    ((2**31 - 1, 28, 28), r"with n <= 10000 \(the official file's shape\)"),
+    ((2, 28, 27), r"declares the shape \(2, 28, 27\)"),
+])
+def test_header_shapes_are_checked_first(home, shape, match):
+    # Before: (-1, 28, -28) with 784 bytes raised numpy's reshape error, naming no file.
+    data_home, _ = home
+    path = data_home / "mnist" / NAMES["test"][0]
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">4i", 2051, *shape) + bytes(784))
+    with pytest.raises(ValueError, match=match) as info:
+        load_mnist(data_home, subset="test", verify_checksums=False)
+    assert str(path) in str(info.value)
+
+
+DIMS = st.sampled_from([-28, -1, -2**31, 0, 2, 28, 29, 2**31 - 1])
+
+
+@settings(settings.get_profile("loaders"), max_examples=50)
+@given(
+    which=st.sampled_from([0, 0, 0, 1]),  # images, labels
+    right_magic=st.sampled_from([True, True, True, False]),
+    dims=st.one_of(st.tuples(DIMS, DIMS, DIMS), st.tuples(DIMS), st.lists(DIMS, max_size=4)),
+    n_data=st.sampled_from([None, None, 0, 1, 784, 3 * 784 + 1]),
+    damage=st.sampled_from([None, None, None, "not_gzip", "truncated"]),
+)
+def test_any_idx_file_loads_or_raises_a_value_error_naming_it(
+    tmp_path_factory, which, right_magic, dims, n_data, damage
+):
+    # The property that would have found the bare reshape error: whatever the header
+    # and the data, a ValueError naming the file, or a consistent result.
+    data_home = tmp_path_factory.mktemp("fuzz")
+    make_mnist(data_home / "mnist", sizes=(1, 3))
+    path = data_home / "mnist" / NAMES["test"][which]
+    magic = (2051, 2049)[which] if right_magic else 2050
+    if n_data is None:  # as many bytes as the header's dims multiply to
+        n_data = min(abs(int(np.prod(dims, dtype=np.int64))), 10_000)
+    payload = struct.pack(f">{1 + len(dims)}i", magic, *dims) + bytes(n_data)
+    if damage != "not_gzip":
+        payload = gzip.compress(payload)
+    path.write_bytes(payload[:-5] if damage == "truncated" else payload)
+    try:
+        bunch = load_mnist(data_home, subset="test", verify_checksums=False)
+    except ValueError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert bunch.images.shape[1:] == (28, 28) and len(bunch.target) == len(bunch.images)
