@@ -10,7 +10,7 @@ import math
 
 import torch
 
-__all__ = ["KERNELS", "get_kernel", "homogeneous_kernel", "homogeneous_kernel_"]
+__all__ = ["KERNELS", "get_kernel", "homogeneous_kernel"]
 
 
 def _exp(u, sigma):
@@ -77,41 +77,6 @@ def get_kernel(name, sigma=0.6):
     return functools.partial(fn, sigma=float(sigma))
 
 
-def homogeneous_kernel_(dots, norms, name, sigma):
-    """In place: ``dots <- norms * kappa(dots / norms)``, the embedding of patches.
-
-    ``dots`` holds anchor-patch inner products and ``norms`` the patch norms
-    (broadcastable). Working in place saves several passes over the largest tensor
-    of a layer; use only where no gradient is needed.
-
-    Parameters
-    ----------
-    dots : torch.Tensor
-        Inner products ``<z, x>`` of unit-norm anchors and patches; overwritten.
-    norms : torch.Tensor
-        Patch norms ``||x||``, broadcastable to ``dots``.
-    name : str
-        Kernel name, a key of :data:`KERNELS`.
-    sigma : float
-        Bandwidth of ``"exp"``.
-
-    Returns
-    -------
-    dots : torch.Tensor
-        The same tensor, now holding ``||x|| kappa(<z, x> / ||x||)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ckn.core.kernels import homogeneous_kernel_
-    >>> homogeneous_kernel_(torch.tensor([2.0, 0.0]), torch.tensor([2.0, 2.0]), "linear", 0.6)
-    tensor([2., 0.])
-    """
-    # Divisions use norms floored at 1e-30; the factor ``norms`` itself is exact, so a
-    # zero patch (whose products are exactly 0) embeds to exactly 0.
-    return homogeneous_kernel(dots, norms, name, sigma, out=dots)
-
-
 def homogeneous_kernel(dots, norms, name, sigma, out=None):
     """Return ``norms * kappa(dots / norms)``, differentiable; in place with ``out=dots``.
 
@@ -130,7 +95,8 @@ def homogeneous_kernel(dots, norms, name, sigma, out=None):
     sigma : float
         Bandwidth of ``"exp"``.
     out : torch.Tensor or None, default=None
-        ``dots`` itself to work in place (no autograd).
+        ``dots`` itself to work in place: it saves several passes over the largest
+        tensor of a layer, where no gradient is needed.
 
     Returns
     -------

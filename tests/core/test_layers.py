@@ -209,7 +209,7 @@ def test_saved_state_holds_the_matrix_of_the_saved_anchors():
 def test_autocast_runs_only_the_patch_products_in_bfloat16(two_layer_network):
     # Mixed precision: the products of patches and anchors (most FLOPs) in bfloat16,
     # the kernel, pooling and Nystrom projection in float32 (they amplify rounding).
-    from sklearn_ckn.core.kernels import homogeneous_kernel_
+    from sklearn_ckn.core.kernels import homogeneous_kernel
     from sklearn_ckn.core.patches import patch_norms, patch_products
 
     net, g = two_layer_network(2, local_whitening=True)
@@ -220,8 +220,8 @@ def test_autocast_runs_only_the_patch_products_in_bfloat16(two_layer_network):
         for layer in net.layers:
             bf = torch.bfloat16
             dots = patch_products(x.to(bf), layer.anchors.to(bf), layer.patch_size).float()
-            emb = homogeneous_kernel_(dots, patch_norms(x, layer.patch_size, eps=1e-12),
-                                      layer.kernel, layer.sigma)
+            emb = homogeneous_kernel(dots, patch_norms(x, layer.patch_size, eps=1e-12),
+                                     layer.kernel, layer.sigma)
             x = layer.project(layer.pool(emb))
         return x
 
