@@ -56,6 +56,15 @@ def tiny_model(name, **params):
     return make_model(name, random_state=0, device="cpu", **{**TINY[name], **params})
 
 
+def test_registry_is_a_public_module_reexported_by_the_root():
+    import sklearn_ckn
+    import sklearn_ckn.models
+
+    assert sklearn_ckn.make_model is sklearn_ckn.models.make_model is make_model
+    assert sklearn_ckn.available_models is sklearn_ckn.models.available_models
+    assert sklearn_ckn.models.__all__ == ["available_models", "make_model"]
+
+
 def test_available_models():
     assert available_models() == ["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes",
                                   "knn"]

@@ -184,7 +184,7 @@ def _caps(max_train, choices):
 def _build_models(names, dataset, model_params, quick, device, random_state, verbose):
     """``{name: unfitted model}``: the data set's (or quick) parameters, then the
     user's, every one checked (also those of models that will not run)."""
-    from .. import available_models, make_model
+    from ..models import available_models, make_model
 
     model_params = check_per_model("model_params", model_params, available_models(),
                                    "a dict of make_model keywords")
@@ -235,7 +235,7 @@ command, download_if_missing, verify_checksums
     ParameterError
         For the first parameter that cannot work.
     """
-    from .. import available_models
+    from ..models import available_models
     from .._device import resolve_device
 
     dataset = check_choice("dataset", dataset, available_datasets(), "datasets")
