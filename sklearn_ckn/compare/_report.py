@@ -6,12 +6,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from ._plotting import (
-    format_per_class_table,
-    per_class_accuracy,
-    plot_confusion_matrices,
-    plot_misclassified,
-)
+from ._confusion import plot_confusion_matrices
+from ._misclassified import plot_misclassified
+from ._per_class import format_per_class_table, per_class_accuracy
 
 __all__ = ["capped", "formatted_table", "make_figures", "per_class_table", "print_report",
            "results_table", "say", "write_files", "write_results"]

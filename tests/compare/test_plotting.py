@@ -1,4 +1,4 @@
-"""Per-class tables and figures of sklearn_ckn.compare (its _plotting module)."""
+"""Per-class tables and figures of sklearn_ckn.compare (_per_class, _confusion, _misclassified)."""
 
 import numpy as np
 import pytest
