@@ -1,7 +1,5 @@
 """What the comparison's figures share: pyplot-free figures that Jupyter shows as PNG
-images, the panel grid of a display, the check of a ``{model: y_pred}`` dict and the
-parameter texts that a display's ``from_predictions`` and its ``plot_*`` shortcut
-document alike.
+images, the panel grid of a display, and the check of a ``{model: y_pred}`` dict.
 
 A new figure is a :class:`matplotlib.figure.Figure` drawn on the Agg canvas without
 pyplot: nothing is shown and no pyplot state is touched, so the helpers work on
@@ -13,7 +11,6 @@ drawn on your own (pyplot) axes are shown by your backend as usual.
 
 import io
 import math
-import textwrap
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .._display import given_axes
 
-__all__ = ["as_predictions", "new_figure", "panels", "with_parameters"]
+__all__ = ["as_predictions", "new_figure", "panels"]
 
 
 class NotebookFigure(Figure):
@@ -72,21 +69,3 @@ def as_predictions(predictions):
     if not isinstance(predictions, dict) or not predictions:
         raise ValueError("predictions must be a non-empty dict {model name: y_pred}.")
     return {str(k): np.asarray(v) for k, v in predictions.items()}
-
-
-def with_parameters(text):
-    """Decorator: the docstring's line ``{parameters}`` becomes a numpydoc Parameters
-    section of ``text``, indented as that line is (one text for a display's
-    ``from_predictions`` and its ``plot_*`` shortcut)."""
-    section = "Parameters\n----------\n" + textwrap.dedent(text)
-
-    def fill(func):
-        lines = func.__doc__.splitlines(keepends=True)
-        for i, line in enumerate(lines):
-            if line.strip() == "{parameters}":
-                indent = line[: len(line) - len(line.lstrip())]
-                lines[i] = textwrap.indent(section, indent)
-        func.__doc__ = "".join(lines)
-        return func
-
-    return fill
