@@ -42,7 +42,8 @@ on any predictions.
 import importlib
 
 # Public names, imported on first use: the command line's parser reads the settings of
-# ``_config`` and ``_options`` without importing torch, matplotlib or the models (``--help`` stays fast).
+# ``_config`` and ``_options`` without importing torch, matplotlib or the models
+# (``--help`` stays fast).
 _LAZY = {
     "DATASET_PARAMS": "._config",
     "DEFAULT_MAX_TRAIN": "._config",

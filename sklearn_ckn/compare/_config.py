@@ -243,9 +243,8 @@ def make_config(dataset="digits", **options):
     image_size = check_image_size(o.image_size, dataset, resizes_images(dataset))
     n_misclassified = check_count("n_misclassified", o.n_misclassified, minimum=0,
                                   optional=False)
-    verbose = o.verbose
-    verbose = check_count("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
-                          minimum=0, optional=False)
+    verbose = int(o.verbose) if isinstance(o.verbose, bool) else o.verbose
+    verbose = check_count("verbose", verbose, minimum=0, optional=False)
     try:  # "tpu", or "cuda" without CUDA, fails here, not after other models ran
         resolve_device(o.device)
     except ValueError as exc:
