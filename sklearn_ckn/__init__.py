@@ -6,7 +6,7 @@ Estimators
     CNN baseline), :class:`TorchLinearSVC` (linear SVM for CKN features),
     :class:`KernelSVC` and :class:`ImageFlattener` (pixel baselines).
 Models by name
-    :func:`make_model`, :func:`available_models`.
+    :func:`make_model`, :func:`available_models` (the registry: :mod:`sklearn_ckn.models`).
 Out of core and Dask
     :func:`transform_to` (features written batch by batch into a ``np.memmap`` or
     zarr array), :func:`transform_dask` (lazy features of a dask array of images).
@@ -32,8 +32,8 @@ _LAZY = {
     "TorchLinearSVC": "sklearn_ckn.svm",
     "KernelSVC": "sklearn_ckn._baselines",
     "ImageFlattener": "sklearn_ckn._baselines",
-    "make_model": "sklearn_ckn._models",
-    "available_models": "sklearn_ckn._models",
+    "make_model": "sklearn_ckn.models",
+    "available_models": "sklearn_ckn.models",
     "transform_dask": "sklearn_ckn._dask",
     "transform_to": "sklearn_ckn._out_of_core",
 }

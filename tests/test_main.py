@@ -297,15 +297,21 @@ def test_cli_errors(argv, message, capsys):
 
 
 def test_cli_parsing_helpers():
-    from sklearn_ckn.__main__ import _literal, build_parser
+    from sklearn_ckn.__main__ import build_parser
+    from sklearn_ckn.compare._options import parse_caps, parse_model_params
 
-    assert _literal("(8, 16)") == (8, 16) and _literal("lenet5") == "lenet5"
-    assert _literal("0.5") == 0.5 and _literal("None") is None
+    params = parse_model_params(["ckn:ckn__n_filters=(8, 16)", "cnn:architecture=lenet5",
+                                 "cnn:learning_rate=0.5", "knn:knn__weights=None"])
+    assert params == {"ckn": {"ckn__n_filters": (8, 16)},
+                      "cnn": {"architecture": "lenet5", "learning_rate": 0.5},
+                      "knn": {"knn__weights": None}}
+    assert parse_caps(["knn=5,kernel_svm=none", "cnn=7"]) == {"knn": 5, "kernel_svm": None,
+                                                              "cnn": 7}
     args = build_parser().parse_args(["compare"])
     assert (args.dataset, args.verbose, args.random_state, args.cv) == ("digits", 1, 0, None)
-    assert args.n_jobs == "auto"
+    assert args.n_jobs == "auto" and args.models is None and args.overwrite is False
+    assert args.download_if_missing is True and args.model_params == []
     assert build_parser().parse_args(["compare", "--n-jobs", "-1"]).n_jobs == -1
-    assert args.models == "ckn,ckn_supervised,cnn,kernel_svm,naive_bayes,knn"
 
 
 @pytest.mark.parametrize(
@@ -326,7 +332,7 @@ def test_python_dash_m_help_and_version_do_not_import_torch(args, expected):
     imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "sklearn_ckn.__main__" in imported or "sklearn_ckn" in imported
-    heavy = {"torch", "matplotlib", "sklearn_ckn._models"} & imported
+    heavy = {"torch", "matplotlib", "sklearn_ckn.models"} & imported
     assert not heavy, f"{' '.join(args)} imported {sorted(heavy)}"
 
 

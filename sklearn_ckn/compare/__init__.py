@@ -9,8 +9,8 @@ scores it on the test images and writes, into ``out``:
     One row per model: accuracy, balanced accuracy, optional cross-validated accuracy,
     fit and predict seconds, ``n_train`` (training images available), ``n_train_used``
     (images the model was fitted on: fewer when the model has a size cap),
-    ``n_test``. The JSON also holds the data set, sizes, versions, machine and the
-    command line.
+    ``n_test``. The JSON also holds the data set, sizes, versions, machine, the
+    command line and ``"complete": true``.
 ``per_class_accuracy.csv``
     One row per class, one accuracy column per model, and ``ckn_minus_cnn`` when both
     ran.
@@ -21,34 +21,43 @@ scores it on the test images and writes, into ``out``:
 ``misclassified_<model>.png``
     A grid of misclassified test images per model, "Pred: <name> / True: <name>".
 
+The run writes into a new folder beside ``out``, renamed to ``out`` once every file
+is written: an interrupted run leaves ``out`` as it was. An existing ``out`` is
+refused unless ``overwrite=True`` (``--overwrite``), which replaces it once the new
+results are complete.
+
 Splits: data sets with official train and test sets (MNIST, CIFAR-10, SVHN,
 Fruits-360) use them (``n_train`` / ``n_test`` draw a random sample of them); the
 bundled digits have none, so a stratified 75% / 25% split (1,347 / 450 images, seeded
 by ``random_state``) is used.
 
-Every parameter is checked before anything is loaded or fitted (a bad one raises
-:class:`ParameterError`). The report helpers (:func:`per_class_accuracy`,
-:func:`format_per_class_table`, :func:`plot_confusion_matrices`,
-:func:`plot_misclassified` and their displays) work on any predictions.
+The options, with their defaults and texts, are declared once, in
+:class:`ComparisonOptions`. Every one is checked before anything is loaded or fitted
+(a bad one raises :class:`ParameterError`). The report helpers
+(:func:`per_class_accuracy`, :func:`format_per_class_table`,
+:func:`plot_confusion_matrices`, :func:`plot_misclassified` and their displays) work
+on any predictions.
 """
 
 import importlib
 
 # Public names, imported on first use: the command line's parser reads the settings of
-# ``_config`` without importing torch, matplotlib or the models (``--help`` stays fast).
+# ``_config`` and ``_options`` without importing torch, matplotlib or the models
+# (``--help`` stays fast).
 _LAZY = {
     "DATASET_PARAMS": "._config",
     "DEFAULT_MAX_TRAIN": "._config",
     "QUICK_PARAMS": "._config",
+    "ComparisonOptions": "._options",
     "ComparisonResult": "._comparison",
-    "ConfusionMatricesDisplay": "._plotting",
-    "MisclassifiedDisplay": "._plotting",
+    "ConfusionMatricesDisplay": "._confusion",
+    "MisclassifiedDisplay": "._misclassified",
     "ParameterError": "._checks",
-    "format_per_class_table": "._plotting",
+    "format_per_class_table": "._per_class",
     "load_comparison_data": "._data",
-    "per_class_accuracy": "._plotting",
-    "plot_confusion_matrices": "._plotting",
-    "plot_misclassified": "._plotting",
+    "per_class_accuracy": "._per_class",
+    "plot_confusion_matrices": "._confusion",
+    "plot_misclassified": "._misclassified",
     "run_comparison": "._comparison",
 }
 

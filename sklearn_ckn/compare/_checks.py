@@ -13,6 +13,9 @@ from collections.abc import Mapping
 
 __all__ = ["ParameterError"]
 
+#: The files that mark a folder as a comparison's output (which ``overwrite`` replaces).
+RESULT_FILES = {"results.json", "results.csv"}
+
 
 class ParameterError(ValueError):
     """A parameter of :func:`~sklearn_ckn.compare.run_comparison` that cannot work.
@@ -32,6 +35,10 @@ class ParameterError(ValueError):
     key : str, default=None
         The entry at fault of a dict parameter (the model of ``max_train`` or
         ``model_params``).
+    mentions : dict of str to str, default=None
+        Other parameters the message names, as ``{parameter}`` in it, with the
+        Python API's text for each (``{"overwrite": "overwrite=True"}``); the
+        command line names them its own way (:meth:`message_for`).
 
     Examples
     --------
@@ -45,28 +52,35 @@ class ParameterError(ValueError):
     --random-state must be an integer in [0, 2**32 - 1], got -1.
     """
 
-    def __init__(self, param, message, *, key=None):
+    def __init__(self, param, message, *, key=None, mentions=None):
         self.param = param
         self.key = key
         self.message = message
+        self.mentions = dict(mentions or {})
         super().__init__(self.message_for(param if key is None else f"{param}[{key!r}]"))
 
-    def message_for(self, name):
+    def message_for(self, name, mentions=None):
         """Return the message with the parameter called ``name``.
 
         Parameters
         ----------
         name : str
             How to call the parameter (for a dict parameter, its entry too).
+        mentions : dict of str to str, default=None
+            How to call the other parameters the message names (``{"overwrite":
+            "--overwrite"}``); those left out keep the Python API's text.
 
         Returns
         -------
         message : str
             The message naming the parameter ``name``.
         """
-        if "{name}" in self.message:
-            return self.message.replace("{name}", name)
-        return f"{name}: {self.message}"
+        message = self.message
+        for other, text in {**self.mentions, **(mentions or {})}.items():
+            message = message.replace("{" + other + "}", text)
+        if "{name}" in message:
+            return message.replace("{name}", name)
+        return f"{name}: {message}"
 
 
 def _is_int(value):
@@ -185,18 +199,33 @@ def check_data_home(data_home):
     return data_home
 
 
-def check_out_folder(out):
-    """``out`` if it is, or can be created as, a writable folder.
+def check_out_folder(out, overwrite=False):
+    """``out`` if it is, or can be created as, a writable folder, and is empty or
+    ``overwrite`` replaces a previous comparison's results in it.
 
     The folder (and its missing parents) is created, a probe file written into it
     and deleted, and the folders it created removed again: the check leaves nothing
     behind, and what ``os.access`` cannot tell (a broken link on the way, a
     read-only file system, a full disk) fails here, not after the models are fitted.
+    A folder that holds anything but a comparison's results is never replaced.
     """
     path = os.path.abspath(os.fspath(out))
     what = f"out={os.fspath(out)!r}"
     if os.path.exists(path) and not os.path.isdir(path):
         raise ParameterError("out", f"{what} is a file, not a folder for the results.")
+    if os.path.isdir(path) and os.listdir(path):
+        if not overwrite:
+            raise ParameterError(
+                "out", f"{what} already exists and is not empty: pass {{overwrite}} to replace "
+                       "it (once the new results are complete) or choose another folder.",
+                mentions={"overwrite": "overwrite=True"},
+            )
+        if not RESULT_FILES & set(os.listdir(path)):
+            raise ParameterError(
+                "out", f"{what} holds no comparison results (no results.json or results.csv): "
+                       "it is not replaced, even with {overwrite}; choose another folder.",
+                mentions={"overwrite": "overwrite=True"},
+            )
     missing, existing = [], path
     while not os.path.lexists(existing):
         missing.append(existing)

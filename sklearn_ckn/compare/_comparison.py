@@ -13,6 +13,8 @@ from sklearn.utils import Bunch
 from .._threads import cpu_threads
 from . import _data, _run
 from ._config import make_config
+from ._options import takes_options
+from ._output import staged_folder
 from ._report import (
     capped,
     formatted_table,
@@ -98,90 +100,17 @@ class ComparisonResult:
         return "\n".join(parts + ["</div>"])
 
 
-
-def run_comparison(
-    dataset="digits",
-    *,
-    models=None,
-    data_home=None,
-    n_train=None,
-    n_test=None,
-    cv=None,
-    device="auto",
-    out=None,
-    random_state=0,
-    verbose=1,
-    max_train=None,
-    model_params=None,
-    quick=False,
-    image_size=None,
-    n_misclassified=24,
-    n_jobs="auto",
-    command=None,
-    download_if_missing=True,
-    verify_checksums=True,
-):
+@takes_options
+def run_comparison(dataset="digits", **options):
     """Fit and score several models on one data set; write tables and figures.
 
     Every argument, model parameter and the output folder are checked before the data
     are loaded, and the training sets' sizes (classes, ``cv`` folds, neighbours)
     before any model is fitted, so that a mistake fails in seconds with a
     ``ValueError`` (a :class:`ParameterError` for a parameter), not after hours of
-    fitting.
+    fitting. The options are those of :class:`ComparisonOptions`.
 
-    Parameters
-    ----------
-    dataset : str, default="digits"
-        A name of :func:`sklearn_ckn.datasets.available_datasets`; see
-        :func:`load_comparison_data` (digits: stratified 75%/25% split).
-    models : list of str or str, default=None
-        Names of :func:`~sklearn_ckn.available_models` (a list or a comma-separated
-        string); None runs all of them.
-    data_home : str or path-like, default=None
-        Folder containing the data set folders.
-    n_train, n_test : int, default=None
-        Random samples of the training / test images (None: all).
-    cv : int, default=None
-        If given, also report the ``cv``-fold stratified cross-validated accuracy of
-        each model on (its part of) the training set (columns ``cv_accuracy``,
-        ``cv_std``).
-    device : str, default="auto"
-        Torch device of the CKN and the CNN.
-    out : str or path-like, default=None
-        Folder for the files listed in :mod:`sklearn_ckn.compare` (created); None
-        writes nothing.
-    random_state : int, default=0
-        Seeds the split, the samples and every model; in [0, 2**32 - 1].
-    verbose : int, default=1
-        0: silent; 1: the steps and the tables; 2: also the models' progress bars.
-    max_train : dict of str to int or None, default=None
-        Per-model caps on the training set, overriding :data:`DEFAULT_MAX_TRAIN` (None
-        removes a cap). A capped model is fitted on a stratified sample; the table's
-        ``n_train_used`` says so.
-    model_params : dict of str to dict, default=None
-        Extra :func:`~sklearn_ckn.make_model` keywords per model name, applied over
-        :data:`DATASET_PARAMS` (or :data:`QUICK_PARAMS` when ``quick``).
-    quick : bool, default=False
-        Use tiny models (:data:`QUICK_PARAMS`): for smoke tests only.
-    image_size : int or (int, int), default=None
-        Size the images are resized to, for data sets whose loader resizes them
-        (Fruits-360: default 32; 0 keeps the files' 100x100).
-    n_misclassified : int, default=24
-        Misclassified examples shown per model.
-    n_jobs : "auto", int or None, default="auto"
-        CPU threads of torch and of the BLAS / OpenMP libraries during the fits and
-        predictions (restored afterwards); -1: all cores; None: leave the libraries'
-        settings alone. ``"auto"``: 1 for images of at most 16x16 pixels (the 8x8
-        digits gain nothing from several threads and lose a lot when the cores are
-        shared with other processes), else None.
-    command : str, default=None
-        Command line recorded in ``results.json`` (default: ``sys.argv``).
-    download_if_missing : bool, default=True
-        If False, missing data files raise ``FileNotFoundError`` instead of being
-        downloaded.
-    verify_checksums : bool, default=True
-        Check data files already in ``data_home`` against the official MD5 checksums
-        (see :func:`sklearn_ckn.datasets.load_dataset`).
+    {parameters}
 
     Returns
     -------
@@ -192,7 +121,8 @@ def run_comparison(
     ------
     ParameterError
         For a bad argument or model parameter, an output folder that cannot be
-        written or an unavailable device (before anything is loaded).
+        written or that exists (without ``overwrite``), or an unavailable device
+        (before anything is loaded).
     ValueError
         For training sets too small for the models (before any fit) or invalid data.
     FileNotFoundError
@@ -207,34 +137,32 @@ def run_comparison(
     naive_bayes     0.836
             knn     0.980
     """
-    config = make_config(
-        dataset, models=models, data_home=data_home, n_train=n_train, n_test=n_test, cv=cv,
-        device=device, out=out, random_state=random_state, verbose=verbose,
-        max_train=max_train, model_params=model_params, quick=quick, image_size=image_size,
-        n_misclassified=n_misclassified, n_jobs=n_jobs, command=command,
-        download_if_missing=download_if_missing, verify_checksums=verify_checksums,
-    )
+    config = make_config(dataset, **options)
+    verbose, out = config.verbose, config.out
     start = time.perf_counter()
-    say(verbose, f"Loading {dataset} ...")
-    data = _data.load_comparison_data(dataset, **config.load)
+    say(verbose, f"Loading {config.dataset} ...")
+    data = _data.load_comparison_data(config.dataset, **config.load)
     _run.check_training_sets(config, data.y_train)
-    say(verbose, f"{dataset}: {len(data.y_train)} training and {len(data.y_test)} test images "
-                 f"of shape {data.X_train.shape[1:]}, {len(data.target_names)} classes "
+    say(verbose, f"{config.dataset}: {len(data.y_train)} training and {len(data.y_test)} test "
+                 f"images of shape {data.X_train.shape[1:]}, {len(data.target_names)} classes "
                  f"({data.split}).")
-    with cpu_threads(config.threads):
-        info = _run.provenance(config, data)
-        table, predictions = _run.fit_models(config, data, info)
-    per_class = per_class_table(data, predictions)
-    if verbose:
-        print_report(dataset, table, per_class)
-    figures = make_figures(data, predictions, config.n_misclassified, config.random_state)
-    info["total_seconds"] = time.perf_counter() - start  # all but writing the files
+    with staged_folder(out, overwrite=config.overwrite) as folder:
+        with cpu_threads(config.threads):
+            info = _run.provenance(config, data)
+            table, predictions = _run.fit_models(config, data, info, folder)
+        per_class = per_class_table(data, predictions)
+        if verbose:
+            print_report(config.dataset, table, per_class)
+        figures = make_figures(data, predictions, config.n_misclassified, config.random_state)
+        info["total_seconds"] = time.perf_counter() - start  # all but writing the files
+        if folder is not None:
+            written = write_files(folder, table, per_class, predictions, data.y_test, figures,
+                                  info)
     files = {}
-    if out is not None:
-        files = write_files(os.fspath(out), table, per_class, predictions, data.y_test,
-                            figures, info)
-        written = ", ".join(sorted(os.path.basename(p) for p in files.values()))
-        say(verbose, f"\nWrote {written} to {os.fspath(out)}")
+    if out is not None:  # the run's folder now has out's name
+        files = {k: os.path.join(os.fspath(out), os.path.basename(p)) for k, p in written.items()}
+        names = ", ".join(sorted(os.path.basename(p) for p in files.values()))
+        say(verbose, f"\nWrote {names} to {os.fspath(out)}")
     say(verbose, f"Total time {time.perf_counter() - start:.1f} s")
     return ComparisonResult(table=table, per_class=per_class, predictions=predictions,
                             data=data, info=info, files=files, figures=figures)

@@ -30,6 +30,7 @@ from ._checks import (
     check_random_state,
     validate_model_params,
 )
+from ._options import from_keywords, takes_options
 
 __all__ = ["DATASET_PARAMS", "DEFAULT_MAX_TRAIN", "QUICK_PARAMS", "Config", "make_config"]
 
@@ -144,6 +145,7 @@ class Config:
     cv: object
     device: str
     out: object
+    overwrite: bool
     random_state: int
     verbose: int
     quick: bool
@@ -184,7 +186,7 @@ def _caps(max_train, choices):
 def _build_models(names, dataset, model_params, quick, device, random_state, verbose):
     """``{name: unfitted model}``: the data set's (or quick) parameters, then the
     user's, every one checked (also those of models that will not run)."""
-    from .. import available_models, make_model
+    from ..models import available_models, make_model
 
     model_params = check_per_model("model_params", model_params, available_models(),
                                    "a dict of make_model keywords")
@@ -209,21 +211,12 @@ def _build_models(names, dataset, model_params, quick, device, random_state, ver
     return {name: built[name] for name in names}
 
 
-def make_config(
-    dataset="digits", *, models=None, data_home=None, n_train=None, n_test=None, cv=None,
-    device="auto", out=None, random_state=0, verbose=1, max_train=None, model_params=None,
-    quick=False, image_size=None, n_misclassified=24, n_jobs="auto", command=None,
-    download_if_missing=True, verify_checksums=True,
-):
-    """Check every parameter of :func:`~sklearn_ckn.compare.run_comparison` and build
+@takes_options
+def make_config(dataset="digits", **options):
+    """Check every option of :func:`~sklearn_ckn.compare.run_comparison` and build
     the models; nothing is loaded, fitted or created.
 
-    Parameters
-    ----------
-    dataset, models, data_home, n_train, n_test, cv, device, out, random_state, \
-verbose, max_train, model_params, quick, image_size, n_misclassified, n_jobs, \
-command, download_if_missing, verify_checksums
-        As in :func:`~sklearn_ckn.compare.run_comparison`.
+    {parameters}
 
     Returns
     -------
@@ -233,39 +226,42 @@ command, download_if_missing, verify_checksums
     Raises
     ------
     ParameterError
-        For the first parameter that cannot work.
+        For the first option that cannot work.
     """
-    from .. import available_models
     from .._device import resolve_device
+    from ..models import available_models
 
-    dataset = check_choice("dataset", dataset, available_datasets(), "datasets")
-    names = check_models("models", available_models() if models is None else models,
+    o = from_keywords("run_comparison", dataset=dataset, **options)
+    dataset = check_choice("dataset", o.dataset, available_datasets(), "datasets")
+    names = check_models("models", available_models() if o.models is None else o.models,
                          available_models())
-    caps = _caps(max_train, available_models())
-    cv = check_count("cv", cv, minimum=2)
-    n_train, n_test = check_count("n_train", n_train), check_count("n_test", n_test)
-    random_state = check_random_state(random_state)
-    threads = _threads(check_n_jobs(n_jobs), dataset)
-    image_size = check_image_size(image_size, dataset, resizes_images(dataset))
-    n_misclassified = check_count("n_misclassified", n_misclassified, minimum=0, optional=False)
-    verbose = check_count("verbose", int(verbose) if isinstance(verbose, bool) else verbose,
-                          minimum=0, optional=False)
+    caps = _caps(o.max_train, available_models())
+    cv = check_count("cv", o.cv, minimum=2)
+    n_train, n_test = check_count("n_train", o.n_train), check_count("n_test", o.n_test)
+    random_state = check_random_state(o.random_state)
+    threads = _threads(check_n_jobs(o.n_jobs), dataset)
+    image_size = check_image_size(o.image_size, dataset, resizes_images(dataset))
+    n_misclassified = check_count("n_misclassified", o.n_misclassified, minimum=0,
+                                  optional=False)
+    verbose = int(o.verbose) if isinstance(o.verbose, bool) else o.verbose
+    verbose = check_count("verbose", verbose, minimum=0, optional=False)
     try:  # "tpu", or "cuda" without CUDA, fails here, not after other models ran
-        resolve_device(device)
+        resolve_device(o.device)
     except ValueError as exc:
         raise ParameterError("device", str(exc)) from exc
-    check_data_home(data_home)
-    built = _build_models(names, dataset, model_params, quick, device, random_state, verbose)
-    if out is not None:
-        check_out_folder(out)
-    load = {"data_home": data_home, "n_train": n_train, "n_test": n_test,
-            "random_state": random_state, "download_if_missing": download_if_missing,
-            "verify_checksums": verify_checksums}
+    check_data_home(o.data_home)
+    built = _build_models(names, dataset, o.model_params, o.quick, o.device, random_state,
+                          verbose)
+    if o.out is not None:
+        check_out_folder(o.out, overwrite=o.overwrite)
+    load = {"data_home": o.data_home, "n_train": n_train, "n_test": n_test,
+            "random_state": random_state, "download_if_missing": o.download_if_missing,
+            "verify_checksums": o.verify_checksums}
     if resizes_images(dataset):
         load["image_size"] = image_size
     return Config(
-        dataset=dataset, models=built, caps=caps, load=load, cv=cv, device=device, out=out,
-        random_state=random_state, verbose=verbose, quick=bool(quick),
-        n_misclassified=n_misclassified, threads=threads,
-        command=command if command is not None else shlex.join(sys.argv),
+        dataset=dataset, models=built, caps=caps, load=load, cv=cv, device=o.device,
+        out=o.out, overwrite=bool(o.overwrite), random_state=random_state, verbose=verbose,
+        quick=bool(o.quick), n_misclassified=n_misclassified, threads=threads,
+        command=o.command if o.command is not None else shlex.join(sys.argv),
     )

@@ -6,12 +6,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from ._plotting import (
-    format_per_class_table,
-    per_class_accuracy,
-    plot_confusion_matrices,
-    plot_misclassified,
-)
+from ._confusion import plot_confusion_matrices
+from ._misclassified import plot_misclassified
+from ._per_class import format_per_class_table, per_class_accuracy
 
 __all__ = ["capped", "formatted_table", "make_figures", "per_class_table", "print_report",
            "results_table", "say", "write_files", "write_results"]
@@ -110,28 +107,29 @@ def _json_safe(value):
     return value
 
 
-def write_results(out, table, info):
-    """Write ``results.csv`` and ``results.json`` (the rows and ``info``) into ``out``;
-    return their paths."""
-    os.makedirs(out, exist_ok=True)
+def write_results(out, table, info, *, complete=False):
+    """Write ``results.csv`` and ``results.json`` (the rows, ``info`` and ``complete``:
+    whether every model ran and every file is written) into ``out``; return their
+    paths."""
     paths = {"results_csv": os.path.join(out, "results.csv"),
              "results_json": os.path.join(out, "results.json")}
     table.to_csv(paths["results_csv"], index=False)
+    content = dict(info, complete=complete, results=table.to_dict(orient="records"))
     with open(paths["results_json"], "w") as f:
-        json.dump(_json_safe(dict(info, results=table.to_dict(orient="records"))), f, indent=2)
+        json.dump(_json_safe(content), f, indent=2)
     return paths
 
 
 def write_files(out, table, per_class, predictions, y_test, figures, info):
-    """Write every file of a comparison into ``out``; return ``{key: path}``."""
-    files = write_results(out, table, info)
-    files["per_class_csv"] = os.path.join(out, "per_class_accuracy.csv")
+    """Write every file of a comparison into ``out``, the results last (marked
+    complete); return ``{key: path}``."""
+    files = {"per_class_csv": os.path.join(out, "per_class_accuracy.csv"),
+             "predictions_csv": os.path.join(out, "predictions.csv")}
     per_class.to_csv(files["per_class_csv"], index=False)
-    files["predictions_csv"] = os.path.join(out, "predictions.csv")
     pd.DataFrame(
         {"y_true": y_test, **{f"pred_{k}": v for k, v in predictions.items()}}
     ).to_csv(files["predictions_csv"], index=False)
     for key, fig in figures.items():
         files[key] = os.path.join(out, f"{key}.png")
         fig.savefig(files[key], dpi=110)
-    return files
+    return {**write_results(out, table, info, complete=True), **files}

@@ -143,9 +143,10 @@ def _fit_one(name, model, data, config, step):
     return row, y_pred
 
 
-def fit_models(config, data, info):
+def fit_models(config, data, info, folder=None):
     """Fit, time and score every model of ``config`` on ``data``; after each one,
-    write the results so far into ``config.out`` (long runs keep partial results).
+    write the results so far into ``folder`` (the run's folder, see ``_output``:
+    long runs keep partial results).
 
     Returns the results table and ``{name: test predictions}``; ``info`` gains
     ``"estimators"`` (each model's repr).
@@ -161,6 +162,6 @@ def fit_models(config, data, info):
             exc.add_note(f"(while fitting and scoring the {name} model)")
             raise
         rows.append(row)
-        if config.out is not None:
-            write_results(os.fspath(config.out), results_table(rows), info)
+        if folder is not None:
+            write_results(folder, results_table(rows), info)
     return results_table(rows), predictions

@@ -1,4 +1,4 @@
-"""Per-class tables and figures of sklearn_ckn.compare (its _plotting module)."""
+"""Per-class tables and figures of sklearn_ckn.compare (_per_class, _confusion, _misclassified)."""
 
 import numpy as np
 import pytest
@@ -167,3 +167,15 @@ def test_display_savefig_and_replot():
     assert [t.get_text() for t in disp.axes_[0].get_xticklabels()] == NAMES
     with pytest.raises(ValueError, match="Nothing is plotted"):
         ConfusionMatricesDisplay({}).savefig("unused.png")
+
+
+def test_compare_modules_stay_small():
+    # Issue 27: one idea per module (the former _plotting.py had 642 lines).
+    from pathlib import Path
+
+    import sklearn_ckn.compare
+
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in Path(sklearn_ckn.compare.__file__).parent.glob("*.py")}
+    assert "_plotting.py" not in sizes and len(sizes) >= 10
+    assert max(sizes.values()) <= 600, sizes

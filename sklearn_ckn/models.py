@@ -1,4 +1,5 @@
-"""One entry point for every model of the comparison: :func:`make_model`.
+"""The model registry: :func:`make_model` builds every model of the comparison by
+name, :func:`available_models` lists the names (both re-exported by :mod:`sklearn_ckn`).
 
 Every model is an unfitted scikit-learn classifier that takes image arrays directly
 (``(n, H, W)``, ``(n, H, W, C)`` or 2-D rows with ``image_shape``; ``uint8`` pixels are
