@@ -33,8 +33,9 @@ from ..harness import Case, arg, register
 def run(ctx):
     args = ctx.params
     out = ctx.artifact_dir
-    argv = ["compare", "--dataset", args.dataset, "--data-home", ctx.data_home, "--out", out,
-            "--verbose", str(args.verbose), "--random-state", str(args.random_state)]
+    # --overwrite: a rerun replaces the artifact folder of the same parameters.
+    argv = ["compare", "--overwrite", "--dataset", args.dataset, "--data-home", ctx.data_home,
+            "--out", out, "--verbose", str(args.verbose), "--random-state", str(args.random_state)]
     for name in ("models", "n_train", "n_test", "cv", "device", "image_size", "n_jobs"):
         value = getattr(args, name)
         if value is not None:
