@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from .._dask import is_dask_array
-from ..core.linear_svm import RowChunks
+from ..core.row_chunks import RowChunks
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",

@@ -115,7 +115,7 @@ def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
     # L = H^(1/2), where H is the Hessian estimate lam I + c B^T B (B: the sampled rows,
     # scaled, with an intercept column) on the rows' span, and a constant at least lam
     # on its orthogonal complement; to_p must invert to_v.
-    from sklearn_ckn.core.linear_svm import _LowRankFactor
+    from sklearn_ckn.core.preconditioner import _LowRankFactor
 
     X = torch.as_tensor(np.random.RandomState(0).randn(50, 12))
     rows = torch.arange(8) * 50 // 8
@@ -151,7 +151,7 @@ def test_features_too_large_for_float32_are_a_clear_error_not_a_hang(scale):
 
 def test_preconditioner_factorisation_gives_up_after_bounded_retries():
     # A matrix no diagonal shift makes positive definite (NaN) must not loop forever.
-    from sklearn_ckn.core.linear_svm import _DenseFactor
+    from sklearn_ckn.core.preconditioner import _DenseFactor
 
     factor = _DenseFactor(torch.eye(4, dtype=torch.float64), torch.arange(4), fit_intercept=False)
     factor.gram[0, 1] = factor.gram[1, 0] = float("nan")
