@@ -12,7 +12,9 @@
   AdamW) and the random generator, and runs epochs with per-epoch history, an
   optional validation set, early stopping and two hooks: ``before_epoch`` (e.g. an
   exact solve of a linear head on the current features) and ``after_step`` (e.g.
-  projecting CKN anchors back onto the sphere).
+  projecting CKN anchors back onto the sphere). Progress is reported through a
+  ``progress`` callable that the caller injects (the estimators pass the package's
+  tqdm bars); this module draws none itself.
 
 The data is any object with ``len(data)``, ``data.device`` and ``data.get(index)``
 returning a float ``(b, C, H, W)`` batch (``sklearn_ckn._batches.ImageBatches``).
@@ -30,14 +32,13 @@ import time
 import torch
 from torch.nn import functional as F
 
-from .._progress import progress
-
 __all__ = [
     "LOSSES",
     "PAD_MULTIPLE",
     "Trainer",
     "augment_batch",
     "make_optimizer",
+    "no_progress",
     "one_cycle",
     "pad_batch",
     "predict_logits",
@@ -314,6 +315,45 @@ def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precisi
     return torch.cat(out)
 
 
+class _NoBar:
+    """The bar of :func:`no_progress`: every method does nothing."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def no_progress(iterable=None, **options):
+    """The default ``progress`` of :class:`Trainer`: no bar, whatever the options.
+
+    Parameters
+    ----------
+    iterable : iterable or None, default=None
+        Returned as it is; None for a bar advanced by hand.
+    **options : dict
+        Ignored (``total``, ``verbose``, ``desc``, ``leave``...).
+
+    Returns
+    -------
+    bar : iterable or object
+        ``iterable``, or an object whose ``update``, ``set_postfix`` and ``close``
+        do nothing.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.training import no_progress
+    >>> bar = no_progress(total=3, desc="epoch 1")
+    >>> bar.update(1), bar.close()
+    (None, None)
+    """
+    return iterable if iterable is not None else _NoBar()
+
+
 class Trainer:
     """Runs training epochs of an image classifier.
 
@@ -355,13 +395,18 @@ class Trainer:
     mixed_precision : bool
         Whether to run the forward pass under bfloat16 autocast.
     verbose : int
-        Progress bar per epoch when > 0.
+        Progress bar per epoch when > 0 (drawn by ``progress``).
+    progress : callable or None
+        Makes the bar of an epoch: ``progress(total=n_batches, verbose=verbose,
+        leave=True, desc="epoch 3")`` returns an object with ``update(n)``,
+        ``set_postfix(**values)`` and ``close()`` (e.g. ``sklearn_ckn._progress.progress``,
+        tqdm bars). None: :func:`no_progress`, no bar.
     """
 
     def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,
                  momentum=0.9, label_smoothing=0.0, loss="cross_entropy", param_groups=None,
                  before_epoch=None, after_step=None, batch_size=128, crop=(0, 0), flip=False,
-                 generator=None, frozen=(), mixed_precision=False, verbose=0):
+                 generator=None, frozen=(), mixed_precision=False, verbose=0, progress=None):
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; expected one of {sorted(LOSSES)}.")
         self.model = model
@@ -378,6 +423,7 @@ class Trainer:
         self.frozen = tuple(frozen)
         self.mixed_precision = mixed_precision
         self.verbose = verbose
+        self.progress = no_progress if progress is None else progress
 
     def set_learning_rate(self, factor):
         """Set every group's learning rate to ``factor`` times its ``base_lr``.
@@ -484,8 +530,8 @@ class Trainer:
             sum_loss = torch.zeros((), dtype=torch.float64, device=device)
             n_correct = torch.zeros((), dtype=torch.int64, device=device)
             n_seen = 0
-            bar = progress(total=len(chunks), verbose=self.verbose, leave=True,
-                           desc=f"epoch {epoch_offset + epoch + 1}")
+            bar = self.progress(total=len(chunks), verbose=self.verbose, leave=True,
+                                desc=f"epoch {epoch_offset + epoch + 1}")
             lr = 0.0
             for i, idx in enumerate(chunks):
                 self.set_learning_rate(
