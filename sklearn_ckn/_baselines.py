@@ -84,7 +84,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
-            Training images.
+            Training images: only their shape is used.
         y : None
             Ignored.
 
@@ -275,9 +275,11 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.n_iter_ = last.n_iter_
         return self
 
-    def _check_X(self, X):
+    def _delegate(self, method, X):
+        """``estimator_.method(X)`` on ``X`` checked against the training features."""
         check_is_fitted(self, "estimator_")
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return getattr(self.estimator_, method)(X)
 
     def predict(self, X):
         """Predicted labels.
@@ -292,8 +294,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The predicted class labels.
         """
-        X = self._check_X(X)
-        return self.estimator_.predict(X)
+        return self._delegate("predict", X)
 
     def decision_function(self, X):
         """One-vs-rest decision values (two classes: one column).
@@ -301,12 +302,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Features, as in ``fit``.
+            Samples with the ``n_features_in_`` columns of the training data.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Signed distances to the separating hyperplanes.
+            Signed distances to the separating hyperplanes: the exact ``SVC``'s
+            one-vs-rest scores, or the ``TorchLinearSVC``'s on the Nystroem features.
         """
-        X = self._check_X(X)
-        return self.estimator_.decision_function(X)
+        return self._delegate("decision_function", X)
