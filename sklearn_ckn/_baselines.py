@@ -35,6 +35,23 @@ __all__ = ["EXACT_SVM_MAX_SAMPLES", "ImageFlattener", "KernelSVC"]
 EXACT_SVM_MAX_SAMPLES = 10_000
 
 
+def _scale_gamma(X):
+    """``1 / (n_features * X.var())``, the variance in float64 (1.0 if it is zero, as in SVC)."""
+    # In float32 the squares of |x| ~ 1e19 overflow: the variance was inf and gamma 0.
+    with np.errstate(over="ignore", under="ignore"):  # an inf or 0 variance: an error below
+        var = float(np.var(X, dtype=np.float64))
+    if var == 0 and np.min(X) == np.max(X):
+        return 1.0  # constant features: every distance is 0, any gamma gives the same kernel
+    gamma = 1.0 / (X.shape[1] * var) if var > 0 else np.inf  # Python floats: inf, no error
+    if not (np.isfinite(var) and 0 < gamma < np.inf):
+        raise ValueError(
+            f"gamma='scale' is undefined for these features: their variance is {var:.3g} in "
+            f"float64 (largest |x| {float(np.max(np.abs(X))):.3g}). Standardise X (e.g. with "
+            "StandardScaler) or pass gamma as a number."
+        )
+    return gamma
+
+
 class ImageFlattener(TransformerMixin, BaseEstimator):
     """Flatten images of any accepted layout into 2-D float rows.
 
@@ -167,7 +184,10 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Regularisation parameter (inverse strength), for both routes.
     gamma : {"scale"} or float, default="scale"
         RBF bandwidth ``exp(-gamma ||x - x'||^2)``; ``"scale"`` is
-        ``1 / (n_features * X.var())`` computed on the training data, as in ``SVC``.
+        ``1 / (n_features * X.var())`` computed on the training data, as in ``SVC``
+        (the variance in float64, whatever ``X``'s dtype; 1.0 when it is zero, i.e.
+        all values are equal). A variance that overflows or underflows float64 is an
+        error: standardise ``X`` or give a number.
     exact_max_samples : int, default=10_000
         Largest training set fitted with the exact ``SVC``.
     n_components : int, default=2000
@@ -252,11 +272,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        if self.gamma == "scale":
-            var = float(X.var())
-            self.gamma_ = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-        else:
-            self.gamma_ = float(self.gamma)
+        self.gamma_ = _scale_gamma(X) if self.gamma == "scale" else float(self.gamma)
         self.approximate_ = X.shape[0] > self.exact_max_samples
         if self.approximate_:
             self.estimator_ = make_pipeline(
