@@ -1,7 +1,8 @@
 """The one training loop of the package's torch classifiers, in plain PyTorch.
 
-* :func:`augment_batch`: data augmentation on whole batches (random translations
-  with zero padding, i.e. "random crops", and horizontal flips).
+* :func:`augment_batch` (from :mod:`.augmentation`, importable here too): data
+  augmentation on whole batches (random translations with zero padding, i.e. "random
+  crops", and horizontal flips).
 * :func:`one_cycle`: the learning-rate schedule: linear warm-up from
   ``learning_rate / 10`` to ``learning_rate`` during the first ``warmup`` fraction of
   the steps, then linear decay to 0 (the triangular one-cycle schedule of fast CIFAR
@@ -32,6 +33,8 @@ import time
 import torch
 from torch.nn import functional as F
 
+from .augmentation import augment_batch
+
 __all__ = [
     "LOSSES",
     "PAD_MULTIPLE",
@@ -44,52 +47,6 @@ __all__ = [
     "predict_logits",
     "squared_hinge_loss",
 ]
-
-
-def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
-    """Random translations with zero padding and horizontal flips of a batch.
-
-    Parameters
-    ----------
-    x : Tensor of shape (b, C, H, W)
-        The batch.
-    crop : (int, int)
-        Maximal shift ``(ph, pw)``: the image is zero-padded by ``ph`` rows and ``pw``
-        columns on each side and a random ``H x W`` window is cut out (the "random crop
-        with padding" of CIFAR recipes). ``(0, 0)`` disables it.
-    flip : bool
-        Flip each image left-right with probability 1/2.
-    generator : torch.Generator or None
-        CPU generator for the random draws (moved to ``x.device`` afterwards).
-
-    Returns
-    -------
-    augmented : Tensor of shape (b, C, H, W)
-        The shifted and flipped batch, channels-last.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ckn.core.training import augment_batch
-    >>> x = torch.rand(4, 3, 8, 8)
-    >>> augment_batch(x, crop=(1, 1), flip=True, generator=torch.Generator().manual_seed(0)).shape
-    torch.Size([4, 3, 8, 8])
-    """
-    b, _, h, w = x.shape
-    ph, pw = crop
-    if ph or pw:
-        dy = torch.randint(0, 2 * ph + 1, (b,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * pw + 1, (b,), generator=generator).to(x.device)
-        padded = F.pad(x, (pw, pw, ph, ph))
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-        c = x.shape[1]
-        x = padded.gather(2, rows.expand(b, c, h, w + 2 * pw))
-        x = x.gather(3, cols.expand(b, c, h, w))
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(mask[:, None, None, None], x.flip(3), x)
-    return x.contiguous(memory_format=torch.channels_last)
 
 
 def one_cycle(step, total_steps, warmup=0.2, start=0.1):
