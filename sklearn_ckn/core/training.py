@@ -34,6 +34,7 @@ import torch
 from torch.nn import functional as F
 
 from .augmentation import augment_batch
+from .progress import no_progress
 
 __all__ = [
     "LOSSES",
@@ -41,7 +42,6 @@ __all__ = [
     "Trainer",
     "augment_batch",
     "make_optimizer",
-    "no_progress",
     "one_cycle",
     "pad_batch",
     "predict_logits",
@@ -272,45 +272,6 @@ def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precisi
     return torch.cat(out)
 
 
-class _NoBar:
-    """The bar of :func:`no_progress`: every method does nothing."""
-
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, *args, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-
-def no_progress(iterable=None, **options):
-    """The default ``progress`` of :class:`Trainer`: no bar, whatever the options.
-
-    Parameters
-    ----------
-    iterable : iterable or None, default=None
-        Returned as it is; None for a bar advanced by hand.
-    **options : dict
-        Ignored (``total``, ``verbose``, ``desc``, ``leave``...).
-
-    Returns
-    -------
-    bar : iterable or object
-        ``iterable``, or an object whose ``update``, ``set_postfix`` and ``close``
-        do nothing.
-
-    Examples
-    --------
-    >>> from sklearn_ckn.core.training import no_progress
-    >>> bar = no_progress(total=3, desc="epoch 1")
-    >>> bar.update(1), bar.close()
-    (None, None)
-    """
-    return iterable if iterable is not None else _NoBar()
-
-
 class Trainer:
     """Runs training epochs of an image classifier.
 
@@ -357,7 +318,7 @@ class Trainer:
         Makes the bar of an epoch: ``progress(total=n_batches, verbose=verbose,
         leave=True, desc="epoch 3")`` returns an object with ``update(n)``,
         ``set_postfix(**values)`` and ``close()`` (e.g. ``sklearn_ckn._progress.progress``,
-        tqdm bars). None: :func:`no_progress`, no bar.
+        tqdm bars). None: :func:`~.progress.no_progress`, no bar.
     """
 
     def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,

@@ -8,11 +8,11 @@ import torch
 
 from sklearn_ckn.cnn._architectures import ResNetSmall
 from sklearn_ckn._batches import ImageBatches
+from sklearn_ckn.core.progress import no_progress
 from sklearn_ckn.core.training import (
     Trainer,
     augment_batch,
     make_optimizer,
-    no_progress,
     one_cycle,
     predict_logits,
 )
