@@ -110,7 +110,9 @@ def fingerprint(estimator, X):
     """
     import joblib
 
-    params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in _NEUTRAL_PARAMS}
+    get_params = getattr(estimator, "get_params", None)  # any transformer, not only scikit-learn's
+    params = {k: v for k, v in (get_params(deep=False) if get_params else {}).items()
+              if k not in _NEUTRAL_PARAMS}
     state = {
         k: _plain(v) for k, v in sorted(vars(estimator).items())
         if k.endswith("_") and not k.startswith("_") and k not in _NEUTRAL_ATTRIBUTES
