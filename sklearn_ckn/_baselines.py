@@ -35,6 +35,23 @@ __all__ = ["EXACT_SVM_MAX_SAMPLES", "ImageFlattener", "KernelSVC"]
 EXACT_SVM_MAX_SAMPLES = 10_000
 
 
+def _scale_gamma(X):
+    """``1 / (n_features * X.var())``, the variance in float64 (1.0 if it is zero, as in SVC)."""
+    # In float32 the squares of |x| ~ 1e19 overflow: the variance was inf and gamma 0.
+    with np.errstate(over="ignore", under="ignore"):  # an inf or 0 variance: an error below
+        var = float(np.var(X, dtype=np.float64))
+    if var == 0 and np.min(X) == np.max(X):
+        return 1.0  # constant features: every distance is 0, any gamma gives the same kernel
+    gamma = 1.0 / (X.shape[1] * var) if var > 0 else np.inf  # Python floats: inf, no error
+    if not (np.isfinite(var) and 0 < gamma < np.inf):
+        raise ValueError(
+            f"gamma='scale' is undefined for these features: their variance is {var:.3g} in "
+            f"float64 (largest |x| {float(np.max(np.abs(X))):.3g}). Standardise X (e.g. with "
+            "StandardScaler) or pass gamma as a number."
+        )
+    return gamma
+
+
 class ImageFlattener(TransformerMixin, BaseEstimator):
     """Flatten images of any accepted layout into 2-D float rows.
 
@@ -84,7 +101,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n, H, W), (n, H, W, C) or (n, H*W*C)
-            Training images.
+            Training images: only their shape is used.
         y : None
             Ignored.
 
@@ -167,7 +184,10 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Regularisation parameter (inverse strength), for both routes.
     gamma : {"scale"} or float, default="scale"
         RBF bandwidth ``exp(-gamma ||x - x'||^2)``; ``"scale"`` is
-        ``1 / (n_features * X.var())`` computed on the training data, as in ``SVC``.
+        ``1 / (n_features * X.var())`` computed on the training data, as in ``SVC``
+        (the variance in float64, whatever ``X``'s dtype; 1.0 when it is zero, i.e.
+        all values are equal). A variance that overflows or underflows float64 is an
+        error: standardise ``X`` or give a number.
     exact_max_samples : int, default=10_000
         Largest training set fitted with the exact ``SVC``.
     n_components : int, default=2000
@@ -252,11 +272,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        if self.gamma == "scale":
-            var = float(X.var())
-            self.gamma_ = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-        else:
-            self.gamma_ = float(self.gamma)
+        self.gamma_ = _scale_gamma(X) if self.gamma == "scale" else float(self.gamma)
         self.approximate_ = X.shape[0] > self.exact_max_samples
         if self.approximate_:
             self.estimator_ = make_pipeline(
@@ -275,9 +291,11 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.n_iter_ = last.n_iter_
         return self
 
-    def _check_X(self, X):
+    def _delegate(self, method, X):
+        """``estimator_.method(X)`` on ``X`` checked against the training features."""
         check_is_fitted(self, "estimator_")
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return getattr(self.estimator_, method)(X)
 
     def predict(self, X):
         """Predicted labels.
@@ -292,8 +310,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The predicted class labels.
         """
-        X = self._check_X(X)
-        return self.estimator_.predict(X)
+        return self._delegate("predict", X)
 
     def decision_function(self, X):
         """One-vs-rest decision values (two classes: one column).
@@ -301,12 +318,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Features, as in ``fit``.
+            Samples with the ``n_features_in_`` columns of the training data.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Signed distances to the separating hyperplanes.
+            Signed distances to the separating hyperplanes: the exact ``SVC``'s
+            one-vs-rest scores, or the ``TorchLinearSVC``'s on the Nystroem features.
         """
-        X = self._check_X(X)
-        return self.estimator_.decision_function(X)
+        return self._delegate("decision_function", X)

@@ -24,6 +24,7 @@ import warnings
 from tqdm import TqdmWarning
 
 from ._threads import in_joblib_worker
+from .core.progress import no_progress
 
 #: Least seconds between two redraws of a text bar in a notebook (tqdm's default,
 #: 0.1 s, gives some 70 output messages for a 7-second fit).
@@ -138,23 +139,5 @@ class _Bar:
         return getattr(self.bar, name)
 
 
-class _NullBar:
-    """Stands in for a manually updated tqdm bar when verbose is off."""
-
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, *args, **kwargs):
-        pass
-
-    def set_description(self, *args, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+# Stands in for a manually updated tqdm bar when verbose is off: core's do-nothing bar.
+_NullBar = type(no_progress())

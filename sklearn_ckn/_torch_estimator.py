@@ -48,6 +48,7 @@ from ._compat import (
 from ._device import resolve_device
 from ._explainable import Explainable, inference_context
 from ._images import check_classification_labels, validate_images
+from ._progress import progress
 from ._threads import torch_threads
 from ._torch_module import TorchModuleMixin
 from .core.batching import PAD_MULTIPLE
@@ -172,7 +173,7 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             self.module_, optimizer=self.optimizer, learning_rate=self.learning_rate,
             weight_decay=self.weight_decay, momentum=self.momentum,
             batch_size=self.batch_size, generator=generator,
-            mixed_precision=self.mixed_precision, verbose=self.verbose, **options,
+            mixed_precision=self.mixed_precision, verbose=self.verbose, progress=progress, **options,
         )
 
     def _split_validation(self, images, y_idx, rng):

@@ -1,7 +1,8 @@
 """The one training loop of the package's torch classifiers, in plain PyTorch.
 
-* :func:`augment_batch`: data augmentation on whole batches (random translations
-  with zero padding, i.e. "random crops", and horizontal flips).
+* :func:`augment_batch` (from :mod:`.augmentation`, importable here too): data
+  augmentation on whole batches (random translations with zero padding, i.e. "random
+  crops", and horizontal flips).
 * :func:`one_cycle`: the learning-rate schedule: linear warm-up from
   ``learning_rate / 10`` to ``learning_rate`` during the first ``warmup`` fraction of
   the steps, then linear decay to 0 (the triangular one-cycle schedule of fast CIFAR
@@ -12,7 +13,9 @@
   AdamW) and the random generator, and runs epochs with per-epoch history, an
   optional validation set, early stopping and two hooks: ``before_epoch`` (e.g. an
   exact solve of a linear head on the current features) and ``after_step`` (e.g.
-  projecting CKN anchors back onto the sphere).
+  projecting CKN anchors back onto the sphere). Progress is reported through a
+  ``progress`` callable that the caller injects (the estimators pass the package's
+  tqdm bars); this module draws none itself.
 
 The data is any object with ``len(data)``, ``data.device`` and ``data.get(index)``
 returning a float ``(b, C, H, W)`` batch (``sklearn_ckn._batches.ImageBatches``).
@@ -30,7 +33,8 @@ import time
 import torch
 from torch.nn import functional as F
 
-from .._progress import progress
+from .augmentation import augment_batch
+from .progress import no_progress
 
 __all__ = [
     "LOSSES",
@@ -43,52 +47,6 @@ __all__ = [
     "predict_logits",
     "squared_hinge_loss",
 ]
-
-
-def augment_batch(x, *, crop=(0, 0), flip=False, generator=None):
-    """Random translations with zero padding and horizontal flips of a batch.
-
-    Parameters
-    ----------
-    x : Tensor of shape (b, C, H, W)
-        The batch.
-    crop : (int, int)
-        Maximal shift ``(ph, pw)``: the image is zero-padded by ``ph`` rows and ``pw``
-        columns on each side and a random ``H x W`` window is cut out (the "random crop
-        with padding" of CIFAR recipes). ``(0, 0)`` disables it.
-    flip : bool
-        Flip each image left-right with probability 1/2.
-    generator : torch.Generator or None
-        CPU generator for the random draws (moved to ``x.device`` afterwards).
-
-    Returns
-    -------
-    augmented : Tensor of shape (b, C, H, W)
-        The shifted and flipped batch, channels-last.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ckn.core.training import augment_batch
-    >>> x = torch.rand(4, 3, 8, 8)
-    >>> augment_batch(x, crop=(1, 1), flip=True, generator=torch.Generator().manual_seed(0)).shape
-    torch.Size([4, 3, 8, 8])
-    """
-    b, _, h, w = x.shape
-    ph, pw = crop
-    if ph or pw:
-        dy = torch.randint(0, 2 * ph + 1, (b,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * pw + 1, (b,), generator=generator).to(x.device)
-        padded = F.pad(x, (pw, pw, ph, ph))
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-        c = x.shape[1]
-        x = padded.gather(2, rows.expand(b, c, h, w + 2 * pw))
-        x = x.gather(3, cols.expand(b, c, h, w))
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(mask[:, None, None, None], x.flip(3), x)
-    return x.contiguous(memory_format=torch.channels_last)
 
 
 def one_cycle(step, total_steps, warmup=0.2, start=0.1):
@@ -355,13 +313,18 @@ class Trainer:
     mixed_precision : bool
         Whether to run the forward pass under bfloat16 autocast.
     verbose : int
-        Progress bar per epoch when > 0.
+        Progress bar per epoch when > 0 (drawn by ``progress``).
+    progress : callable or None
+        Makes the bar of an epoch: ``progress(total=n_batches, verbose=verbose,
+        leave=True, desc="epoch 3")`` returns an object with ``update(n)``,
+        ``set_postfix(**values)`` and ``close()`` (e.g. ``sklearn_ckn._progress.progress``,
+        tqdm bars). None: :func:`~.progress.no_progress`, no bar.
     """
 
     def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,
                  momentum=0.9, label_smoothing=0.0, loss="cross_entropy", param_groups=None,
                  before_epoch=None, after_step=None, batch_size=128, crop=(0, 0), flip=False,
-                 generator=None, frozen=(), mixed_precision=False, verbose=0):
+                 generator=None, frozen=(), mixed_precision=False, verbose=0, progress=None):
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; expected one of {sorted(LOSSES)}.")
         self.model = model
@@ -378,6 +341,7 @@ class Trainer:
         self.frozen = tuple(frozen)
         self.mixed_precision = mixed_precision
         self.verbose = verbose
+        self.progress = no_progress if progress is None else progress
 
     def set_learning_rate(self, factor):
         """Set every group's learning rate to ``factor`` times its ``base_lr``.
@@ -484,8 +448,8 @@ class Trainer:
             sum_loss = torch.zeros((), dtype=torch.float64, device=device)
             n_correct = torch.zeros((), dtype=torch.int64, device=device)
             n_seen = 0
-            bar = progress(total=len(chunks), verbose=self.verbose, leave=True,
-                           desc=f"epoch {epoch_offset + epoch + 1}")
+            bar = self.progress(total=len(chunks), verbose=self.verbose, leave=True,
+                                desc=f"epoch {epoch_offset + epoch + 1}")
             lr = 0.0
             for i, idx in enumerate(chunks):
                 self.set_learning_rate(

@@ -1,5 +1,6 @@
 """A linear SVM (squared hinge, one-vs-rest) trained by full-batch L-BFGS in torch."""
 
+import collections
 import numbers
 
 import numpy as np
@@ -35,12 +36,33 @@ __all__ = ["TorchLinearSVC"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+_FitData = collections.namedtuple("_FitData", "X y classes streamed Xt Yt")
+
+
+#: The parameters of the solver shared by TorchLinearSVC and TorchLinearSVCCV.
+_SOLVER_CONSTRAINTS = {
+    "fit_intercept": ["boolean"],
+    "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "dtype": [StrOptions(set(_DTYPES))],
+    "device": [str],
+    "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+    "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+}
+
+
 class _ThreadedLinearClassifier(LinearClassifierMixin):
     """scikit-learn's linear ``decision_function`` / ``predict``, run with ``n_jobs`` threads.
 
     Features larger than memory (``np.memmap``, zarr, h5py or dask arrays) are read one
-    chunk of rows at a time (:mod:`sklearn_ckn.svm._streaming`).
+    chunk of rows at a time (:mod:`sklearn_ckn.svm._streaming`). Also the training
+    data of the linear SVMs' ``fit`` (:meth:`_fit_data`) and their solution.
     """
+
+    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
+    _doc_link_template = DOC_LINK_TEMPLATE
+    _doc_link_url_param_generator = doc_link_url_params
+
 
     def decision_function(self, X):
         """Class scores ``X @ coef_.T + intercept_`` (with ``n_jobs`` BLAS threads).
@@ -81,6 +103,85 @@ class _ThreadedLinearClassifier(LinearClassifierMixin):
             with torch_threads(self.n_jobs):
                 return streamed_predict(self, X, getattr(self, "chunk_size", None))
         return super().predict(X)
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit one squared-hinge SVM per class, one-vs-rest (``TorchLinearSVCCV``: at the ``C`` it chose).
+
+        ``TorchLinearSVCCV`` first chooses ``C`` by cross-validation along a warm-started
+        path, then fits it on all of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
+            Training features. A ``np.memmap``, zarr, h5py or dask array is read one
+            chunk of ``chunk_size`` rows at a time (see the class's Notes).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        with torch_threads(self.n_jobs):
+            data = self._fit_data(X, y)
+            W, b = self._solve(data)
+        self.classes_ = data.classes
+        return self._set_solution(W, b)
+
+    def _fit_data(self, X, y):
+        """The validated training data of ``fit``, as the solver's tensors.
+
+        Checks the labels (not mixed types, at least two classes) and ``X`` (in memory:
+        scikit-learn's checks; streamed: its shape, its values when read), binarises
+        ``y`` one-vs-rest and puts both on the estimator's device and dtype.
+
+        Returns
+        -------
+        data : _FitData
+            ``X`` (validated, or the streamed original), ``y``, ``classes``, ``streamed``,
+            ``Xt`` (a tensor or RowChunks) and ``Yt`` (targets in {-1, +1}).
+        """
+        check_classification_labels(y)  # before scikit-learn's own, vaguer message
+        name = type(self).__name__
+        streamed = is_streamed(X)
+        if streamed:
+            y = self._check_streamed_y(X, y)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
+        check_classification_targets(y)
+        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
+        Y = binarizer.fit_transform(y)
+        classes = binarizer.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                f"{name} needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {classes[0]!r}."
+            )
+        device = resolve_device(self.device)
+        dtype = _DTYPES[self.dtype]
+        if streamed:
+            Xt = streamed_rows(X, dtype=dtype, device=device, chunk_size=self.chunk_size, name=name)
+        else:
+            if not X.flags.writeable:  # torch cannot wrap read-only memory
+                X = X.copy()
+            Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
+        Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
+        return _FitData(X, y, classes, streamed, Xt, Yt)
+
+    def _set_solver_params(self, **params):
+        """Store the parameters of ``_SOLVER_CONSTRAINTS`` as given (``__init__``'s rule)."""
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    def _set_solution(self, W, b):
+        """``coef_`` and ``intercept_`` from the solver's ``W`` (d, k) and ``b`` (k,)."""
+        # Stored as NumPy arrays: the fitted model pickles and loads without a GPU, and
+        # scikit-learn's LinearClassifierMixin provides decision_function and predict.
+        self.coef_ = W.T.cpu().numpy().astype(np.float64)
+        self.intercept_ = b.cpu().numpy().astype(np.float64)
+        return self
 
     def _check_streamed_y(self, X, y):
         """``y`` of a streamed ``X``: in memory, one label per row; sets ``n_features_in_``."""
@@ -183,80 +284,23 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
     True
     """
 
-    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
-    _doc_link_template = DOC_LINK_TEMPLATE
-    _doc_link_url_param_generator = doc_link_url_params
-
     _parameter_constraints = {
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [StrOptions(set(_DTYPES))],
-        "device": [str],
-        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        **_SOLVER_CONSTRAINTS,
     }
 
     def __init__(self, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, dtype="float32", device="auto",
                  n_jobs=None, chunk_size=None):
         self.C = C
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.dtype = dtype
-        self.device = device
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
+        self._set_solver_params(fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, dtype=dtype,
+                                device=device, n_jobs=n_jobs, chunk_size=chunk_size)
 
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit one squared-hinge SVM per class (one-vs-rest).
+    fit = _ThreadedLinearClassifier.fit  # listed on this class's API page
 
-        Parameters
-        ----------
-        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
-            Training features. A ``np.memmap``, zarr, h5py or dask array is read one
-            chunk of rows at a time (see Notes).
-        y : array-like of shape (n_samples,)
-            Class labels (at least two classes).
-
-        Returns
-        -------
-        self : TorchLinearSVC
-            Fitted estimator.
-        """
-        check_classification_labels(y)
-        streamed = is_streamed(X)
-        if streamed:
-            y = self._check_streamed_y(X, y)
-        else:
-            X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
-        check_classification_targets(y)
-        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
-        Y = binarizer.fit_transform(y)
-        self.classes_ = binarizer.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                "TorchLinearSVC needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {self.classes_[0]!r}."
-            )
-        device = resolve_device(self.device)
-        dtype = _DTYPES[self.dtype]
-        if streamed:
-            Xt = streamed_rows(X, dtype=dtype, device=device, chunk_size=self.chunk_size)
-        else:
-            if not X.flags.writeable:  # torch cannot wrap read-only memory
-                X = X.copy()
-            Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
-        Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
-        with torch_threads(self.n_jobs):
-            W, b, self.n_iter_ = fit_squared_hinge_ovr(
-                Xt, Yt, C=float(self.C), fit_intercept=self.fit_intercept, max_iter=self.max_iter,
-                tol=self.tol,
-            )
-        # Stored as NumPy arrays: the fitted model pickles and loads without a GPU, and
-        # scikit-learn's LinearClassifierMixin provides decision_function and predict.
-        self.coef_ = W.T.cpu().numpy().astype(np.float64)
-        self.intercept_ = b.cpu().numpy().astype(np.float64)
-        return self
+    def _solve(self, data):
+        """The one-vs-rest squared-hinge SVMs at ``C``: ``(W, b)``; sets ``n_iter_``."""
+        W, b, self.n_iter_ = fit_squared_hinge_ovr(
+            data.Xt, data.Yt, C=float(self.C), fit_intercept=self.fit_intercept,
+            max_iter=self.max_iter, tol=self.tol,
+        )
+        return W, b

@@ -7,28 +7,15 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
-from .._compat import (
-    DOC_LINK_MODULE,
-    DOC_LINK_TEMPLATE,
-    Interval,
-    StrOptions,
-    doc_link_url_params,
-    fit_context,
-)
-from .._device import resolve_device
-from .._images import check_classification_labels
-from .._threads import torch_threads
+from .._compat import Interval
 from ..core.linear_svm import (
     build_preconditioner,
     fit_squared_hinge_ovr,
     fit_squared_hinge_path,
 )
-from ._linear_svc import _DTYPES, TorchLinearSVC, _ThreadedLinearClassifier
-from ._streaming import RowSubset, is_streamed, streamed_rows
+from ._linear_svc import _SOLVER_CONSTRAINTS, TorchLinearSVC, _ThreadedLinearClassifier
+from ._streaming import RowSubset
 
 __all__ = ["TorchLinearSVCCV"]
 
@@ -93,16 +80,13 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         L-BFGS iterations of every warm-started fit of the path.
     n_iter_ : int
         L-BFGS iterations of the final refit.
+    coef_, intercept_ : ndarray
+        Weights and intercepts of the refitted model, shaped as :class:`TorchLinearSVC`'s.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Weights of the refitted model.
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Intercepts of the refitted model.
     n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when ``X`` has string column names.
+        Number of features seen during fit; ``feature_names_in_`` (ndarray of shape
+        (`n_features_in_`,)) holds their names when ``X`` has string column names.
 
     See Also
     --------
@@ -121,21 +105,11 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     True
     """
 
-    _doc_link_module = DOC_LINK_MODULE  # the HTML repr links to the API page
-    _doc_link_template = DOC_LINK_TEMPLATE
-    _doc_link_url_param_generator = doc_link_url_params
-
     _parameter_constraints = {
         "Cs": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "cv": ["cv_object"],
         "scoring": [str, callable, None],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "dtype": [StrOptions(set(_DTYPES))],
-        "device": [str],
-        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        **_SOLVER_CONSTRAINTS,
     }
 
     def __init__(
@@ -145,13 +119,8 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         self.Cs = Cs
         self.cv = cv
         self.scoring = scoring
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.dtype = dtype
-        self.device = device
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
+        self._set_solver_params(fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, dtype=dtype,
+                                device=device, n_jobs=n_jobs, chunk_size=chunk_size)
 
     def _candidates(self):
         if isinstance(self.Cs, numbers.Integral):
@@ -161,67 +130,27 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
             raise ValueError(f"Cs must be positive finite numbers or an int >= 1; got {self.Cs!r}.")
         return np.unique(Cs)  # sorted: the path runs from strong to weak regularisation
 
+    fit = _ThreadedLinearClassifier.fit  # listed on this class's API page
+
     def _as_linear_svc(self, W, b, classes):
         """A fitted TorchLinearSVC holding ``(W, b)``, for scorers that want an estimator."""
         est = TorchLinearSVC(
             fit_intercept=self.fit_intercept, dtype=self.dtype, device="cpu", chunk_size=self.chunk_size
         )
         est.classes_ = classes
-        est.coef_ = W.T.cpu().numpy().astype(np.float64)
-        est.intercept_ = b.cpu().numpy().astype(np.float64)
         est.n_features_in_ = self.n_features_in_
-        return est
+        return est._set_solution(W, b)
 
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Choose ``C`` by cross-validation, then fit it on all of ``X``.
-
-        Parameters
-        ----------
-        X : array-like, np.memmap, zarr or dask array of shape (n_samples, n_features)
-            Training features. A ``np.memmap``, zarr, h5py or dask array is read one
-            chunk of rows at a time (see ``chunk_size``).
-        y : array-like of shape (n_samples,)
-            Class labels (at least two classes).
-
-        Returns
-        -------
-        self : TorchLinearSVCCV
-            Fitted estimator.
-        """
-        with torch_threads(self.n_jobs):
-            return self._fit(X, y)
-
-    def _fit(self, X, y):
-        check_classification_labels(y)  # before scikit-learn's own, vaguer message
-        streamed = is_streamed(X)
-        if streamed:
-            y = self._check_streamed_y(X, y)
-        else:
-            X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], y_numeric=False)
-        check_classification_targets(y)
-        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
-        Y = binarizer.fit_transform(y)
-        classes = binarizer.classes_
-        if len(classes) < 2:
-            raise ValueError(
-                "TorchLinearSVCCV needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {classes[0]!r}."
-            )
+    def _solve(self, data):
+        """Cross-validate ``Cs``, then refit the best: ``(W, b)``; sets ``C_`` and the scores."""
+        X, y, classes, Xt, Yt = data.X, data.y, data.classes, data.Xt, data.Yt
+        streamed = data.streamed
         Cs = self._candidates()
         cv = check_cv(self.cv, y, classifier=True)
         # A streamed X only gives its number of rows to the splitter.
         splits = list(cv.split(np.zeros((len(y), 1)) if streamed else X, y))
         scorer = check_scoring(TorchLinearSVC(), scoring=self.scoring)
-        device = resolve_device(self.device)
-        dtype = _DTYPES[self.dtype]
-        if streamed:
-            Xt = streamed_rows(X, dtype=dtype, device=device, chunk_size=self.chunk_size, name=type(self).__name__)
-        else:
-            if not X.flags.writeable:  # torch cannot wrap read-only memory
-                X = X.copy()
-            Xt = torch.as_tensor(X).to(device=device, dtype=dtype)
-        Yt = torch.as_tensor(Y).to(device=device, dtype=dtype)
+        device, dtype = Xt.device, Xt.dtype
         options = {"fit_intercept": self.fit_intercept, "max_iter": self.max_iter, "tol": self.tol}
         # One Hessian estimate for every fit: it only preconditions, so the rows of
         # other folds in it change the number of iterations, never the solutions.
@@ -266,7 +195,4 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         self.scores_ = scores
         self.mean_scores_ = mean_scores
         self.n_iter_path_ = n_iter
-        self.classes_ = classes
-        self.coef_ = W.T.cpu().numpy().astype(np.float64)
-        self.intercept_ = b.cpu().numpy().astype(np.float64)
-        return self
+        return W, b

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from .._dask import is_dask_array
-from ..core.linear_svm import RowChunks
+from ..core.row_chunks import RowChunks
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -336,14 +336,16 @@ def streamed_predict(estimator, X, chunk_size=None):
 
     Examples
     --------
+    >>> import os
     >>> import tempfile
     >>> import numpy as np
     >>> from sklearn_ckn.svm import TorchLinearSVC
     >>> from sklearn_ckn.svm._streaming import streamed_predict
-    >>> X = np.memmap(tempfile.TemporaryFile(), dtype=np.float32, mode="w+", shape=(6, 2))
-    >>> X[:] = [[0, 1], [1, 0], [0, 2], [2, 0], [0, 3], [3, 0]]
-    >>> clf = TorchLinearSVC(device="cpu").fit(np.asarray(X), ["a", "b"] * 3)
-    >>> streamed_predict(clf, X).tolist()
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.f32")
+    >>> np.array([[0, 1], [1, 0]] * 3, dtype=np.float32).tofile(path)
+    >>> X = np.memmap(path, dtype=np.float32, mode="r", shape=(6, 2))  # read-only
+    >>> clf = TorchLinearSVC(device="cpu").fit(X[:2], ["a", "b"])
+    >>> streamed_predict(clf, X, chunk_size=4).tolist()
     ['a', 'b', 'a', 'b', 'a', 'b']
     """
     classes = estimator.classes_

@@ -8,6 +8,7 @@ import torch
 
 from sklearn_ckn.cnn._architectures import ResNetSmall
 from sklearn_ckn._batches import ImageBatches
+from sklearn_ckn.core.progress import no_progress
 from sklearn_ckn.core.training import (
     Trainer,
     augment_batch,
@@ -223,3 +224,45 @@ def test_predictions_do_not_depend_on_the_batch():
                                    rtol=1e-5, atol=1e-6)
     tta = predict_logits(net, data, flip_tta=True)
     assert tta.shape == full.shape and not torch.equal(tta, full)
+
+
+# --------------------------------------------------------------------- progress
+class _RecordingBar:
+    def __init__(self, log, **options):
+        self.log = log
+        log.append(("open", options))
+
+    def update(self, n=1):
+        self.log.append(("update", n))
+
+    def set_postfix(self, **values):
+        self.log.append(("postfix", sorted(values)))
+
+    def close(self):
+        self.log.append(("close",))
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_trainer_reports_progress_through_the_injected_callable(bars, verbose):
+    # core/ draws no bar itself: the estimator injects the package's tqdm helper.
+    X, y = bars(40, channel_axis=True)
+    net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4,))
+    log = []
+    trainer = _trainer(net, batch_size=16, verbose=verbose,
+                       progress=lambda **options: _RecordingBar(log, **options))
+    trainer.run(ImageBatches(X, "cpu"), torch.from_numpy(y), epochs=2, epoch_offset=3)
+    opened = [entry[1] for entry in log if entry[0] == "open"]
+    assert opened == [{"total": 3, "verbose": verbose, "leave": True, "desc": f"epoch {e}"}
+                      for e in (4, 5)]
+    assert sum(entry[1] for entry in log if entry[0] == "update") == 6  # 3 batches an epoch
+    assert [entry for entry in log if entry[0] == "close"] == [("close",)] * 2
+    assert any(entry[0] == "postfix" for entry in log) == bool(verbose)
+
+
+def test_trainer_without_progress_draws_nothing(bars, capsys):
+    X, y = bars(40, channel_axis=True)
+    net = ResNetSmall(in_channels=1, n_classes=2, image_size=(8, 8), widths=(4,))
+    trainer = _trainer(net, batch_size=16, verbose=2)  # no progress callable: no bar
+    assert trainer.progress is no_progress
+    trainer.run(ImageBatches(X, "cpu"), torch.from_numpy(y), epochs=1)
+    assert capsys.readouterr() == ("", "")

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.svm import LinearSVC
 
 from sklearn_ckn.core.linear_svm import (
@@ -115,7 +117,7 @@ def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
     # L = H^(1/2), where H is the Hessian estimate lam I + c B^T B (B: the sampled rows,
     # scaled, with an intercept column) on the rows' span, and a constant at least lam
     # on its orthogonal complement; to_p must invert to_v.
-    from sklearn_ckn.core.linear_svm import _LowRankFactor
+    from sklearn_ckn.core.preconditioner import _LowRankFactor
 
     X = torch.as_tensor(np.random.RandomState(0).randn(50, 12))
     rows = torch.arange(8) * 50 // 8
@@ -151,9 +153,51 @@ def test_features_too_large_for_float32_are_a_clear_error_not_a_hang(scale):
 
 def test_preconditioner_factorisation_gives_up_after_bounded_retries():
     # A matrix no diagonal shift makes positive definite (NaN) must not loop forever.
-    from sklearn_ckn.core.linear_svm import _DenseFactor
+    from sklearn_ckn.core.preconditioner import _DenseFactor
 
     factor = _DenseFactor(torch.eye(4, dtype=torch.float64), torch.arange(4), fit_intercept=False)
     factor.gram[0, 1] = factor.gram[1, 0] = float("nan")
     with pytest.raises(ValueError, match="Could not factorise the preconditioner"):
         factor.set(C=1.0, active_fraction=1.0)
+
+
+# -- labels: TorchLinearSVC and the torch classifiers agree -------------------------------
+def _classes_or_error(estimator, X, y):
+    try:
+        return estimator.fit(X, y).classes_.tolist()
+    except ValueError as exc:
+        assert "mixes labels" in str(exc), exc
+        return "mixes labels"
+
+
+def _agree_on_labels(y):
+    from sklearn_ckn.cnn import CNNClassifier
+
+    images = np.random.default_rng(0).random((len(y), 4, 4), dtype=np.float32)
+    svc = _classes_or_error(TorchLinearSVC(max_iter=2, device="cpu"), images.reshape(len(y), -1), y)
+    cnn = _classes_or_error(CNNClassifier(epochs=1, batch_size=len(y), device="cpu"), images, y)
+    assert svc == cnn, f"labels {y!r}: TorchLinearSVC {svc!r}, CNNClassifier {cnn!r}"
+
+
+@pytest.mark.parametrize("y", [[0, 1] * 3, ["b", "a"] * 3, ["1", "a"] * 3])
+def test_single_type_labels_give_the_same_classes_as_the_torch_classifiers(y):
+    _agree_on_labels(y)
+
+
+# The torch classifiers' _validate_y (sklearn_ckn/_torch_estimator.py) calls
+# column_or_1d before check_classification_labels: [1, "a"] is then already the
+# strings ["1", "a"]. Strict: once the order is swapped there, these pass and the marks go.
+_MIXED = pytest.mark.xfail(strict=True, reason="torch classifiers turn mixed labels into strings")
+
+
+@_MIXED
+def test_mixed_labels_are_refused_by_the_torch_classifiers_too():
+    _agree_on_labels([1, "a"] * 3)
+
+
+@_MIXED
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2), st.sampled_from(["a", "b"])), min_size=4, max_size=8)
+       .filter(lambda y: len(set(map(str, y))) > 1))
+def test_property_labels_give_the_same_classes_or_the_same_error(y):
+    _agree_on_labels(y)
