@@ -8,8 +8,10 @@ Estimators
 Models by name
     :func:`make_model`, :func:`available_models` (the registry: :mod:`sklearn_ckn.models`).
 Out of core and Dask
-    :func:`transform_to` (features written batch by batch into a ``np.memmap`` or
-    zarr array), :func:`transform_dask` (lazy features of a dask array of images).
+    :func:`transform_to` (features written batch by batch into a ``np.memmap``, a
+    ``.npy`` file, resumable, or a zarr array), :func:`load_features` (a complete
+    file only; :class:`IncompleteFeaturesError` otherwise), :func:`transform_dask`
+    (lazy features of a dask array of images).
 Subpackages
     :mod:`sklearn_ckn.core` (the algorithm in plain PyTorch, no scikit-learn),
     :mod:`sklearn_ckn.ckn`, :mod:`sklearn_ckn.cnn`, :mod:`sklearn_ckn.svm`,
@@ -36,6 +38,8 @@ _LAZY = {
     "available_models": "sklearn_ckn.models",
     "transform_dask": "sklearn_ckn._dask",
     "transform_to": "sklearn_ckn._out_of_core",
+    "load_features": "sklearn_ckn._out_of_core",
+    "IncompleteFeaturesError": "sklearn_ckn._out_of_core",
 }
 _SUBPACKAGES = ("ckn", "cnn", "compare", "core", "datasets", "explain", "svm")
 

@@ -128,8 +128,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         return images
 
     def _validate_y(self, y):
+        # Mixed int / str labels are refused before column_or_1d turns them into
+        # strings (TorchLinearSVC refuses them too), with a clearer message than
+        # scikit-learn's own.
+        check_classification_labels(y)
         y = column_or_1d(y, warn=True)
-        check_classification_labels(y)  # before scikit-learn's own, vaguer message
         check_classification_targets(y)
         return y
 
@@ -253,6 +256,8 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         self : object
             The classifier.
         """
+        if classes is not None:
+            check_classification_labels(classes)
         first = check_partial_fit_first_call(self, classes)
         if first:
             self._check_two_classes(self.classes_, "classes has")

@@ -136,10 +136,15 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         image's map by its L2 norm first (the per-image normalisation of the
         reference implementation), then as ``"standard"``. None: the last map after
         ``power`` only.
-    n_patches : int, default=100_000
+    n_patches : "auto" or int, default=100_000
         Patches sampled per layer, uniformly over images and positions, for k-means.
+        ``"auto"``: 64 per anchor of the layer, at most 100,000 (as many as the
+        anchors need rather than a fixed number).
     kmeans_max_iter : int, default=20
         Maximum spherical k-means iterations per layer.
+    kmeans_tol : float, default=1e-5
+        Each layer's k-means stops when its objective (the mean cosine of the patches
+        to their nearest anchor) improves by less than this in an iteration.
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D (rows are
         flattened channels-last images). If None, 2-D rows are square grey images

@@ -34,16 +34,15 @@ import torch
 from torch.nn import functional as F
 
 from .augmentation import augment_batch
+from .batching import PAD_MULTIPLE, pad_to_multiple, split_sizes
 from .progress import no_progress
 
 __all__ = [
     "LOSSES",
-    "PAD_MULTIPLE",
     "Trainer",
     "augment_batch",
     "make_optimizer",
     "one_cycle",
-    "pad_batch",
     "predict_logits",
     "squared_hinge_loss",
 ]
@@ -195,39 +194,6 @@ def _autocast(device, enabled):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-# Inference batches are zero-padded to a multiple of this: oneDNN convolutions take a
-# different code path for a batch of one image, and small-matrix GEMMs round differently
-# when the batch is not a multiple of the SIMD width, so without padding a prediction
-# could change (by ~1e-7) with the batch it is computed in.
-PAD_MULTIPLE = 8
-
-
-def pad_batch(x, n_pad):
-    """Append ``n_pad`` all-zero images to a batch.
-
-    Parameters
-    ----------
-    x : torch.Tensor of shape (b, C, H, W)
-        The batch.
-    n_pad : int
-        Number of zero images appended.
-
-    Returns
-    -------
-    padded : torch.Tensor of shape (b + n_pad, C, H, W)
-        Channels-last.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_ckn.core.training import pad_batch
-    >>> pad_batch(torch.ones(3, 1, 2, 2), 5).shape
-    torch.Size([8, 1, 2, 2])
-    """
-    pad = x.new_zeros((n_pad,) + tuple(x.shape[1:]))
-    return torch.cat([x, pad]).contiguous(memory_format=torch.channels_last)
-
-
 @torch.no_grad()
 def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precision=False):
     """Return the logits of ``model`` (in eval mode) for every image of ``data``.
@@ -257,9 +223,9 @@ def predict_logits(model, data, *, batch_size=256, flip_tta=False, mixed_precisi
         with torch.inference_mode():
             for start in range(0, len(data), batch_size):
                 xb = data.get(slice(start, start + batch_size))
-                n = xb.shape[0]
-                if n % PAD_MULTIPLE:
-                    xb = pad_batch(xb, PAD_MULTIPLE - n % PAD_MULTIPLE)
+                # The batch's own layout (the estimator's), as explain/ pads it.
+                layout = getattr(data, "memory_format", torch.contiguous_format)
+                xb, n = pad_to_multiple(xb, PAD_MULTIPLE, memory_format=layout)
                 with _autocast(data.device, mixed_precision):
                     logits = model(xb).float()
                     if flip_tta:
@@ -515,12 +481,6 @@ class Trainer:
         return n_run
 
     def _batches_count(self, n):
-        """Batch sizes of an epoch over ``n`` samples."""
-        sizes = [self.batch_size] * (n // self.batch_size)
-        if n % self.batch_size:
-            sizes.append(n % self.batch_size)
-        if len(sizes) > 1 and sizes[-1] < 2:
-            # A batch of one sample breaks batch norm on 1x1 maps: merge it.
-            last = sizes.pop()
-            sizes[-1] += last
-        return sizes
+        """Batch sizes of an epoch over ``n`` samples (a batch of one sample breaks
+        batch norm on 1x1 maps: it joins the previous batch)."""
+        return split_sizes(n, self.batch_size)

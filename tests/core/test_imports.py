@@ -17,12 +17,7 @@ FORBIDDEN = {"sklearn", "tqdm", "joblib", "threadpoolctl"}
 # Modules of core that still import outside it, with what: each entry is an open
 # issue. The test of such a module is an expected failure (strict: once the import is
 # gone, the test passes and the entry must be removed).
-KNOWN = {
-    # spherical_kmeans(verbose=...) draws its bar with sklearn_ckn._progress; the fix:
-    # a progress=None argument (core.progress.no_progress by default), as Trainer's,
-    # passed through fit_ckn_unsupervised by CKNTransformer.
-    "spherical_kmeans": "sklearn_ckn._progress",
-}
+KNOWN = {}
 
 
 def violations(source, module="sklearn_ckn.core.example"):

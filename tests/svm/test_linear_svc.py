@@ -184,18 +184,14 @@ def test_single_type_labels_give_the_same_classes_as_the_torch_classifiers(y):
     _agree_on_labels(y)
 
 
-# The torch classifiers' _validate_y (sklearn_ckn/_torch_estimator.py) calls
-# column_or_1d before check_classification_labels: [1, "a"] is then already the
-# strings ["1", "a"]. Strict: once the order is swapped there, these pass and the marks go.
-_MIXED = pytest.mark.xfail(strict=True, reason="torch classifiers turn mixed labels into strings")
+# The torch classifiers' _validate_y (sklearn_ckn/_torch_estimator.py) checks the labels
+# before column_or_1d, which would turn [1, "a"] into the strings ["1", "a"].
 
 
-@_MIXED
 def test_mixed_labels_are_refused_by_the_torch_classifiers_too():
     _agree_on_labels([1, "a"] * 3)
 
 
-@_MIXED
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.one_of(st.integers(0, 2), st.sampled_from(["a", "b"])), min_size=4, max_size=8)
        .filter(lambda y: len(set(map(str, y))) > 1))
