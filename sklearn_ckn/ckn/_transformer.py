@@ -21,7 +21,7 @@ from .._compat import (
 )
 from .._dask import is_dask_array, transform_dask
 from .._device import resolve_device
-from .._images import images_to_tensor, iter_batches, validate_images
+from .._images import check_no_bool_params, images_to_tensor, iter_batches, validate_images
 from .._progress import progress
 from .._threads import torch_threads
 from .._torch_module import TorchModuleMixin, state_to_numpy
@@ -362,6 +362,7 @@ class CKNTransformer(TorchModuleMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X):
         """Fit the kernel layers; return the validated images and the normalisation sample."""
         start = time.perf_counter()
+        check_no_bool_params(self)
         device = resolve_device(self.device)
         images = validate_images(self, X, reset=True, image_shape=self.image_shape)
         n, height, width, channels = images.shape
