@@ -7,8 +7,10 @@ One policy, shared by every torch estimator (``CKNTransformer``, ``TorchLinearSV
   ``cross_val_score`` ... with ``n_jobs`` other than 1, any backend), where the
   workers already use the cores; elsewhere torch's current setting is left alone
   (all cores unless ``torch.set_num_threads`` changed it);
-* ``n_jobs=k >= 1``: ``k`` threads; ``n_jobs=-1``: all cores, ``-2``: all but one,
-  and so on (joblib's meaning, counting the cores this process may use).
+* ``n_jobs=k >= 1``: ``k`` threads, at most :data:`MAX_THREADS_PER_CORE` per core
+  (more only oversubscribe the CPU, and GNU OpenMP aborts the whole process when
+  asked for absurd counts such as 10**12); ``n_jobs=-1``: all cores, ``-2``: all but
+  one, and so on (joblib's meaning, counting the cores this process may use).
 
 The limit covers torch's intra-op pool (``torch.set_num_threads``) and the BLAS /
 OpenMP pools that threadpoolctl knows (NumPy's BLAS, scikit-learn's OpenMP), for the
@@ -39,6 +41,9 @@ __all__ = [
     "resolve_n_threads",
     "torch_threads",
 ]
+
+#: ``n_jobs`` above this many threads per core is capped there.
+MAX_THREADS_PER_CORE = 4
 
 _forked = False
 
@@ -122,10 +127,10 @@ def resolve_n_threads(n_jobs):
     if n_jobs is None:
         return 1 if in_joblib_worker() else None
     n_jobs = int(n_jobs)
-    if n_jobs > 0:
-        return n_jobs
     from joblib import cpu_count
 
+    if n_jobs > 0:
+        return min(n_jobs, MAX_THREADS_PER_CORE * max(cpu_count(), 1))
     return max(1, cpu_count() + 1 + n_jobs)
 
 

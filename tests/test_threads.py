@@ -174,3 +174,13 @@ def test_forked_child_uses_one_thread_and_does_not_hang():
         os.close(read)
     finally:
         torch.set_num_threads(previous)
+
+
+def test_absurd_thread_counts_are_capped():
+    # torch.set_num_threads(10**12) made GNU OpenMP abort the process (out of memory).
+    from joblib import cpu_count
+
+    from sklearn_ckn._threads import MAX_THREADS_PER_CORE
+
+    assert resolve_n_threads(10**12) == MAX_THREADS_PER_CORE * cpu_count()
+    assert _threads_in_call(10**12) == MAX_THREADS_PER_CORE * cpu_count()

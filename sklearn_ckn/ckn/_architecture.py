@@ -365,13 +365,15 @@ def check_network_memory(config, height, width, params):
         return
     gib = 2.0**30
     worst = int(np.argmax(per_layer))
-    spec = config["layers"][worst]
+    layers = config["layers"]
+    filters = tuple(spec["n_filters"] for spec in layers)
+    patches = tuple(spec["patch_size"] for spec in layers)
+    subs = tuple(spec["subsampling"] for spec in layers)
     raise ValueError(
         f"This CKN would need about {needed / gib:,.1f} GiB of memory, more than the "
-        f"{available / gib:,.1f} GiB of the {device} device (layer {worst + 1}: "
-        f"n_filters={spec['n_filters']}, patch_size={spec['patch_size']}, "
-        f"subsampling={spec['subsampling']}, {spec['in_channels']} input channels, "
-        f"{per_layer[worst] / gib:,.1f} GiB; batch_size={batch}, n_patches={n_patches}). "
+        f"{available / gib:,.1f} GiB of the {device} device: n_filters={filters}, "
+        f"patch_sizes={patches}, subsamplings={subs} (layer {worst + 1} alone: "
+        f"{per_layer[worst] / gib:,.1f} GiB), batch_size={batch}, n_patches={n_patches}. "
         "Use fewer n_filters, smaller subsamplings or patch_sizes, or a smaller "
         "batch_size or n_patches."
     )

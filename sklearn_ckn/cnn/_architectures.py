@@ -268,7 +268,7 @@ class ResNetSmall(ImageClassifierNet):
         super().__init__()
         widths = _sizes("widths", widths)
         if not widths:
-            raise ValueError("ResNetSmall needs at least one stage width.")
+            raise ValueError("widths must hold at least one stage width for ResNetSmall, got ().")
         if stem_width is None:
             stem_width = max(widths[0] // 2, 1)
         self.config = dict(

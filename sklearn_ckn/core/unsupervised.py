@@ -44,7 +44,7 @@ def _too_few_patches_message(index, layer, patches, norms, n_usable, n_images):
     where = (
         f"Layer {index + 1} has only {n_usable} usable (non-zero) patches out of "
         f"{len(norms)} drawn from n_samples={n_images} images, fewer than its "
-        f"{layer.n_filters} filters"
+        f"{layer.n_filters} filters (n_filters)"
     )
     peak = float(patches.abs().max()) if patches.numel() else 0.0
     if float(norms.max()) == 0.0 and peak > 0.0:
@@ -68,10 +68,10 @@ def _too_few_patches_message(index, layer, patches, norms, n_usable, n_images):
     if index == 0 and n_usable <= len(norms) // 2:
         return (
             f"{where}: the images are nearly constant or blank (most patches are below "
-            "1e-4 of the largest patch norm). Use fewer filters, more images (with "
+            "1e-4 of the largest patch norm). Use fewer n_filters, more images (with "
             "content) or a larger n_patches."
         )
-    return f"{where}. Use fewer filters, more images or a larger n_patches."
+    return f"{where}. Use fewer n_filters, more images or a larger n_patches."
 
 
 def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, rng, *, batch_size):
