@@ -579,3 +579,14 @@ def test_networks_too_large_for_memory_are_refused_before_allocating(params, nam
     X, _ = _bars(10)
     with pytest.raises(ValueError, match=rf"would need about [\d,.]+ GiB of memory.*{name}"):
         _small(**params).fit(X)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(exponent=st.integers(-15, 11))
+def test_features_do_not_depend_on_the_pixel_scale(exponent):
+    # No absolute threshold anywhere between the pixels and the features: images at
+    # scale 1e-6 (or 1e10) get the features of the same images at scale 1.
+    X, _ = _bars(20)
+    expected = _small(n_filters=(8,)).fit_transform(X)
+    got = _small(n_filters=(8,)).fit_transform(X.astype(np.float64) * 10.0**exponent)
+    np.testing.assert_allclose(got, expected, atol=2e-3 * np.abs(expected).max())
