@@ -101,8 +101,9 @@ def check_no_bool_params(estimator, exclude=("verbose", "random_state")):
         elif isinstance(value, np.ndarray) and value.dtype == bool:
             items = [True]
         if any(isinstance(v, (bool, np.bool_)) for v in items):
+            what = "the boolean" if len(items) == 1 and items[0] is value else "booleans in"
             raise ValueError(
-                f"{name} must be a number, got the boolean {value!r}; booleans are not "
+                f"{name} must be a number, got {what} {value!r}; booleans are not "
                 "accepted where numbers are expected (True would silently mean 1)."
             )
 

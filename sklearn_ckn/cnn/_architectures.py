@@ -45,7 +45,8 @@ __all__ = [
 
 
 def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != "bool_"
+    """An integer that is not a boolean (``numpy.bool_`` is no ``Integral``)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _sizes(name, values, length=None):

@@ -330,6 +330,11 @@ class CNNClassifier(TorchImageClassifier):
 
     Notes
     -----
+    ``fit`` raises a ``ValueError`` naming the learning rate when training diverges
+    (weights, batch-norm statistics or class scores no longer finite), and leaves the
+    estimator unfitted; prediction raises rather than return NaN. A network too
+    large for the memory of its device is refused before anything is allocated.
+
     The fitted network pickles as a CPU state dict plus its constructor arguments, so
     a model trained on a GPU loads and predicts on a machine without one (an unpickled
     model lives on the CPU). The optimizer state is not pickled: ``partial_fit`` after
@@ -542,8 +547,8 @@ class CNNClassifier(TorchImageClassifier):
         check_no_bool_params(self)
         try:
             super()._fit(X, y, **kwargs)
-        except ValueError as exc:
-            self._check_diverged(X, cause=exc)
+        except ValueError as exc:  # e.g. the training loop's non-finite loss
+            self._check_diverged(None, cause=exc)
             raise
         self._check_diverged(X)
         return self
@@ -553,13 +558,14 @@ class CNNClassifier(TorchImageClassifier):
 
         Diverged: a parameter or buffer is not finite, or the network's scores of the
         first ``n_check`` training images are not (finite weights so large that the
-        forward pass overflows, e.g. batch-norm statistics near float32's maximum).
+        forward pass overflows, e.g. batch-norm statistics near float32's maximum);
+        with ``X=None`` only the weights are checked.
         """
         module = self.__dict__.get("module_")
         if module is None:
             return
         finite = _network_is_finite(module)
-        if finite:
+        if finite and X is not None:
             images = self._validate_X(X, reset=False)[:n_check]
             with torch_threads(self.n_jobs):
                 logits = predict_logits(module, self._batches(images),
