@@ -8,9 +8,13 @@ Estimators accept
   images whose shape is given by ``image_shape`` (or, when it is ``None``, inferred:
   square grey images when ``H * W`` is a perfect square, else 1-pixel-high images),
 
-with ``uint8`` (scaled to [0, 1]), integer, boolean or floating dtypes. Validation
-keeps the caller's dtype and memory (no float copy of a whole data set): batches are
-converted to float tensors only when they are processed (:func:`images_to_tensor`).
+with ``uint8`` (scaled to [0, 1]), integer, boolean or floating dtypes, in either
+byte order (big-endian arrays such as ``>f4`` are converted to the native order, as
+NumPy and scikit-learn accept them and torch does not), and torch tensors (detached
+and copied to the CPU: the estimators do not back-propagate into their input).
+Validation otherwise keeps the caller's dtype and memory (no float copy of a whole
+data set): batches are converted to float tensors only when they are processed
+(:func:`images_to_tensor`).
 """
 
 import math
@@ -22,6 +26,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "MAX_ABS_PIXEL",
+    "check_no_bool_params",
     "check_classification_labels",
     "check_image_shape",
     "validate_images",
@@ -53,6 +58,74 @@ def check_image_shape(image_shape):
             f"positive integers, got {image_shape!r}."
         )
     return tuple(int(s) for s in shape)
+
+
+def check_no_bool_params(estimator, exclude=("verbose", "random_state")):
+    """Refuse ``True`` / ``False`` for numeric parameters of ``estimator``.
+
+    ``bool`` is a subclass of ``int`` in Python, so scikit-learn's ``Interval``
+    constraints accept ``epochs=True`` (one epoch) or ``batch_size=False`` and the
+    mistake goes unnoticed. This raises a ``ValueError`` for every parameter whose
+    constraints in ``_parameter_constraints`` do not include ``"boolean"``, and for
+    booleans inside the tuples and lists of such parameters (``n_filters=(True, 8)``).
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        An estimator with ``_parameter_constraints``.
+    exclude : tuple of str, default=("verbose", "random_state")
+        Parameters for which booleans keep their scikit-learn meaning.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the value.
+
+    Examples
+    --------
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn._images import check_no_bool_params
+    >>> check_no_bool_params(CKNTransformer(batch_size=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size must be a number, got the boolean True; ...
+    """
+    constraints = getattr(estimator, "_parameter_constraints", {})
+    for name, allowed in constraints.items():
+        if name in exclude or not isinstance(allowed, list) or "boolean" in allowed:
+            continue
+        value = getattr(estimator, name, None)
+        items = [value]
+        if isinstance(value, (tuple, list)):
+            items = list(value)
+        elif isinstance(value, np.ndarray) and value.dtype == bool:
+            items = [True]
+        if any(isinstance(v, (bool, np.bool_)) for v in items):
+            what = "the boolean" if len(items) == 1 and items[0] is value else "booleans in"
+            raise ValueError(
+                f"{name} must be a number, got {what} {value!r}; booleans are not "
+                "accepted where numbers are expected (True would silently mean 1)."
+            )
+
+
+def _as_array(X):
+    """A torch tensor as a NumPy array (detached, on the CPU); anything else unchanged."""
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
+        if t.is_complex():
+            raise ValueError(f"Images must be real-valued; got a tensor of dtype {t.dtype}.")
+        if t.dtype == torch.bfloat16:  # no NumPy equivalent
+            t = t.float()
+        return t.cpu().resolve_conj().resolve_neg().numpy()
+    return X
+
+
+def _native(X):
+    """``X`` in the machine's byte order (a copy only for a non-native array)."""
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and not dtype.isnative:
+        return X.astype(dtype.newbyteorder("="))
+    return X
 
 
 def _infer_shape_2d(n_features):
@@ -190,6 +263,7 @@ def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):
         A view of the data where possible, in its original numeric dtype.
     """
     shape_param = check_image_shape(image_shape)
+    X = _native(_as_array(X))
     ndim = getattr(X, "ndim", None)
     if ndim is None:
         X = np.asarray(X)
@@ -205,6 +279,7 @@ def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):
             ensure_min_samples=1,
         )
         _check_numeric_dtype(X2)
+        X2 = _native(X2)  # e.g. a DataFrame of big-endian columns
         n, d = X2.shape
         if shape_param is not None:
             if int(np.prod(shape_param)) != d:
@@ -228,6 +303,7 @@ def validate_images(estimator, X, *, reset, image_shape=None, min_size=None):
             ensure_min_features=1,
         )
         _check_numeric_dtype(images)
+        images = _native(images)
         if images.ndim == 3:
             images = images[..., np.newaxis]
         if shape_param is not None and images.shape[1:] != shape_param:
@@ -292,7 +368,7 @@ def images_to_tensor(images, device=None, dtype=torch.float32, memory_format=tor
 
     ``uint8`` images are scaled to [0, 1]; other dtypes are cast unchanged.
     """
-    arr = np.ascontiguousarray(images)
+    arr = _native(np.ascontiguousarray(images))
     if not arr.flags.writeable:  # e.g. a read-only memmap: torch needs its own copy
         arr = arr.copy()
     t = torch.from_numpy(arr)

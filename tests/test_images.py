@@ -137,3 +137,62 @@ def test_classifiers_reject_mixed_labels_at_fit(estimator):
     with pytest.raises(ValueError, match="mixes labels"):
         estimator.fit(X, [1, "a", 1, "a"])
     assert estimator.fit(X, ["1", "a", "1", "a"]).score(X, ["1", "a", "1", "a"]) >= 0
+
+
+# -- issue 28: byte order, torch tensors, booleans for numbers --------------------------
+
+
+def _cnn():
+    from sklearn_ckn import CNNClassifier
+
+    return CNNClassifier("lenet5", epochs=1, batch_size=8, device="cpu", random_state=0)
+
+
+@pytest.mark.parametrize("make", [tiny_ckn, _cnn], ids=["ckn", "cnn"])
+@pytest.mark.parametrize("layout", ["3d", "2d"])
+def test_big_endian_images_give_the_native_results(images, make, layout):
+    X, y = images
+    if layout == "2d":
+        X = X.reshape(len(X), -1)
+    big = X.astype(">f4")
+    assert not big.dtype.isnative
+    native = make().fit(X, y)
+    swapped = make().fit(big, y)
+    if hasattr(native, "transform"):
+        np.testing.assert_array_equal(native.transform(X), swapped.transform(big))
+    else:
+        np.testing.assert_array_equal(native.predict_proba(X), swapped.predict_proba(big))
+    # validation converts a big-endian integer array too, without touching the caller's
+    est = CKNTransformer()
+    out = validate_images(est, (X * 255).astype(">u2").reshape(X.shape), reset=True)
+    assert out.dtype.isnative and out.dtype == np.uint16
+
+
+@pytest.mark.parametrize("make", [tiny_ckn, _cnn], ids=["ckn", "cnn"])
+def test_torch_tensors_are_detached(images, make):
+    torch = pytest.importorskip("torch")
+    X, y = images
+    leaf = torch.tensor(X, requires_grad=True)
+    expected = make().fit(X, y)
+    got = make().fit(leaf * 1.0, y)  # a non-leaf tensor with a grad_fn
+    if hasattr(expected, "transform"):
+        np.testing.assert_array_equal(expected.transform(X), got.transform(leaf))
+    else:
+        np.testing.assert_array_equal(expected.predict(X), got.predict(leaf))
+    assert leaf.grad is None  # nothing back-propagated into the caller's tensor
+    # bfloat16 has no NumPy dtype: converted to float32
+    out = validate_images(CKNTransformer(), torch.tensor(X).bfloat16(), reset=True)
+    assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"batch_size": True}, {"n_patches": True}, {"kmeans_max_iter": False},
+     {"n_filters": True}, {"n_filters": (8, True)}, {"subsamplings": (True,)},
+     {"whitening_reg": True}, {"power": True}, {"n_jobs": True}],
+)
+def test_booleans_are_refused_where_numbers_are_expected(images, params):
+    X, _ = images
+    name = next(iter(params))
+    with pytest.raises(ValueError, match=f"{name}"):
+        tiny_ckn().set_params(**params).fit(X)

@@ -81,3 +81,106 @@ def test_torch_linear_svc_runs_with_its_n_jobs(monkeypatch):
     assert clf.decision_function(X).shape == (40,)
     with pytest.raises(ValueError, match="n_jobs"):
         _linear_svc.TorchLinearSVC(device="cpu", n_jobs=0).fit(X, y)
+
+
+# -- issue 28: concurrent calls, forked children -----------------------------------------
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info()
+                  if i["user_api"] == "blas")
+
+
+def test_overlapping_calls_in_threads_restore_the_process_settings():
+    import threading
+
+    before, torch_before = _blas_threads(), torch.get_num_threads()
+    if all(n == 1 for _, n in before):
+        pytest.skip("BLAS already runs one thread: nothing to restore")
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with torch_threads(1):
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with torch_threads(1):  # enters while the first call holds the limit...
+            second_in.set()
+            first_out.wait(10)  # ...and leaves after it
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _blas_threads() == before  # was left at 1 thread
+    assert torch.get_num_threads() == torch_before
+
+
+def test_nested_calls_get_the_enclosing_limit_back():
+    outer = torch.get_num_threads()
+    with torch_threads(1):
+        with torch_threads(2):
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == outer
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_uses_one_thread_and_does_not_hang():
+    import os
+    import time
+
+    import numpy as np
+
+    from sklearn_ckn import CKNTransformer
+
+    X = np.random.default_rng(0).random((12, 8, 8)).astype(np.float32)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ckn = CKNTransformer(n_filters=(4,), n_patches=200, device="cpu", random_state=0).fit(X)
+        expected = ckn.transform(X)  # the parent's OpenMP pool is now running
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: answer through the pipe, never return into pytest
+            code = 1
+            try:
+                from sklearn_ckn._threads import in_forked_child
+
+                ok = (in_forked_child() and resolve_n_threads(4) == 1
+                      and np.allclose(ckn.set_params(n_jobs=2).transform(X), expected, atol=1e-5))
+                code = 0 if ok else 2
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(code)
+        os.close(write)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("transform hung in a forked child")
+        assert os.read(read, 1) == bytes([0])
+        os.close(read)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_absurd_thread_counts_are_capped():
+    # torch.set_num_threads(10**12) made GNU OpenMP abort the process (out of memory).
+    from joblib import cpu_count
+
+    from sklearn_ckn._threads import MAX_THREADS_PER_CORE
+
+    assert resolve_n_threads(10**12) == MAX_THREADS_PER_CORE * cpu_count()
+    assert _threads_in_call(10**12) == MAX_THREADS_PER_CORE * cpu_count()

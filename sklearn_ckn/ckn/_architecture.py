@@ -9,6 +9,7 @@ layer (:func:`network_config`), with the ``"auto"`` choices made from the image 
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -20,7 +21,9 @@ __all__ = [
     "LAYER_PARAMS",
     "auto_n_filters",
     "auto_subsamplings",
+    "check_network_memory",
     "network_config",
+    "network_memory",
 ]
 
 #: Named CKN architectures: values of the per-layer parameters (:data:`LAYER_PARAMS`).
@@ -257,4 +260,120 @@ def network_config(params, height, width, n_channels):
         )
         in_channels = filters[i]
     preprocess = {"patch_size": 3} if local else None
-    return {"layers": specs, "preprocess": preprocess}
+    config = {"layers": specs, "preprocess": preprocess}
+    check_network_memory(config, height, width, params)
+    return config
+
+
+def network_memory(config, height, width, batch_size=256, n_patches=100_000):
+    """Estimated bytes to fit and apply a CKN (a lower bound of the peak), by layer.
+
+    Per layer: its anchors, Nystrom map and ZCA map (float32), the float64
+    eigendecomposition of the ``n_filters x n_filters`` Nystrom matrix, the
+    sampled patches and their similarities to the anchors in k-means, the Gaussian
+    pooling taps and matrices, and a batch of ``batch_size`` input and output maps
+    (patch products, kernel values and pooled maps).
+
+    Parameters
+    ----------
+    config : dict
+        A :func:`network_config` result.
+    height, width : int
+        Image size.
+    batch_size : int, default=256
+        Images per batch.
+    n_patches : int, default=100_000
+        Patches sampled per layer for k-means.
+
+    Returns
+    -------
+    total : int
+        The parameters of every layer plus the largest working set of one layer.
+    per_layer : list of int
+        Parameters plus working set of each layer.
+
+    Examples
+    --------
+    >>> from sklearn_ckn import CKNTransformer
+    >>> from sklearn_ckn.ckn._architecture import network_config, network_memory
+    >>> total, per_layer = network_memory(network_config(CKNTransformer(), 28, 28, 1), 28, 28)
+    >>> 10 * 2**20 < total < 2**30
+    True
+    """
+    f32, f64 = 4, 8
+    h, w = int(height), int(width)
+    params, per_layer, working = 0, [], []
+    for spec in config["layers"]:
+        c, f, p, s = spec["in_channels"], spec["n_filters"], spec["patch_size"], spec["subsampling"]
+        d = c * p * p
+        layer_params = f32 * (f * d + f * f) + (f32 * (d * d + d) if spec["whitening"] else 0)
+        oh, ow = pooled_size(h, s), pooled_size(w, s)
+        work = (
+            3 * f64 * f * f  # eigendecomposition of kappa(Z Z^T)
+            + f32 * n_patches * (d + f)  # k-means: the patches and their similarities
+            + 4 * f64 * (2 * s + 1) + f32 * (oh * h + ow * w)  # pooling taps and matrices
+            + f32 * batch_size * (c * h * w + 3 * f * h * w + f * oh * ow)  # one batch
+        )
+        params += layer_params
+        per_layer.append(layer_params + work)
+        working.append(work)
+        h, w = oh, ow
+    return params + max(working, default=0), per_layer
+
+
+def _available_memory(device):
+    """Bytes of memory of ``device`` (this machine's RAM for the CPU), or None."""
+    try:
+        import torch
+
+        from .._device import resolve_device
+
+        device = resolve_device(device)
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory), str(device)
+    except Exception:  # an unknown device: validated elsewhere
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "cpu"
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None, None
+
+
+def check_network_memory(config, height, width, params):
+    """A clear ``ValueError`` when a CKN cannot fit in its device's memory.
+
+    Called by :func:`network_config` before anything is allocated, so that huge
+    ``n_filters`` or ``subsamplings`` get an error naming them and the memory they
+    would need rather than an allocator failure deep inside torch.
+
+    Parameters
+    ----------
+    config : dict
+        A :func:`network_config` result.
+    height, width : int
+        Image size.
+    params : object
+        The estimator: its ``batch_size``, ``n_patches`` and ``device``.
+    """
+    batch = getattr(params, "batch_size", 256)
+    batch = int(batch) if isinstance(batch, numbers.Integral) else 256
+    n_patches = getattr(params, "n_patches", 100_000)
+    n_patches = int(n_patches) if isinstance(n_patches, numbers.Integral) else 100_000
+    needed, per_layer = network_memory(config, height, width, batch, n_patches)
+    available, device = _available_memory(getattr(params, "device", "cpu"))
+    if available is None or needed <= available:
+        return
+    gib = 2.0**30
+    worst = int(np.argmax(per_layer))
+    layers = config["layers"]
+    filters = tuple(spec["n_filters"] for spec in layers)
+    patches = tuple(spec["patch_size"] for spec in layers)
+    subs = tuple(spec["subsampling"] for spec in layers)
+    raise ValueError(
+        f"This CKN would need about {needed / gib:,.1f} GiB of memory, more than the "
+        f"{available / gib:,.1f} GiB of the {device} device: n_filters={filters}, "
+        f"patch_sizes={patches}, subsamplings={subs} (layer {worst + 1} alone: "
+        f"{per_layer[worst] / gib:,.1f} GiB), batch_size={batch}, n_patches={n_patches}. "
+        "Use fewer n_filters, smaller subsamplings or patch_sizes, or a smaller "
+        "batch_size or n_patches."
+    )

@@ -27,6 +27,7 @@ No scikit-learn in this module.
 """
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -41,6 +42,36 @@ __all__ = [
     "count_parameters",
 ]
 
+
+
+def _is_int(v):
+    """An integer that is not a boolean (``numpy.bool_`` is no ``Integral``)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _sizes(name, values, length=None):
+    """Layer sizes as a tuple of ints, or a clear error.
+
+    A string is refused (``tuple("48")`` would be ``("4", "8")``), and so are
+    booleans (``True`` is an ``int`` in Python), floats and other non-integers.
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(
+            f"{name} must be a sequence of positive integers (one per layer), got {values!r}."
+        )
+    values = tuple(values)
+    if not all(_is_int(v) for v in values):
+        raise ValueError(f"{name} must hold positive integers, got {values!r}.")
+    values = tuple(int(v) for v in values)
+    _check_positive(name, values, length)
+    return values
+
+
+def _size(name, value):
+    """One positive integer size, or a clear error."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
 
 
 def _check_positive(name, values, length=None):
@@ -140,15 +171,14 @@ class LeNet5(ImageClassifierNet):
                  hidden=(120, 84)):
         super().__init__()
         self.config = dict(
-            in_channels=int(in_channels), n_classes=int(n_classes),
-            image_size=tuple(int(s) for s in image_size), dropout=float(dropout),
-            widths=tuple(int(w) for w in widths), hidden=tuple(int(h) for h in hidden),
+            in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
+            image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
+            widths=_sizes("widths", widths, 2), hidden=_sizes("hidden", hidden, 2),
         )
-        _check_positive("widths", self.config["widths"], 2)
-        _check_positive("hidden", self.config["hidden"], 2)
         w1, w2 = self.config["widths"]
         h1, h2 = self.config["hidden"]
         size = self.config["image_size"]
+        in_channels = self.config["in_channels"]
         self.normalize = Standardize(in_channels)
 
         conv1 = nn.Sequential(nn.Conv2d(in_channels, w1, 5, padding=2), nn.ReLU(inplace=True))
@@ -237,18 +267,19 @@ class ResNetSmall(ImageClassifierNet):
     def __init__(self, in_channels, n_classes, image_size, dropout=0.0,
                  widths=(64, 128, 256), stem_width=None, max_stem_size=64):
         super().__init__()
-        widths = tuple(int(w) for w in widths)
+        widths = _sizes("widths", widths)
         if not widths:
-            raise ValueError("ResNetSmall needs at least one stage width.")
-        _check_positive("widths", widths)
+            raise ValueError("widths must hold at least one stage width for ResNetSmall, got ().")
         if stem_width is None:
             stem_width = max(widths[0] // 2, 1)
         self.config = dict(
-            in_channels=int(in_channels), n_classes=int(n_classes),
-            image_size=tuple(int(s) for s in image_size), dropout=float(dropout),
-            widths=widths, stem_width=int(stem_width), max_stem_size=int(max_stem_size),
+            in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
+            image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
+            widths=widths, stem_width=_size("stem_width", stem_width),
+            max_stem_size=_size("max_stem_size", max_stem_size),
         )
         size = self.config["image_size"]
+        in_channels, stem_width = self.config["in_channels"], self.config["stem_width"]
         self.normalize = Standardize(in_channels)
 
         stem = [nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False)]

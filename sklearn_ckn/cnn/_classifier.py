@@ -1,40 +1,173 @@
 """scikit-learn front end of the CNN baselines: :class:`CNNClassifier`."""
 
 import copy
+import math
+import os
+import threading
+from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
 from torch import nn
 
-from numbers import Real
-
 from .._compat import Interval, StrOptions
 from .._device import to_cpu_state
+from .._images import check_no_bool_params
+from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
+from ..core.training import predict_logits
 from ._architectures import ARCHITECTURES, ImageClassifierNet
 
 __all__ = ["CNNClassifier"]
 
+#: A channel whose standard deviation is at most this many float32 rounding steps of
+#: its largest magnitude is constant: the network computes in float32, where such a
+#: spread is rounding noise, not signal.
+CONSTANT_CHANNEL_ULPS = 8
+
 
 def _channel_statistics(images, batch=4096):
-    """Per-channel mean and std of ``(n, H, W, C)`` images (uint8 scaled to [0, 1])."""
+    """Per-channel mean and std of ``(n, H, W, C)`` images (uint8 scaled to [0, 1]).
+
+    The variance is accumulated batch by batch around each batch's mean (Chan et
+    al.'s update), so that a constant channel gets exactly zero rather than the
+    cancellation error of ``E[x^2] - E[x]^2``. A channel counts as constant (its std
+    set to 1, so that standardisation only centres it) when its std is at most
+    :data:`CONSTANT_CHANNEL_ULPS` float32 rounding steps of its largest magnitude:
+    the threshold is relative, so images at any scale (1e-6 or 1e6) are
+    standardised alike.
+    """
     c = images.shape[-1]
-    s = np.zeros(c)
-    s2 = np.zeros(c)
+    mean = np.zeros(c)
+    m2 = np.zeros(c)
+    peak = np.zeros(c)
     count = 0
     for start in range(0, images.shape[0], batch):
         part = images[start:start + batch].reshape(-1, c).astype(np.float64)
-        s += part.sum(0)
-        s2 += (part * part).sum(0)
-        count += part.shape[0]
-    mean = s / count
-    var = np.maximum(s2 / count - mean * mean, 0.0)
-    std = np.sqrt(var)
+        n = part.shape[0]
+        if n == 0:
+            continue
+        part_mean = part.mean(0)
+        part_m2 = ((part - part_mean) ** 2).sum(0)
+        delta = part_mean - mean
+        total = count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + part_m2 + delta**2 * (count * n / total)
+        peak = np.maximum(peak, np.abs(part).max(0))
+        count = total
+    std = np.sqrt(m2 / max(count, 1))
     if images.dtype == np.uint8:
-        mean, std = mean / 255.0, std / 255.0
-    std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+        mean, std, peak = mean / 255.0, std / 255.0, peak / 255.0
+    f32 = np.finfo(np.float32)
+    threshold = np.maximum(CONSTANT_CHANNEL_ULPS * f32.eps * peak, f32.tiny)
+    std = np.where(std > threshold, std, 1.0)
     return mean, std
+
+
+#: Serialises the seeded construction of networks: torch's global generator (weight
+#: initialisation) is shared by every thread of the process.
+_BUILD_LOCK = threading.Lock()
+
+
+@torch.no_grad()
+def _initialize_weights(net, seed):
+    """Draw the convolution and linear weights of ``net`` from a private generator.
+
+    The same distributions as torch's defaults (``kaiming_uniform_(a=sqrt(5))``, biases
+    uniform in ``+-1/sqrt(fan_in)``), but from ``torch.Generator().manual_seed(seed)``:
+    torch's global generator is shared by the threads of the process, and another
+    fit seeding or restoring it (``fork_rng``) at the same time would change the
+    weights, so that fits in threads differed from sequential ones.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight = module.weight
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                fan_in = weight.shape[1] * math.prod(weight.shape[2:])
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+
+
+def _physical_memory():
+    """Bytes of memory of this machine (None when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _device_memory(device):
+    """Bytes of memory of ``device`` (None when unknown)."""
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        except Exception:  # pragma: no cover - no CUDA here
+            return None
+    return _physical_memory()
+
+
+def _training_bytes(builder, kwargs, batch_size, in_shape):
+    """Estimated bytes to train the network ``builder(**kwargs)``, built on "meta".
+
+    Parameters, their gradients and two optimizer buffers (4 copies), plus the
+    outputs of every module for one batch (kept for the backward pass) and their
+    gradients. None when the network cannot be built or run without memory (a
+    callable that needs real tensors).
+    """
+    try:
+        with torch.device("meta"):
+            probe = builder(**kwargs)
+            n_params = sum(p.numel() for p in probe.parameters())
+            param_bytes = sum(p.numel() * p.element_size() for p in probe.parameters())
+            buffer_bytes = sum(b.numel() * b.element_size() for b in probe.buffers())
+            activations = [0]
+
+            def count(module, inputs, output):
+                if isinstance(output, torch.Tensor):
+                    activations[0] += output.numel() * output.element_size()
+
+            hooks = [m.register_forward_hook(count) for m in probe.modules()
+                     if next(m.children(), None) is None]  # leaves: no double count
+            try:
+                probe(torch.empty((batch_size,) + tuple(in_shape), device="meta"))
+            finally:
+                for h in hooks:
+                    h.remove()
+    except Exception:
+        return None, None
+    return 4 * param_bytes + buffer_bytes + 2 * activations[0], n_params
+
+
+def _check_memory(estimator, builder, kwargs, n_images):
+    """A clear ``ValueError`` when training the network cannot fit in memory."""
+    h, w, c = estimator.image_shape_
+    batch = max(1, min(int(estimator.batch_size), int(n_images)))
+    needed, n_params = _training_bytes(builder, kwargs, batch, (c, h, w))
+    available = _device_memory(estimator.device_)
+    if needed is None or available is None or needed <= available:
+        return
+    gib = 2.0**30
+    shown = {k: v for k, v in kwargs.items() if k not in ("in_channels", "n_classes", "dropout")}
+    raise ValueError(
+        f"{type(estimator).__name__} would need about {needed / gib:,.1f} GiB of memory to "
+        f"train this network ({n_params:,} parameters, {shown}, batches of {batch} "
+        f"images), more than the {available / gib:,.1f} GiB of the {estimator.device_} "
+        "device: use smaller widths (architecture_params), a smaller batch_size or "
+        "smaller images."
+    )
+
+
+def _network_is_finite(module):
+    """Whether every floating-point parameter and buffer of ``module`` is finite."""
+    with torch.no_grad():
+        return all(
+            bool(torch.isfinite(t).all())
+            for t in list(module.parameters()) + list(module.buffers())
+            if t.is_floating_point()
+        )
 
 
 def _module_config(builder, kwargs):
@@ -154,7 +287,9 @@ class CNNClassifier(TorchImageClassifier):
         ``k``: ``k`` threads; -1: all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order, augmentation and dropout. On the CPU
-        two fits with the same integer give identical networks.
+        two fits with the same integer give identical networks, also when they run
+        at the same time in two threads (the convolution and linear weights are drawn
+        from a generator of their own, not torch's global one).
     verbose : int, default=0
         When > 0, a progress bar per epoch with the training loss and accuracy and the
         validation accuracy.
@@ -195,6 +330,11 @@ class CNNClassifier(TorchImageClassifier):
 
     Notes
     -----
+    ``fit`` raises a ``ValueError`` naming the learning rate when training diverges
+    (weights, batch-norm statistics or class scores no longer finite), and leaves the
+    estimator unfitted; prediction raises rather than return NaN. A network too
+    large for the memory of its device is refused before anything is allocated.
+
     The fitted network pickles as a CPU state dict plus its constructor arguments, so
     a model trained on a GPU loads and predicts on a machine without one (an unpickled
     model lives on the CPU). The optimizer state is not pickled: ``partial_fit`` after
@@ -216,6 +356,9 @@ class CNNClassifier(TorchImageClassifier):
     >>> bool(clf.score(X_test, y_test) > 0.9)
     True
     """
+
+    _explain_family = "cnn"
+    _explain_name = "CNN"
 
     _parameter_constraints = {
         **TorchImageClassifier._common_constraints,
@@ -334,7 +477,7 @@ class CNNClassifier(TorchImageClassifier):
                 builder = self.architecture
             kwargs = dict(in_channels=c, n_classes=n_classes, image_size=(h, w),
                           dropout=float(self.dropout), **params)
-            net = builder(**kwargs)
+            net = self._build_seeded(builder, kwargs, len(images))
             missing = [a for a in ("normalize", "features", "head") if not hasattr(net, a)]
             if missing or not isinstance(net, nn.Module):
                 raise ValueError(
@@ -354,7 +497,7 @@ class CNNClassifier(TorchImageClassifier):
                     f"but X has images of shape {(h, w, c)}."
                 )
             kwargs = dict(src_kwargs, n_classes=n_classes, dropout=float(self.dropout))
-            net = builder(**kwargs)
+            net = self._build_seeded(builder, kwargs, len(images))
             net.normalize.load_state_dict(to_cpu_state(src_net.normalize))
             net.features.load_state_dict(to_cpu_state(src_net.features))
         # The statistics actually used (float32 buffers of the network).
@@ -364,8 +507,23 @@ class CNNClassifier(TorchImageClassifier):
         self._frozen_ = bool(self.freeze_features and source is not None)
         self._install_module(net)
 
-    _explain_family = "cnn"
-    _explain_name = "CNN"
+    def _build_seeded(self, builder, kwargs, n_images):
+        """``builder(**kwargs)`` after a memory check, its weights drawn from this fit's seed.
+
+        torch's global generator is shared by the threads of the process: two fits
+        building networks at the same time in two threads would interleave their
+        draws. The construction is serialised and seeded here (for the parameters of
+        an ``architecture`` callable's own layers), and the convolution and linear
+        weights are then drawn again from a private generator
+        (:func:`_initialize_weights`), which no other thread can disturb. A network
+        too large for the device's memory is refused first (:func:`_check_memory`).
+        """
+        _check_memory(self, builder, kwargs, n_images)
+        with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._rng_seed_)
+            net = builder(**kwargs)
+        _initialize_weights(net, self._rng_seed_)
+        return net
 
     def _build_module(self, config):
         return _builder(config)(**config["kwargs"])
@@ -386,6 +544,68 @@ class CNNClassifier(TorchImageClassifier):
 
     def _prediction_options(self):
         return {"flip_tta": self.test_time_augmentation, "mixed_precision": self.mixed_precision}
+
+    # ------------------------------------------------------------ fit / predict
+    def _fit(self, X, y, **kwargs):
+        check_no_bool_params(self)
+        try:
+            super()._fit(X, y, **kwargs)
+        except ValueError as exc:  # e.g. the training loop's non-finite loss
+            self._check_diverged(None, cause=exc)
+            raise
+        self._check_diverged(X)
+        return self
+
+    def _check_diverged(self, X, cause=None, n_check=64):
+        """Raise a clear ``ValueError`` (and un-fit) when training made the network diverge.
+
+        Diverged: a parameter or buffer is not finite, or the network's scores of the
+        first ``n_check`` training images are not (finite weights so large that the
+        forward pass overflows, e.g. batch-norm statistics near float32's maximum);
+        with ``X=None`` only the weights are checked.
+        """
+        module = self.__dict__.get("module_")
+        if module is None:
+            return
+        finite = _network_is_finite(module)
+        if finite and X is not None:
+            images = self._validate_X(X, reset=False)[:n_check]
+            with torch_threads(self.n_jobs):
+                logits = predict_logits(module, self._batches(images),
+                                        **self._prediction_options())
+            finite = bool(torch.isfinite(logits).all())
+        if finite:
+            return
+        for name in ("module_", "_trainer"):
+            self.__dict__.pop(name, None)
+        error = ValueError(
+            f"{type(self).__name__} training diverged: the network's weights, batch-norm "
+            f"statistics or class scores are no longer finite (NaN or infinity) with "
+            f"learning_rate={self.learning_rate!r} (optimizer={self.optimizer!r}). Use a "
+            f"smaller learning_rate (e.g. {self.learning_rate / 10:g}); the estimator is "
+            "left unfitted."
+        )
+        raise error from cause
+
+    def _logits(self, X):
+        logits = super()._logits(X)
+        bad = ~np.isfinite(logits).all(axis=1)
+        if bad.any():
+            if not _network_is_finite(self.module_):
+                cause = (
+                    "the network's weights are not finite (training diverged: refit with "
+                    f"a learning_rate smaller than {self.learning_rate!r})"
+                )
+            else:
+                cause = (
+                    "the network overflows float32 on them (pixel values far beyond those "
+                    "of the training images?)"
+                )
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite class scores for {int(bad.sum())} "
+                f"of {len(bad)} images: {cause}."
+            )
+        return logits
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):

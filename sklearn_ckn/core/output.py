@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "MIN_POWER",
     "FeatureOutput",
     "FlooredRowNormalize",
     "SignedPower",
@@ -30,6 +31,17 @@ __all__ = [
 
 #: Standard deviation of every feature after a fitted :class:`Standardize`.
 OUTPUT_STD = 0.1
+
+#: Smallest exponent of :class:`SignedPower`. In float32, ``|f|^p = exp(p ln|f|)`` is
+#: ``1 + p ln|f|`` up to a rounding step of about 6e-8: below ``p`` of about 1e-7
+#: every non-zero feature rounds to +-1, so that standardised features are all zero,
+#: and for features a million times apart ``p = 0.01`` still leaves a difference of
+#: 0.14, over a million rounding steps. Smaller exponents only approach ``sign(f)``.
+MIN_POWER = 0.01
+
+#: A feature whose standard deviation on the training rows is at most this many
+#: float32 rounding steps of its magnitude is constant (its spread is rounding noise).
+NOISE_ULPS = 8
 
 
 class _SignedPowerFunction(torch.autograd.Function):
@@ -59,7 +71,7 @@ class SignedPower(nn.Module):
     Parameters
     ----------
     power : float
-        Exponent in (0, 1].
+        Exponent in (0, 1]; estimators accept [:data:`MIN_POWER`, 1] only.
     rel_floor : float, default=1e-3
         Floor of ``|x|`` in the derivative, relative to the row's RMS.
 
@@ -73,6 +85,8 @@ class SignedPower(nn.Module):
 
     def __init__(self, power=1.0, rel_floor=1e-3):
         super().__init__()
+        if not 0.0 < float(power) <= 1.0:  # NaN fails both comparisons
+            raise ValueError(f"power must be in (0, 1], got {power!r}.")
         self.power = float(power)
         self.rel_floor = float(rel_floor)
 
@@ -252,7 +266,12 @@ def fit_feature_output(output, features):
     stroke reaches) are not blown up: their standard deviation is floored at a
     hundredth of the mean standard deviation; every feature is then scaled to a
     standard deviation of :data:`OUTPUT_STD` (0.1), which suits scikit-learn's linear
-    models at their default ``C``.
+    models at their default ``C``. A spread of at most :data:`NOISE_ULPS` float32
+    rounding steps of a feature's magnitude is rounding noise, not variation: when
+    every feature is constant in that sense (e.g. identical training images), the
+    floor is the root mean square of the features, so that other images get
+    features of order :data:`OUTPUT_STD` times their relative difference, not
+    rounding noise divided by rounding noise.
 
     Examples
     --------
@@ -272,7 +291,15 @@ def fit_feature_output(output, features):
     if output.standardize is not None:
         mean = f.mean(0)
         std = f.std(0, unbiased=False)
-        floor = 0.01 * float(std.mean()) if float(std.mean()) > 0 else 1.0
+        # float32 features: a spread within a few rounding steps of the value is noise
+        noise = NOISE_ULPS * torch.finfo(torch.float32).eps * f.abs().amax(0)
+        std = torch.where(std > noise, std, torch.zeros_like(std))
+        spread = float(std.mean())
+        rms = float(f.pow(2).mean().sqrt())
+        if spread > 0:
+            floor = max(0.01 * spread, NOISE_ULPS * torch.finfo(torch.float32).eps * rms)
+        else:  # every feature constant: scale by the features' own magnitude
+            floor = rms if rms > 0 else 1.0
         std = std.clamp_min(floor)
         output.standardize.set_statistics(mean.float(), (std / OUTPUT_STD).float())
     return output

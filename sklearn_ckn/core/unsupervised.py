@@ -39,6 +39,41 @@ class TooFewPatchesError(ValueError):
         self.layer = layer
 
 
+def _too_few_patches_message(index, layer, patches, norms, n_usable, n_images):
+    """Why layer ``index`` lacks usable patches, and what to do about it."""
+    where = (
+        f"Layer {index + 1} has only {n_usable} usable (non-zero) patches out of "
+        f"{len(norms)} drawn from n_samples={n_images} images, fewer than its "
+        f"{layer.n_filters} filters (n_filters)"
+    )
+    peak = float(patches.abs().max()) if patches.numel() else 0.0
+    if float(norms.max()) == 0.0 and peak > 0.0:
+        # Squares of values below ~1e-19 underflow in float32: the norms are 0.
+        return (
+            f"{where}: the patches' values are at most {peak:.3g}, so faint that their "
+            "squared norms underflow in float32 (to 0). Rescale the images, e.g. "
+            "X / np.abs(X).max()."
+        )
+    if peak == 0.0:
+        if index == 0:
+            cause = (
+                "the images are constant (blank), or every patch is, once whitening has "
+                "removed each patch's mean"
+                if layer.whitening
+                else "the images are blank (all zero)"
+            )
+        else:
+            cause = f"the map that layer {index} outputs is zero everywhere"
+        return f"{where}: every patch drawn is zero ({cause}). The images carry nothing to learn."
+    if index == 0 and n_usable <= len(norms) // 2:
+        return (
+            f"{where}: the images are nearly constant or blank (most patches are below "
+            "1e-4 of the largest patch norm). Use fewer n_filters, more images (with "
+            "content) or a larger n_patches."
+        )
+    return f"{where}. Use fewer n_filters, more images or a larger n_patches."
+
+
 def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, rng, *, batch_size):
     """Raw patches of layer ``layer_index``'s input map, drawn uniformly.
 
@@ -202,10 +237,7 @@ def fit_ckn_unsupervised(
         n_usable = int(keep.sum())
         if n_usable < layer.n_filters:
             raise TooFewPatchesError(
-                f"Layer {index + 1} has only {n_usable} usable (non-zero) patches out of "
-                f"{len(norms)} drawn from n_samples={n_images} images, fewer than its "
-                f"{layer.n_filters} filters. Use fewer filters, more images or a larger "
-                "n_patches.",
+                _too_few_patches_message(index, layer, patches, norms, n_usable, n_images),
                 layer=index,
             )
         patches = patches[keep] / norms[keep, None]

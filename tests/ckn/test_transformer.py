@@ -503,3 +503,90 @@ def test_faint_training_images_do_not_overflow_bright_ones():
         x = torch.as_tensor(X * 1e18, dtype=torch.float64).permute(0, 3, 1, 2)
         expected = reference(x).numpy()
     np.testing.assert_allclose(bright, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+
+
+# -- issue 28: silent wrong results ----------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sklearn_ckn.core.output import MIN_POWER  # noqa: E402
+from sklearn_ckn.core.unsupervised import TooFewPatchesError  # noqa: E402
+
+
+@pytest.mark.parametrize("normalize", ["standard", "l2-standard"])
+@pytest.mark.parametrize("n", [3, 257, 300])
+def test_fitted_on_identical_images_gives_bounded_features(normalize, n):
+    X, _ = _bars(20)
+    same = np.repeat(X[:1], n, axis=0)
+    ckn = _small(n_filters=(8,), normalize=normalize, batch_size=128).fit(same)
+    assert ckn.normalize_scale_.min() > 1e-3 * np.abs(ckn.normalize_shift_).max()
+    F = ckn.transform(X)
+    assert np.isfinite(F).all() and np.abs(F).max() < 100
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(power=st.floats(MIN_POWER, 1.0), seed=st.integers(0, 100))
+def test_every_accepted_power_gives_informative_features(power, seed):
+    # power=1e-9 rounded every feature to +-1: all-zero standardised features.
+    X, _ = _bars(16, seed=seed)
+    F = _small(n_filters=(8,), power=power).fit(X).transform(X)
+    assert np.isfinite(F).all()
+    assert (F.std(0) > 1e-3).mean() > 0.5
+
+
+@pytest.mark.parametrize("power", [1e-9, 0.005, 0.0, 1.5])
+def test_powers_that_round_features_away_are_refused(power):
+    X, _ = _bars(10)
+    with pytest.raises(ValueError, match=r"power.*\[0\.01, 1\.0\]"):
+        _small(power=power).fit(X)
+
+
+def test_set_params_after_fit_changes_nothing_until_refit():
+    X, _ = _bars(20)
+    ckn = _small(n_filters=(8,), power=0.5).fit(X)
+    expected = ckn.transform(X)
+    for bad in ({"power": 5}, {"power": 0.3}, {"normalize": None}, {"n_filters": 10**9}):
+        ckn.set_params(**bad)
+        np.testing.assert_array_equal(ckn.transform(X), expected)  # the fitted state only
+    with pytest.raises(ValueError, match="n_filters"):
+        ckn.fit(X)
+    ckn.set_params(n_filters=(8,), power=5)
+    with pytest.raises(ValueError, match="power"):
+        ckn.fit(X)
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e-30])
+def test_faint_images_are_named_as_the_cause(scale):
+    X, _ = _bars(20)
+    with pytest.raises(TooFewPatchesError, match="underflow in float32.*Rescale the images") as info:
+        _small(n_filters=(8,)).fit(X.astype(np.float64) * scale)
+    assert "fewer n_filters" not in str(info.value)
+
+
+def test_blank_images_are_named_as_the_cause():
+    with pytest.raises(TooFewPatchesError, match="every patch drawn is zero.*blank") as info:
+        _small(n_filters=(8,)).fit(np.zeros((10, 8, 8), dtype=np.float32))
+    assert "fewer n_filters" not in str(info.value)
+
+
+@pytest.mark.parametrize("params,name", [
+    ({"n_filters": (10**9,)}, r"n_filters=\(1000000000,\)"),
+    ({"n_filters": (8, 10**6)}, r"n_filters=\(8, 1000000\)"),
+    ({"subsamplings": (10**10,)}, r"subsamplings=\(10000000000, 10000000000\)"),
+    ({"patch_sizes": (9,), "n_filters": (10**7,)}, r"patch_sizes=\(9,\)"),
+])
+def test_networks_too_large_for_memory_are_refused_before_allocating(params, name):
+    X, _ = _bars(10)
+    with pytest.raises(ValueError, match=rf"would need about [\d,.]+ GiB of memory.*{name}"):
+        _small(**params).fit(X)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(exponent=st.integers(-15, 11))
+def test_features_do_not_depend_on_the_pixel_scale(exponent):
+    # No absolute threshold anywhere between the pixels and the features: images at
+    # scale 1e-6 (or 1e10) get the features of the same images at scale 1.
+    X, _ = _bars(20)
+    expected = _small(n_filters=(8,)).fit_transform(X)
+    got = _small(n_filters=(8,)).fit_transform(X.astype(np.float64) * 10.0**exponent)
+    np.testing.assert_allclose(got, expected, atol=2e-3 * np.abs(expected).max())

@@ -69,3 +69,46 @@ def test_output_config_rebuilds_the_same_structure():
         "n_features": 4, "power": 0.5, "row_normalize": True, "standardize": False,
     }
     assert sorted(rebuilt.state_dict()) == ["row_normalize.floor"]
+
+
+# -- issue 28: constant features, rounding noise --------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(exponent=st.integers(-30, 30), n=st.integers(2, 40), rows=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_rounding_noise_is_not_blown_up(exponent, n, rows, seed):
+    # Identical training rows up to float32 rounding (identical images through
+    # batches of different sizes): the scale was 1e-18 and other rows got 1e16.
+    rng = np.random.default_rng(seed)
+    base = rng.random(16) * 10.0**exponent
+    eps = np.finfo(np.float32).eps
+    noisy = base * (1 + eps * rng.integers(-2, 3, size=(n, 16)))
+    features = torch.tensor(noisy, dtype=torch.float32)
+    out = fit_feature_output(FeatureOutput(16, row_normalize=rows, standardize=True), features)
+    f = out.power(features).double()
+    if rows:
+        f = f / f.norm(dim=1, keepdim=True)
+    rms = float(f.pow(2).mean().sqrt())
+    scale = out.standardize.scale.double()
+    assert float(scale.min()) >= rms / OUTPUT_STD * (1 - 1e-5)  # the features' magnitude
+    other = torch.tensor(rng.random((3, 16)) * 10.0**exponent, dtype=torch.float32)
+    transformed = out(other)
+    assert torch.isfinite(transformed).all() and float(transformed.abs().max()) < 10
+
+
+def test_a_constant_feature_among_varying_ones_keeps_the_relative_floor():
+    x = torch.randn(200, 3, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.0]) + 7.0
+    out = fit_feature_output(FeatureOutput(3, standardize=True), x)
+    std = x.std(0, unbiased=False)
+    floor = 0.01 * float(std.mean())
+    torch.testing.assert_close(out.standardize.scale.double(),
+                               torch.stack([std[0], std[1], torch.tensor(floor, dtype=torch.float64)])
+                               / OUTPUT_STD, rtol=1e-5, atol=0)
+
+
+def test_all_zero_features_keep_a_unit_floor():
+    out = fit_feature_output(FeatureOutput(4, standardize=True), torch.zeros(5, 4))
+    assert torch.equal(out.standardize.scale, torch.full((4,), 1 / OUTPUT_STD))
