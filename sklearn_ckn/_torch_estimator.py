@@ -25,6 +25,7 @@ is not pickled: training continued after unpickling starts a new one.
 """
 
 import contextlib
+import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -47,7 +48,7 @@ from ._compat import (
 )
 from ._device import resolve_device
 from ._explainable import Explainable, inference_context
-from ._images import check_classification_labels, validate_images
+from ._images import check_classification_labels, check_no_bool_params, validate_images
 from ._progress import progress
 from ._threads import torch_threads
 from ._torch_module import TorchModuleMixin
@@ -57,14 +58,35 @@ from .core.training import Trainer, predict_logits
 __all__ = ["TorchImageClassifier"]
 
 
+def _network_is_finite(module):
+    """Whether every floating-point parameter and buffer of ``module`` is finite."""
+    with torch.no_grad():
+        return all(
+            bool(torch.isfinite(t).all())
+            for t in list(module.parameters()) + list(module.buffers())
+            if t.is_floating_point()
+        )
+
+
+#: torch's global generator is shared by the threads of the process: one seeded block
+#: at a time (another thread's fork_rng restoring the state would change its draws).
+_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _seeded(seed, device):
     """Seed torch's global generators (weight init, dropout) without leaking the state."""
     devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with _RNG_LOCK, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def _draws_at_random(module):
+    """Whether a training forward pass of ``module`` draws from torch's global generator."""
+    return any(isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0
+               for m in module.modules())
 
 
 class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
@@ -265,7 +287,47 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         return self._fit(X, y, validation_data=None, continuing=continuing, epochs=1,
                          schedule="constant", partial=True)
 
-    def _fit(self, X, y, *, validation_data, continuing, epochs, schedule, partial=False):
+    def _fit(self, X, y, **kwargs):
+        check_no_bool_params(self)
+        try:
+            self._train(X, y, **kwargs)
+        except ValueError as exc:  # e.g. the training loop's non-finite loss
+            self._check_diverged(None, cause=exc)
+            raise
+        self._check_diverged(X)
+        return self
+
+    def _check_diverged(self, X, cause=None, n_check=64):
+        """Raise a clear ``ValueError`` (and un-fit) when training made the network diverge.
+
+        Diverged: a parameter or buffer is not finite, or the network's scores of the
+        first ``n_check`` training images are not (finite weights so large that the
+        forward pass overflows, e.g. batch-norm statistics near float32's maximum);
+        with ``X=None`` only the weights are checked.
+        """
+        module = self.__dict__.get("module_")
+        if module is None:
+            return
+        finite = _network_is_finite(module)
+        if finite and X is not None:
+            images = self._validate_X(X, reset=False)[:n_check]
+            with torch_threads(self.n_jobs):
+                logits = predict_logits(module, self._batches(images),
+                                        **self._prediction_options())
+            finite = bool(torch.isfinite(logits).all())
+        if finite:
+            return
+        for name in ("module_", "_trainer"):
+            self.__dict__.pop(name, None)
+        raise ValueError(
+            f"{type(self).__name__} training diverged: the network's weights, batch-norm "
+            f"statistics or class scores are no longer finite (NaN or infinity) with "
+            f"learning_rate={self.learning_rate!r} (optimizer={self.optimizer!r}). Use a "
+            f"smaller learning_rate (e.g. {self.learning_rate / 10:g}); the estimator is "
+            "left unfitted."
+        ) from cause
+
+    def _train(self, X, y, *, validation_data, continuing, epochs, schedule, partial=False):
         images = self._validate_X(X, reset=not continuing)
         y = self._validate_y(y)
         check_consistent_length(images, y)
@@ -314,7 +376,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             self._trainer = trainer
             data = self._batches(train_images)
             train_seed = int(torch.randint(2**62, (1,), generator=generator))
-            with _seeded(train_seed, self.device_):
+            # Seeded (and serialised across threads) only when training draws at
+            # random itself: the batch order and augmentation use `generator`.
+            seeded = (_seeded(train_seed, self.device_) if _draws_at_random(self.module_)
+                      else contextlib.nullcontext())
+            with seeded:
                 n_run = trainer.run(
                     data, y_idx, epochs=epochs, schedule=schedule, validation=validation,
                     early_stopping=bool(self.early_stopping and not partial),
@@ -332,7 +398,20 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             data = self._batches(images)
             logits = predict_logits(self.module_, data, batch_size=max(int(self.batch_size), 256),
                                     **self._prediction_options())
-        return logits.double().numpy()
+        logits = logits.double().numpy()
+        bad = ~np.isfinite(logits).all(axis=1)
+        if bad.any():
+            if not _network_is_finite(self.module_):
+                cause = ("the network's weights are not finite (training diverged: refit "
+                         f"with a learning_rate smaller than {self.learning_rate!r})")
+            else:
+                cause = ("the network overflows float32 on them (pixel values far beyond "
+                         "those of the training images?)")
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite class scores for "
+                f"{int(bad.sum())} of {len(bad)} images: {cause}."
+            )
+        return logits
 
     def decision_function(self, X):
         """Class scores of the network (for two classes, the score difference).

@@ -9,7 +9,6 @@ layer (:func:`network_config`), with the ``"auto"`` choices made from the image 
 
 import math
 import numbers
-import os
 
 import numpy as np
 
@@ -322,21 +321,16 @@ def network_memory(config, height, width, batch_size=256, n_patches=100_000):
 
 
 def _available_memory(device):
-    """Bytes of memory of ``device`` (this machine's RAM for the CPU), or None."""
+    """Bytes of memory of ``device`` (this machine's RAM for the CPU) and its name."""
+    import torch
+
+    from .._device import device_memory, resolve_device
+
     try:
-        import torch
-
-        from .._device import resolve_device
-
         device = resolve_device(device)
-        if device.type == "cuda":
-            return int(torch.cuda.get_device_properties(device).total_memory), str(device)
-    except Exception:  # an unknown device: validated elsewhere
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "cpu"
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return None, None
+    except ValueError:  # an unknown device: validated elsewhere
+        device = torch.device("cpu")
+    return device_memory(device), str(device)
 
 
 def check_network_memory(config, height, width, params):

@@ -2,7 +2,6 @@
 
 import copy
 import math
-import os
 import threading
 from numbers import Real
 
@@ -12,11 +11,8 @@ from sklearn.frozen import FrozenEstimator
 from torch import nn
 
 from .._compat import Interval, StrOptions
-from .._device import to_cpu_state
-from .._images import check_no_bool_params
-from .._threads import torch_threads
+from .._device import device_memory, to_cpu_state
 from .._torch_estimator import TorchImageClassifier
-from ..core.training import predict_logits
 from ._architectures import ARCHITECTURES, ImageClassifierNet
 
 __all__ = ["CNNClassifier"]
@@ -91,24 +87,6 @@ def _initialize_weights(net, seed):
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)
 
 
-def _physical_memory():
-    """Bytes of memory of this machine (None when unknown)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return None
-
-
-def _device_memory(device):
-    """Bytes of memory of ``device`` (None when unknown)."""
-    if device.type == "cuda":
-        try:
-            return int(torch.cuda.get_device_properties(device).total_memory)
-        except Exception:  # pragma: no cover - no CUDA here
-            return None
-    return _physical_memory()
-
-
 def _training_bytes(builder, kwargs, batch_size, in_shape):
     """Estimated bytes to train the network ``builder(**kwargs)``, built on "meta".
 
@@ -146,7 +124,7 @@ def _check_memory(estimator, builder, kwargs, n_images):
     h, w, c = estimator.image_shape_
     batch = max(1, min(int(estimator.batch_size), int(n_images)))
     needed, n_params = _training_bytes(builder, kwargs, batch, (c, h, w))
-    available = _device_memory(estimator.device_)
+    available = device_memory(estimator.device_)
     if needed is None or available is None or needed <= available:
         return
     gib = 2.0**30
@@ -158,16 +136,6 @@ def _check_memory(estimator, builder, kwargs, n_images):
         "device: use smaller widths (architecture_params), a smaller batch_size or "
         "smaller images."
     )
-
-
-def _network_is_finite(module):
-    """Whether every floating-point parameter and buffer of ``module`` is finite."""
-    with torch.no_grad():
-        return all(
-            bool(torch.isfinite(t).all())
-            for t in list(module.parameters()) + list(module.buffers())
-            if t.is_floating_point()
-        )
 
 
 def _module_config(builder, kwargs):
@@ -544,68 +512,6 @@ class CNNClassifier(TorchImageClassifier):
 
     def _prediction_options(self):
         return {"flip_tta": self.test_time_augmentation, "mixed_precision": self.mixed_precision}
-
-    # ------------------------------------------------------------ fit / predict
-    def _fit(self, X, y, **kwargs):
-        check_no_bool_params(self)
-        try:
-            super()._fit(X, y, **kwargs)
-        except ValueError as exc:  # e.g. the training loop's non-finite loss
-            self._check_diverged(None, cause=exc)
-            raise
-        self._check_diverged(X)
-        return self
-
-    def _check_diverged(self, X, cause=None, n_check=64):
-        """Raise a clear ``ValueError`` (and un-fit) when training made the network diverge.
-
-        Diverged: a parameter or buffer is not finite, or the network's scores of the
-        first ``n_check`` training images are not (finite weights so large that the
-        forward pass overflows, e.g. batch-norm statistics near float32's maximum);
-        with ``X=None`` only the weights are checked.
-        """
-        module = self.__dict__.get("module_")
-        if module is None:
-            return
-        finite = _network_is_finite(module)
-        if finite and X is not None:
-            images = self._validate_X(X, reset=False)[:n_check]
-            with torch_threads(self.n_jobs):
-                logits = predict_logits(module, self._batches(images),
-                                        **self._prediction_options())
-            finite = bool(torch.isfinite(logits).all())
-        if finite:
-            return
-        for name in ("module_", "_trainer"):
-            self.__dict__.pop(name, None)
-        error = ValueError(
-            f"{type(self).__name__} training diverged: the network's weights, batch-norm "
-            f"statistics or class scores are no longer finite (NaN or infinity) with "
-            f"learning_rate={self.learning_rate!r} (optimizer={self.optimizer!r}). Use a "
-            f"smaller learning_rate (e.g. {self.learning_rate / 10:g}); the estimator is "
-            "left unfitted."
-        )
-        raise error from cause
-
-    def _logits(self, X):
-        logits = super()._logits(X)
-        bad = ~np.isfinite(logits).all(axis=1)
-        if bad.any():
-            if not _network_is_finite(self.module_):
-                cause = (
-                    "the network's weights are not finite (training diverged: refit with "
-                    f"a learning_rate smaller than {self.learning_rate!r})"
-                )
-            else:
-                cause = (
-                    "the network overflows float32 on them (pixel values far beyond those "
-                    "of the training images?)"
-                )
-            raise ValueError(
-                f"{type(self).__name__} computed non-finite class scores for {int(bad.sum())} "
-                f"of {len(bad)} images: {cause}."
-            )
-        return logits
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
