@@ -166,6 +166,23 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         return tags
 
 
+#: Largest absolute feature value of :class:`KernelSVC`: the RBF kernel's squared
+#: distances overflow float64 (about 1.8e308) beyond the square root of it, and the
+#: scores become NaN.
+MAX_ABS_FEATURE = 1e150
+
+
+def _check_magnitude(X):
+    """A clear ``ValueError`` for features whose squared distances overflow float64."""
+    largest = float(np.abs(X).max()) if X.size else 0.0
+    if largest > MAX_ABS_FEATURE:
+        raise ValueError(
+            f"KernelSVC needs features of absolute value at most {MAX_ABS_FEATURE:g} (their "
+            f"squared distances overflow float64 beyond); X holds {largest:.3g}: standardise "
+            "X (e.g. StandardScaler())."
+        )
+
+
 class KernelSVC(ClassifierMixin, BaseEstimator):
     """RBF-kernel SVM that switches to a Nystroem approximation on large data.
 
@@ -271,6 +288,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         """
         check_classification_labels(y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        _check_magnitude(X)
         check_classification_targets(y)
         self.gamma_ = _scale_gamma(X) if self.gamma == "scale" else float(self.gamma)
         self.approximate_ = X.shape[0] > self.exact_max_samples
@@ -295,6 +313,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         """``estimator_.method(X)`` on ``X`` checked against the training features."""
         check_is_fitted(self, "estimator_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        _check_magnitude(X)
         return getattr(self.estimator_, method)(X)
 
     def predict(self, X):

@@ -32,7 +32,9 @@ def test_scale_gamma_of_constant_features_is_one_as_in_svc():
 @pytest.mark.parametrize("scale", [1e160, 1e-170])
 def test_scale_gamma_refuses_a_variance_beyond_float64(scale):
     X = _features(scale, dtype=np.float64)
-    with pytest.raises(ValueError, match=r"gamma='scale' is undefined.*StandardScaler"):
+    # Beyond 1e150 the magnitude check refuses the features first (same advice).
+    with pytest.raises(ValueError, match=r"(gamma='scale' is undefined|at most 1e\+150)"
+                                         r".*StandardScaler"):
         KernelSVC().fit(X, Y)
     assert KernelSVC(gamma=1e-3).fit(_features(1.0), Y).gamma_ == 1e-3  # a number: as given
 
@@ -44,3 +46,21 @@ def test_property_scale_gamma_matches_the_float64_variance(exponent, dtype):
     gamma = KernelSVC(exact_max_samples=100).fit(X, Y).gamma_
     assert np.isfinite(gamma) and gamma > 0
     assert gamma == pytest.approx(1.0 / (3 * X.astype(np.float64).var()), rel=1e-9)
+
+
+def test_features_whose_squared_distances_overflow_are_refused():
+    # Values near 1e154 made the RBF kernel's squared distances overflow float64: NaN
+    # scores. They are refused with a clear message, in fit and in predict.
+    import numpy as np
+    import pytest
+
+    from sklearn_ckn import KernelSVC
+
+    X = np.random.default_rng(0).normal(size=(12, 4))
+    y = np.arange(12) % 2
+    with pytest.raises(ValueError, match="at most 1e\\+150.*StandardScaler"):
+        KernelSVC().fit(X * 1e154, y)
+    svc = KernelSVC().fit(X, y)
+    with pytest.raises(ValueError, match="at most 1e\\+150"):
+        svc.decision_function(X * 1e154)
+    assert np.isfinite(svc.decision_function(X * 1e140)).all()

@@ -316,11 +316,6 @@ def test_torch_linear_svc(data):
     check_classifier(lambda: TorchLinearSVC(max_iter=20), *data)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KernelSVC (sklearn_ckn/_baselines.py) can return NaN scores for features near "
-    "1e154, whose squared norms overflow float64; depends on the BLAS path taken",
-)
 @fuzz_settings(max_examples=60)
 @given(data=features_2d())
 def test_kernel_svc(data):
