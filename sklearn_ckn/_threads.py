@@ -5,8 +5,17 @@ One policy, shared by every torch estimator (``CKNTransformer``, ``TorchLinearSV
 
 * ``n_jobs=None`` (the default): one thread inside a joblib worker (``GridSearchCV``,
   ``cross_val_score`` ... with ``n_jobs`` other than 1, any backend), where the
-  workers already use the cores; elsewhere torch's current setting is left alone
-  (all cores unless ``torch.set_num_threads`` changed it);
+  workers already use the cores; elsewhere as many threads as the machine has cores
+  free now, at most torch's current setting (all cores unless
+  ``torch.set_num_threads`` changed it): the idle time of the cores is measured over
+  50 ms (:func:`sklearn_ckn._cpu_load.free_cores`, reused for
+  :data:`FREE_CORES_TTL` seconds), so that a machine where another process keeps a
+  core busy (a browser, a second notebook kernel) runs on the cores left. Torch's
+  OpenMP threads synchronise at the end of every parallel region, and a thread that
+  shares a busy core delays all the others: with a core busy, the README's quick
+  start took 1.35 times as long with 2 threads as with one. The CKN's features do not
+  depend on the thread count (bit for bit); ``SKLEARN_CKN_ADAPTIVE_THREADS=0`` turns
+  the measurement off (torch's setting is then left alone);
 * ``n_jobs=k >= 1``: ``k`` threads, at most :data:`MAX_THREADS_PER_CORE` per core
   (more only oversubscribe the CPU, and GNU OpenMP aborts the whole process when
   asked for absurd counts such as 10**12); ``n_jobs=-1``: all cores, ``-2``: all but
@@ -33,6 +42,7 @@ import contextlib
 import numbers
 import os
 import threading
+import time
 
 __all__ = [
     "cpu_threads",
@@ -44,6 +54,32 @@ __all__ = [
 
 #: ``n_jobs`` above this many threads per core is capped there.
 MAX_THREADS_PER_CORE = 4
+
+#: Seconds a measurement of the free cores is reused by ``n_jobs=None``.
+FREE_CORES_TTL = 2.0
+
+_free_measured = (float("-inf"), None)  # (time.monotonic(), free cores)
+
+
+def _adaptive():
+    return os.environ.get("SKLEARN_CKN_ADAPTIVE_THREADS", "1").strip() not in ("0", "false", "")
+
+
+def _free_threads():
+    """``n_jobs=None`` outside a worker: the free cores if fewer than torch's threads."""
+    global _free_measured
+    if not _adaptive():
+        return None
+    import torch
+
+    from ._cpu_load import free_cores
+
+    when, free = _free_measured
+    now = time.monotonic()
+    if free is None or now - when > FREE_CORES_TTL:
+        free = free_cores()
+        _free_measured = (now, free)
+    return free if free < torch.get_num_threads() else None
 
 _forked = False
 
@@ -110,7 +146,8 @@ def resolve_n_threads(n_jobs):
     >>> from sklearn_ckn._threads import resolve_n_threads
     >>> resolve_n_threads(2)
     2
-    >>> resolve_n_threads(None) is None  # outside a joblib worker
+    >>> n = resolve_n_threads(None)  # outside a worker: the free cores (None: all)
+    >>> n is None or n >= 1
     True
 
     In a forked child process (see the module docstring) the answer is always 1.
@@ -125,7 +162,7 @@ def resolve_n_threads(n_jobs):
     if in_forked_child():
         return 1
     if n_jobs is None:
-        return 1 if in_joblib_worker() else None
+        return 1 if in_joblib_worker() else _free_threads()
     n_jobs = int(n_jobs)
     from joblib import cpu_count
 

@@ -11,6 +11,7 @@ name: the writers are handed out by a fixture.
 """
 
 import gzip
+import os
 import pickle
 import struct
 
@@ -18,6 +19,12 @@ import numpy as np
 import pytest
 import scipy.io
 from PIL import Image
+
+
+# n_jobs=None measures the machine's free cores (sklearn_ckn._threads): off in the tests,
+# whose thread counts must not depend on what else the machine runs (tests/test_threads.py
+# turns it on with a measurement it controls).
+os.environ["SKLEARN_CKN_ADAPTIVE_THREADS"] = "0"
 
 
 @pytest.fixture

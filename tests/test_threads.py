@@ -184,3 +184,27 @@ def test_absurd_thread_counts_are_capped():
 
     assert resolve_n_threads(10**12) == MAX_THREADS_PER_CORE * cpu_count()
     assert _threads_in_call(10**12) == MAX_THREADS_PER_CORE * cpu_count()
+
+
+@pytest.mark.parametrize("free, expected", [(1, 1), (2, None), (3, None)])
+def test_default_threads_follow_the_free_cores(monkeypatch, free, expected):
+    # n_jobs=None outside a worker: the cores other work leaves free, at most torch's
+    # setting (None: the setting is left alone), measured at most every FREE_CORES_TTL.
+    from sklearn_ckn import _cpu_load, _threads
+
+    calls = []
+    monkeypatch.setenv("SKLEARN_CKN_ADAPTIVE_THREADS", "1")
+    monkeypatch.setattr(_cpu_load, "free_cores", lambda: calls.append(1) or free)
+    monkeypatch.setattr(_threads, "_free_measured", (float("-inf"), None))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert resolve_n_threads(None) == expected
+        assert resolve_n_threads(None) == expected
+        assert len(calls) == 1  # reused within the TTL
+        assert _threads_in_call(None) == (expected or 2)
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("SKLEARN_CKN_ADAPTIVE_THREADS", "0")
+        assert resolve_n_threads(None) is None
+    finally:
+        torch.set_num_threads(before)
