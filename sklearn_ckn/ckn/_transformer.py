@@ -145,6 +145,11 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         anchors need rather than a fixed number).
     kmeans_max_iter : int, default=20
         Maximum spherical k-means iterations per layer.
+    kmeans_precision : {"float32", "auto"}, default="float32"
+        Precision of the k-means assignment products, most of ``fit``'s time:
+        ``"auto"`` runs them in bfloat16 where the device computes it natively (a GPU,
+        a CPU with AVX512-BF16 or AMX units) and the patches have at least 128
+        dimensions; the anchors are averaged in float32 either way.
     kmeans_tol : float, default=1e-5
         Each layer's k-means stops when its objective (the mean cosine of the patches
         to their nearest anchor) improves by less than this in an iteration.
@@ -279,6 +284,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         "n_patches": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans_tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "kmeans_precision": [StrOptions({"auto", "float32"})],
         "image_shape": [tuple, list, None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
@@ -302,6 +308,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         n_patches=100_000,
         kmeans_max_iter=20,
         kmeans_tol=1e-5,
+        kmeans_precision="float32",
         image_shape=None,
         batch_size=256,
         device="auto",
@@ -322,6 +329,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         self.n_patches = n_patches
         self.kmeans_max_iter = kmeans_max_iter
         self.kmeans_tol = kmeans_tol
+        self.kmeans_precision = kmeans_precision
         self.image_shape = image_shape
         self.batch_size = batch_size
         self.device = device
@@ -428,6 +436,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
             self.fit_stats_ = fit_ckn_unsupervised(
                 ckn, load_batch, n, n_patches=self._n_patches(config),
                 kmeans_max_iter=self.kmeans_max_iter, kmeans_tol=self.kmeans_tol,
+                kmeans_precision=self.kmeans_precision,
                 whitening_reg=self.whitening_reg, progress=progress,
                 batch_size=self.batch_size, seed=seed, verbose=self.verbose,
             )

@@ -9,8 +9,11 @@ worst represented, which also cannot lower the objective.
 
 import torch
 
-__all__ = ["spherical_kmeans"]
+__all__ = ["BF16_MIN_FEATURES", "fast_product_dtype", "spherical_kmeans"]
 
+
+#: Shortest rows whose assignment products :func:`fast_product_dtype` runs in bfloat16.
+BF16_MIN_FEATURES = 128
 
 # Rows per similarity block on the CPU: a block of about 2^18 floats (1 MiB) stays in
 # the L2 cache between the product that writes it and the max that reads it, instead
@@ -48,9 +51,49 @@ def _assign(X, centroids, chunk, sims=None, labels=None, block=None):
     return sims, labels
 
 
+def fast_product_dtype(X, min_features=BF16_MIN_FEATURES):
+    """The dtype in which the assignment products of ``X`` run fastest: bfloat16 or ``X``'s.
+
+    bfloat16 where the device computes it natively (CUDA, or a CPU with AVX512-BF16 or
+    AMX units) and the rows are long enough for the product to dominate an
+    iteration (``min_features``); otherwise ``X.dtype``. The assignment only needs
+    each row's most similar centroid: a bfloat16 product changes it only between
+    centroids whose similarities are within about 1% of each other, and the centroids
+    are still averaged in ``X``'s precision.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        The rows to cluster.
+    min_features : int, default=BF16_MIN_FEATURES
+        Shortest rows for which bfloat16 is chosen.
+
+    Returns
+    -------
+    dtype : torch.dtype
+        ``torch.bfloat16`` or ``X.dtype``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn.core.spherical_kmeans import fast_product_dtype
+    >>> fast_product_dtype(torch.zeros(10, 27))
+    torch.float32
+    """
+    if X.shape[1] < min_features or X.dtype != torch.float32:
+        return X.dtype
+    if X.device.type == "cuda":
+        return torch.bfloat16
+    try:
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # pragma: no cover - an older torch without these probes
+        native = False
+    return torch.bfloat16 if native else X.dtype
+
+
 def spherical_kmeans(
     X, n_clusters, *, max_iter=20, tol=1e-5, seed=0, chunk=None, verbose=0, init=None,
-    progress=None,
+    progress=None, product_dtype=None,
 ):
     """Cluster unit-norm rows of ``X`` by spherical k-means.
 
@@ -86,6 +129,11 @@ def spherical_kmeans(
         ``progress(iterable, verbose=..., desc=...)`` wraps the iterations (e.g. a
         tqdm bar with ``set_postfix``); None: no progress display. The core stays
         free of display code: the estimators pass the package's own.
+    product_dtype : torch.dtype or None
+        Dtype of the assignment's products (``torch.bfloat16``: a copy of ``X`` in
+        that dtype is kept); None: ``X.dtype``. The centroids are averaged in
+        ``X.dtype`` either way, and the objective is the mean similarity computed in
+        ``product_dtype``.
 
     Returns
     -------
@@ -117,17 +165,19 @@ def spherical_kmeans(
             )
         centroids = init.to(dtype=X.dtype, device=X.device).clone()
     chunk = _block_rows(X, n_clusters, chunk)
-    sims = torch.empty(n, dtype=X.dtype, device=X.device)
+    low = X.dtype if product_dtype is None else product_dtype
+    X_low = X if low == X.dtype else X.to(low)
+    sims = torch.empty(n, dtype=low, device=X.device)
     labels = torch.empty(n, dtype=torch.long, device=X.device)
-    block = torch.empty(min(chunk, n), n_clusters, dtype=X.dtype, device=X.device)
+    block = torch.empty(min(chunk, n), n_clusters, dtype=low, device=X.device)
     sums = torch.empty_like(centroids)
     objectives = []
     iterations = range(max_iter)
     bar = iterations if progress is None else progress(
         iterations, verbose=verbose, desc="spherical k-means")
     for _ in bar:
-        _assign(X, centroids, chunk, sims, labels, block)
-        objectives.append(sims.mean().item())
+        _assign(X_low, centroids.to(low), chunk, sims, labels, block)
+        objectives.append(sims.float().mean().item())
         if verbose and hasattr(bar, "set_postfix"):
             bar.set_postfix(objective=f"{objectives[-1]:.5f}")
         if len(objectives) > 1 and objectives[-1] - objectives[-2] < tol:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .patches import gather_patches
-from .spherical_kmeans import spherical_kmeans
+from .spherical_kmeans import fast_product_dtype, spherical_kmeans
 from .whitening import fit_patch_whitening
 
 __all__ = ["TooFewPatchesError", "fit_ckn_unsupervised", "sample_layer_patches"]
@@ -153,6 +153,7 @@ def fit_ckn_unsupervised(
     n_patches=100_000,
     kmeans_max_iter=20,
     kmeans_tol=1e-5,
+    kmeans_precision="float32",
     batch_size=256,
     seed=0,
     verbose=0,
@@ -179,6 +180,11 @@ def fit_ckn_unsupervised(
         Patches drawn per layer for spherical k-means (one number, or one per layer).
     kmeans_max_iter : int, default=20
         Spherical k-means iterations per layer.
+    kmeans_precision : {"float32", "auto"}, default="float32"
+        Dtype of k-means' assignment products: ``"auto"`` runs them in bfloat16 where
+        the device computes it natively and the patches are long enough
+        (:func:`.spherical_kmeans.fast_product_dtype`); the anchors are averaged in
+        float32 either way.
     kmeans_tol : float, default=1e-5
         Each layer's k-means stops when its objective (the mean cosine of the
         patches to their centroids) improves by less than this in an iteration.
@@ -251,6 +257,7 @@ def fit_ckn_unsupervised(
             layer.n_filters,
             max_iter=kmeans_max_iter,
             tol=kmeans_tol,
+            product_dtype=fast_product_dtype(patches) if kmeans_precision == "auto" else None,
             seed=int(rng.integers(2**31)),
             verbose=verbose,
             progress=progress,

@@ -43,3 +43,35 @@ def test_seed_makes_it_repeatable():
 def test_too_many_clusters_is_an_error():
     with pytest.raises(ValueError, match="Cannot find 11 clusters in 10 points"):
         spherical_kmeans(_unit_rows(10, 3), 11)
+
+
+def test_bfloat16_products_find_the_same_clusters():
+    # The assignment's products in bfloat16 (kmeans_precision="auto" on CPUs with native
+    # bfloat16): same clusters on separated data, centroids still unit-norm float32.
+    import torch
+
+    from sklearn_ckn.core.spherical_kmeans import spherical_kmeans
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.nn.functional.normalize(torch.randn(8, 256, generator=g), dim=1)
+    labels = torch.arange(800) % 8
+    X = torch.nn.functional.normalize(
+        centres[labels] + 0.05 * torch.randn(800, 256, generator=g), dim=1)
+    start = X[:8]  # one point of each cluster: the same start for both
+    full, obj_full = spherical_kmeans(X, 8, init=start)
+    low, obj_low = spherical_kmeans(X, 8, init=start, product_dtype=torch.bfloat16)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low.norm(dim=1), torch.ones(8))
+    match = (full @ low.T).amax(dim=1)  # every centroid found again
+    assert bool((match > 0.999).all())
+    assert abs(obj_low[-1] - obj_full[-1]) < 1e-2
+
+
+def test_fast_product_dtype_keeps_short_rows_and_other_dtypes():
+    import torch
+
+    from sklearn_ckn.core.spherical_kmeans import BF16_MIN_FEATURES, fast_product_dtype
+
+    assert fast_product_dtype(torch.zeros(4, BF16_MIN_FEATURES - 1)) == torch.float32
+    assert fast_product_dtype(torch.zeros(4, 512, dtype=torch.float64)) == torch.float64
+    assert fast_product_dtype(torch.zeros(4, 512)) in (torch.float32, torch.bfloat16)
