@@ -60,6 +60,11 @@ def transform_to(estimator, X, out, *, batch_size=None, chunks_in_flight=None):
     out : the ``out`` argument
         Filled with ``estimator.transform(X)``.
 
+    See Also
+    --------
+    sklearn_ckn.transform_dask : Lazy features of a dask array.
+    sklearn_ckn.svm.TorchLinearSVC : Fits from a memmap, zarr or dask array by chunks.
+
     Examples
     --------
     >>> import numpy as np

@@ -191,6 +191,7 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
     --------
     CKNTransformer : The unsupervised CKN (features for any estimator).
     CNNClassifier : A CNN trained with the same loop.
+    sklearn_ckn.explain.plot_grad_cam : Class activation maps of the fitted classifier.
 
     References
     ----------

@@ -212,6 +212,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
     See Also
     --------
     sklearn.kernel_approximation.Nystroem : Nystrom approximation of a kernel on vectors.
+    sklearn_ckn.ckn.CKNClassifier : The supervised CKN, trained end to end from this network.
+    sklearn_ckn.transform_to : Features written batch by batch into a memmap or zarr array.
+    sklearn_ckn.svm.TorchLinearSVC : A linear SVM for wide CKN features.
 
     References
     ----------

@@ -33,6 +33,10 @@ class ParameterError(ValueError):
         The entry at fault of a dict parameter (the model of ``max_train`` or
         ``model_params``).
 
+    See Also
+    --------
+    sklearn_ckn.compare.run_comparison : Raises it before loading anything.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import ParameterError, run_comparison

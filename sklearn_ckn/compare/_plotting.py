@@ -92,6 +92,11 @@ def per_class_accuracy(y_true, predictions, *, labels=None, target_names=None):
         per model (fraction of the class's images predicted correctly) and, when
         both ``"ckn"`` and ``"cnn"`` are in ``predictions``, ``ckn_minus_cnn``.
 
+    See Also
+    --------
+    sklearn_ckn.compare.format_per_class_table : The table as text.
+    sklearn.metrics.classification_report : Per-class precision and recall.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import per_class_accuracy
@@ -139,6 +144,10 @@ def format_per_class_table(table, *, first="cnn", second="ckn", digits=2):
     text : str
         Accuracies in percent, one line per class, plus an ``ALL`` line (the
         support-weighted mean, i.e. the accuracy).
+
+    See Also
+    --------
+    sklearn_ckn.compare.per_class_accuracy : The table it formats.
 
     Examples
     --------
@@ -194,6 +203,11 @@ class ConfusionMatricesDisplay(Display):
         The figure drawn on (after :meth:`plot`).
     axes_ : ndarray of matplotlib.axes.Axes
         One panel per model (unused panels of a new figure are hidden).
+
+    See Also
+    --------
+    sklearn_ckn.compare.plot_confusion_matrices : Builds and draws it.
+    sklearn.metrics.ConfusionMatrixDisplay : One model's matrix.
 
     Examples
     --------
@@ -367,6 +381,11 @@ def plot_confusion_matrices(
     fig : matplotlib.figure.Figure
         A new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
 
+    See Also
+    --------
+    sklearn_ckn.compare.ConfusionMatricesDisplay : The display behind it.
+    sklearn.metrics.ConfusionMatrixDisplay : One model's matrix.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import plot_confusion_matrices
@@ -432,6 +451,10 @@ class MisclassifiedDisplay(Display):
     figure_ : matplotlib.figure.Figure
     axes_ : ndarray of matplotlib.axes.Axes
         One panel per image shown.
+
+    See Also
+    --------
+    sklearn_ckn.compare.plot_misclassified : Builds and draws it.
 
     Examples
     --------
@@ -618,6 +641,11 @@ def plot_misclassified(
     -------
     fig : matplotlib.figure.Figure
         A new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
+
+    See Also
+    --------
+    sklearn_ckn.compare.MisclassifiedDisplay : The display behind it.
+    sklearn_ckn.compare.plot_confusion_matrices : Where the errors go, per class.
 
     Examples
     --------

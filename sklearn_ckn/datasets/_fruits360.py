@@ -160,6 +160,11 @@ def load_fruits360(
         For unknown classes, bad arguments, undecodable images, or images of
         different sizes with ``image_size=None``.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_fruits360

@@ -121,6 +121,11 @@ def load_mnist(
         ``verify_checksums``) or is corrupt (bad magic number, wrong length,
         labels beyond 0..9); the message names the file.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_mnist

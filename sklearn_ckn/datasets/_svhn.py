@@ -118,6 +118,11 @@ def load_svhn(
         ``verify_checksums``), is corrupt, lacks ``X``/``y`` or has labels that are not
         whole numbers in 1..10; the message names the file.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_svhn

@@ -157,6 +157,7 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
     --------
     sklearn.svm.LinearSVC : The same model, solved by liblinear.
     sklearn_ckn.svm.make_linear_classifier : The linear stages compared for CKN features.
+    sklearn_ckn.svm.TorchLinearSVCCV : The same model, with ``C`` chosen by cross-validation.
 
     Notes
     -----
