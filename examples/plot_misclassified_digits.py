@@ -48,11 +48,21 @@ plt.show()
 # The misclassified images
 # ------------------------
 # Each image is titled with the prediction and the truth ("Pred: 8 / True: 1");
-# ``target_names`` maps integer labels to names (here the digits themselves).
+# ``target_names`` maps integer labels to names (here the digits themselves). Without
+# ``ax``, :func:`~sklearn_ckn.compare.plot_misclassified` returns a new figure of its
+# own (shown as an image in a notebook, saved with ``fig.savefig``); here it draws on
+# pyplot axes of a grid.
+import numpy as np
+
 from sklearn_ckn.compare import plot_misclassified
 
-fig = plot_misclassified(X_test, y_test, y_pred, target_names=digits.target_names,
-                         n_examples=16, ncols=8, title="CKN + LinearSVC")
-fig.set_size_inches(9, 3.2)
+n_show = min(16, int(np.sum(y_pred != y_test)))
+fig, axes = plt.subplots(2, 8, figsize=(9, 3.4))
+for ax in axes.ravel()[n_show:]:
+    ax.set_axis_off()
+plot_misclassified(X_test, y_test, y_pred, target_names=digits.target_names,
+                   n_examples=n_show, ax=axes.ravel()[:n_show])
+fig.suptitle(f"CKN + LinearSVC: {int(np.sum(y_pred != y_test))} misclassified test digits")
+fig.tight_layout()
 
 # sphinx_gallery_thumbnail_number = 2
