@@ -68,11 +68,12 @@ class MapFeatureNamesMixin:
 class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, BaseEstimator):
     """Unsupervised convolutional kernel network (CKN) features for images.
 
-    Each layer maps every ``p x p`` patch ``x`` of its input map to
-    ``||x|| kappa(Z Z^T)^(-1/2) kappa(Z x / ||x||)``, the Nystrom approximation of the
-    dot-product kernel ``kappa(<x, z>)`` on the sphere (by default
-    ``kappa(u) = exp((u - 1) / sigma^2)``, a Gaussian kernel on normalised patches)
-    with anchor points ``Z`` learned by spherical k-means on patches sampled from the
+    Each layer maps every :math:`p \\times p` patch :math:`x` of its input map to
+    :math:`\\|x\\| \\, \\kappa(Z Z^\\top)^{-1/2} \\kappa(Z x / \\|x\\|)`, the Nystrom
+    approximation of the dot-product kernel :math:`\\kappa(\\langle x, z \\rangle)` on the
+    sphere (by default :math:`\\kappa(u) = e^{(u - 1) / \\sigma^2}`, a Gaussian kernel on
+    normalised patches) with anchor points :math:`Z` learned by spherical k-means on
+    patches sampled from the
     training images. The map is then Gaussian-pooled with a subsampling factor, and
     layers are stacked (Mairal, NIPS 2016, unsupervised CKN). The flattened last map,
     normalised per image and scaled per feature (``normalize``), is a feature vector for
@@ -117,8 +118,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         eigenvalue of the patch covariance: small values whiten fully (and amplify
         noise), large values approach plain centring.
     power : float in (0, 1], default=1.0
-        Exponent of the signed power ``sign(f) |f|^power`` applied to every feature
-        ``f`` of the last map before ``normalize`` (the power normalisation of
+        Exponent of the signed power :math:`\\mathrm{sign}(f) |f|^{power}` applied to
+        every feature :math:`f` of the last map before ``normalize`` (the power
+        normalisation of
         Perronnin et al., 2010), which damps the few large activations that dominate
         a linear model's dot products; ``1``: none. A parameter to tune: with
         ``LinearSVC()``, ``0.5`` scored 98.99% instead of 98.85% on MNIST (10,000
