@@ -96,6 +96,8 @@ def sklearn_entries():
         ("grid_search", "std:label", "modules/grid_search.html#grid-search", "Tuning the hyper-parameters"),
         ("model_persistence", "std:label", "model_persistence.html#model-persistence", "Model persistence"),
         ("accuracy_score", "std:label", "modules/model_evaluation.html#accuracy-score", "Accuracy score"),
+        ("df_output_transform", "std:label", "developers/develop.html#df-output-transform",
+         "Developer API for set_output"),
         ("user_guide", "std:label", "user_guide.html#user-guide", "User Guide"),
     ]
     for term in ["random_state", "n_jobs", "warm_start", "fit", "transform", "predict",
