@@ -10,7 +10,7 @@ steps) side by side. This example fits a CNN, a CKN pipeline and a supervised CK
 the bundled digits and explains their predictions on one test image per class.
 
 The digits are only 8x8 pixels: to give the maps some resolution, every image is
-enlarged to 24x24 (each pixel repeated 3x3) before anything is fitted.
+enlarged to 16x16 (each pixel repeated 2x2) before anything is fitted.
 """
 
 # %%
@@ -22,11 +22,11 @@ from sklearn.model_selection import train_test_split
 from sklearn_ckn.datasets import load_digits_images
 
 digits = load_digits_images()
-images = np.kron(digits.images, np.ones((1, 3, 3), dtype=np.uint8))  # (1797, 24, 24)
+images = np.kron(digits.images, np.ones((1, 2, 2), dtype=np.uint8))  # (1797, 16, 16)
 X_train, X_test, y_train, y_test = train_test_split(
     images, digits.target, test_size=0.25, stratify=digits.target, random_state=0
 )
-X_train, y_train = X_train[:600], y_train[:600]
+X_train, y_train = X_train[:500], y_train[:500]
 print(images.shape, images.dtype)
 
 # %%
@@ -44,11 +44,11 @@ from sklearn_ckn import CKNClassifier, CKNTransformer, CNNClassifier
 cnn = CNNClassifier("resnet-small", architecture_params={"widths": (8, 16, 32)}, epochs=10,
                     random_state=0)
 ckn = make_pipeline(
-    CKNTransformer(n_filters=(16, 64), subsamplings=(2, 3), n_patches=20_000, random_state=0),
+    CKNTransformer(n_filters=(16, 64), subsamplings=(2, 2), n_patches=20_000, random_state=0),
     LinearSVC(),
 )
 supervised = CKNClassifier(
-    ckn=CKNTransformer(n_filters=(16, 64), subsamplings=(2, 3), n_patches=20_000),
+    ckn=CKNTransformer(n_filters=(16, 64), subsamplings=(2, 2), n_patches=20_000),
     epochs=2, random_state=0,
 )
 models = {"CNN": cnn, "CKN": ckn, "Supervised CKN": supervised}
