@@ -16,7 +16,7 @@ and scores the best pipeline on held-out digits.
 # :func:`~sklearn_ckn.datasets.load_digits_images` gives the 1,797 digits as
 # ``uint8`` images of shape ``(8, 8)``; the transformer takes them as they are (rows
 # of 64 pixels work too). A stratified split keeps a quarter aside for the final score;
-# the search runs on 600 training images so that this page builds in seconds.
+# the search runs on 450 training images so that this page builds in seconds.
 from sklearn.model_selection import train_test_split
 
 from sklearn_ckn.datasets import load_digits_images
@@ -25,7 +25,7 @@ X, y = load_digits_images(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, stratify=y, random_state=0
 )
-X_train, y_train = X_train[:600], y_train[:600]
+X_train, y_train = X_train[:450], y_train[:450]
 print(f"{len(X_train)} training and {len(X_test)} test images of shape {X.shape[1:]}")
 
 # %%
@@ -35,7 +35,7 @@ print(f"{len(X_train)} training and {len(X_test)} test images of shape {X.shape[
 # :class:`~sklearn.svm.LinearSVC`. The CKN is the costly step and does not depend on
 # ``svm__C``: the pipeline's ``memory`` caches its fitted transform, so that each
 # network is fitted once per fold whatever the number of ``C`` values.
-# ``n_patches=20_000`` (k-means on 20,000 patches per layer instead of 100,000) keeps
+# ``n_patches=10_000`` (k-means on 10,000 patches per layer instead of 100,000) keeps
 # the fits short on this small data set.
 import tempfile
 
@@ -47,7 +47,7 @@ from sklearn_ckn import CKNTransformer
 cache = tempfile.TemporaryDirectory()
 pipe = Pipeline(
     [
-        ("ckn", CKNTransformer(subsamplings=(2, 2), n_patches=20_000, random_state=0)),
+        ("ckn", CKNTransformer(subsamplings=(2, 2), n_patches=10_000, random_state=0)),
         ("svm", LinearSVC()),
     ],
     memory=cache.name,
@@ -91,7 +91,7 @@ for n_filters in param_grid["ckn__n_filters"]:
 ax.set_xscale("log")
 ax.set_xlabel("LinearSVC C")
 ax.set_ylabel("3-fold CV accuracy")
-ax.set_title("CKN -> LinearSVC on 600 digits")
+ax.set_title("CKN -> LinearSVC on 450 digits")
 ax.legend()
 fig.tight_layout()
 
