@@ -73,7 +73,12 @@ def sklearn_entries():
         except Exception:  # noqa: BLE001  (an optional dependency)
             continue
         entries.append((modname, "py:module", f"api/{modname}.html#module-{modname}", None))
-        for name in getattr(module, "__all__", []):
+        names = getattr(module, "__all__", None)
+        if names is None:  # sklearn.base, sklearn.kernel_approximation, ...: no __all__
+            names = [n for n, o in vars(module).items() if not n.startswith("_")
+                     and (inspect.isclass(o) or inspect.isfunction(o))
+                     and getattr(o, "__module__", "").startswith(modname)]
+        for name in names:
             try:
                 obj = getattr(module, name, None)
             except ImportError:  # experimental estimators (HalvingGridSearchCV, ...)
