@@ -6,21 +6,17 @@ Build it with ``python -m sphinx -W -b html docs docs/_build/html`` after
 * The API reference (``api.rst``) is generated here, at every build, from the
   ``__all__`` of ``sklearn_ckn`` and of its subpackages, so that it lists exactly
   the public API; each object gets a page from the numpydoc docstrings.
-* The gallery is built from ``examples/`` by sphinx-gallery, on small data:
-  ``plot_digits_comparison.py`` (the bundled 8x8 digits, as written, about 30 s) and
-  ``plot_ckn_gridsearch_digits.py`` (``--quick``) need no file and always run; the
-  others need a data set on disk and run, with ``--quick`` on 200 training and 100
-  test images, only when ``SKLEARN_CKN_GALLERY_DATA`` names the folder that holds
-  them (the examples' ``--data-home``); otherwise their pages show the code only.
-  ``SKLEARN_CKN_GALLERY=full`` runs every executed example with its own defaults.
-  Figures the examples save into their ``--out`` folder are shown on their pages.
+* The gallery is built from ``examples/`` by sphinx-gallery: every example runs at
+  every build, on the bundled digits or tiny synthetic data (no download), each in
+  well under a minute on 2 CPU cores (``sg_execution_times`` lists the times).
+* Links to scikit-learn, NumPy, PyTorch and Python go through intersphinx, with
+  inventories written from the installed packages (``sphinxext/local_inventories.py``:
+  the build runs offline).
 * The existing Markdown pages (``ckn.md``, ``cnn.md``, ...) are read with MyST.
 """
 
 import importlib
-import os
 import pkgutil
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,9 +24,10 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # the package itself, also when not installed
+sys.path.insert(0, str(DOCS / "sphinxext"))
 
 import sklearn_ckn  # noqa: E402
-from sphinx_gallery.scrapers import figure_rst  # noqa: E402
+from local_inventories import write_inventories  # noqa: E402
 
 # -- project -----------------------------------------------------------------------
 project = "sklearn-ckn"
@@ -43,6 +40,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
@@ -71,13 +69,46 @@ myst_heading_anchors = 3
 # ../README.md) that are not pages of the site: those links stay plain links.
 suppress_warnings = ["myst.xref_missing", "config.cache"]
 
+# -- intersphinx: scikit-learn, NumPy, PyTorch, Python -----------------------------
+# The build runs offline (no inventory can be downloaded), so the inventories are
+# written at every build from the installed packages (docs/sphinxext/local_inventories.py)
+# with each project's published URL scheme: links go to the installed versions' pages.
+intersphinx_mapping = write_inventories(Path(tempfile.mkdtemp(prefix="sklearn_ckn_inv_")))
+intersphinx_disabled_reftypes = ["std:doc"]
+
 # -- autodoc / autosummary / numpydoc ----------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-numpydoc_xref_param_type = False
+# Parameter types link to their pages ("ndarray", "Pipeline", "torch.device", ...).
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "ndarray": "numpy.ndarray",
+    "memmap": "numpy.memmap",
+    "np.memmap": "numpy.memmap",
+    "DataFrame": "pandas.DataFrame",
+    "pandas.DataFrame": "pandas.DataFrame",
+    "Pipeline": "sklearn.pipeline.Pipeline",
+    "BaseEstimator": "sklearn.base.BaseEstimator",
+    "Bunch": "sklearn.utils.Bunch",
+    "Figure": "matplotlib.figure.Figure",
+    "Axes": "matplotlib.axes.Axes",
+    "RandomState": "numpy.random.RandomState",
+    "Tensor": "torch.Tensor",
+    "torch.Tensor": "torch.Tensor",
+    "nn.Module": "torch.nn.Module",
+    "torch.nn.Module": "torch.nn.Module",
+    "torch.device": "torch.device",
+    "path-like": "os.PathLike",
+}
+numpydoc_xref_ignore = {"of", "or", "and", "default", "optional", "shape", "object",
+                        "instance", "type", "a", "an", "the", "to", "with", "in", "n",
+                        "n_samples", "n_features", "n_classes", "estimator", "function",
+                        "mapping", "any", "fitted", "transformer", "classifier", "like"}
+# Every class page lists its methods, inherited ones included (docs/_templates).
+autosummary_context = {"toplevel": sorted(n for n in sklearn_ckn.__all__ if n != "__version__")}
 
 
 def _skip_member(app, what, name, obj, skip, options):
@@ -85,7 +116,18 @@ def _skip_member(app, what, name, obj, skip, options):
     # estimator class; their docstrings belong to (and link into) scikit-learn's docs.
     if name.startswith("set_") and name.endswith("_request"):
         return True
+    # The torch modules of sklearn_ckn.core inherit dozens of torch.nn.Module methods:
+    # their page lists the module's own (forward, ...) and links to Module's page.
+    if obj is not None and getattr(_TorchModule, name, None) is obj:
+        return True
+    # Fitted attributes computed by properties (``network_``, ``normalize_shift_``, ...)
+    # are documented in the class's Attributes section, not a second time as members.
+    if isinstance(obj, property) and name.endswith("_") and not name.startswith("_"):
+        return True
     return skip
+
+
+from torch.nn import Module as _TorchModule  # noqa: E402
 
 
 # -- API reference, generated from __all__ -----------------------------------------
@@ -119,7 +161,7 @@ def _home(module, name):
 
 def _autosummary(module_name, names):
     lines = [f".. currentmodule:: {module_name}", "", ".. autosummary::",
-             "   :toctree: generated/", ""]
+             "   :toctree: generated/", "   :nosignatures:", ""]
     return lines + [f"   {name}" for name in names] + [""]
 
 
@@ -177,65 +219,27 @@ def write_api_reference():
 write_api_reference()
 
 # -- sphinx-gallery ----------------------------------------------------------------
-NO_DATA_EXAMPLES = ["plot_digits_comparison.py", "plot_ckn_gridsearch_digits.py"]
-GALLERY_DATA = os.environ.get("SKLEARN_CKN_GALLERY_DATA")
-GALLERY_FULL = os.environ.get("SKLEARN_CKN_GALLERY", "quick") == "full"
-GALLERY_OUT = tempfile.mkdtemp(prefix="sklearn_ckn_gallery_")
-# Command line of each example in the default (CI) build: the digits comparison runs
-# as written (about 30 s on 2 cores: real accuracies); the grid search and the
-# examples on downloaded data sets run with tiny models on a few images.
-QUICK_ARGV = {
-    "plot_digits_comparison": [],
-    "plot_ckn_gridsearch_digits": ["--quick"],
-}
-QUICK_DEFAULT = ["--quick", "--n-train", "200", "--n-test", "100"]
-
-
-def gallery_argv(gallery_conf, script_vars):
-    """Command line of each example: small data, outputs outside the source tree."""
-    name = Path(script_vars["src_file"]).stem
-    if name == "plot_ckn_gridsearch_digits":  # takes neither --out nor --data-home
-        return (["--quick"] if not GALLERY_FULL else []) + ["--verbose", "0"]
-    argv = ["--out", os.path.join(GALLERY_OUT, name)]
-    if GALLERY_DATA:
-        argv += ["--data-home", GALLERY_DATA]
-    if not GALLERY_FULL:
-        argv += QUICK_ARGV.get(name, QUICK_DEFAULT)
-    return argv
-
-
-_SHOWN = set()
-
-
-def saved_figure_scraper(block, block_vars, gallery_conf):
-    """Show the PNG files an example wrote into its ``--out`` folder (the examples
-    save their figures and close them, so matplotlib's scraper sees none)."""
-    folder = Path(GALLERY_OUT) / Path(block_vars["src_file"]).stem
-    new = sorted(p for p in folder.rglob("*.png") if p not in _SHOWN) if folder.is_dir() else []
-    images = []
-    for path in new:
-        _SHOWN.add(path)
-        target = block_vars["image_path_iterator"].next()
-        shutil.copyfile(path, target)
-        images.append(target)
-    return figure_rst(images, gallery_conf["src_dir"])
-
-
-_executed = NO_DATA_EXAMPLES if not GALLERY_DATA else ["plot_"]
+# Every example of the gallery runs at every build, on the bundled digits or tiny
+# synthetic data (no download, no file), each in well under a minute on 2 CPU cores;
+# its figures are scraped from matplotlib. examples/plot_cifar10_grad_cam.py is a
+# command-line script for the full CIFAR-10 study (it needs the data set on disk): it
+# is kept next to the gallery but not part of it (plot_grad_cam_digits.py is its
+# gallery version).
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": "/(" + "|".join(p.replace(".", r"\.") for p in _executed) + ")",
-    "reset_argv": gallery_argv,
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"plot_cifar10_grad_cam\.py",
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "doc_module": ("sklearn_ckn",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"sklearn_ckn": None},
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib", saved_figure_scraper),
+    "image_scrapers": ("matplotlib",),
+    "within_subsection_order": "gallery_order.ExampleOrder",
+    "show_memory": False,
 }
 
 

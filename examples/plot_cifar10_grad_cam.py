@@ -25,14 +25,18 @@ and 1,000 test images, a (32, 64, 128)-wide residual CNN trained for 10 epochs a
 (32, 128)-filter CKN. Bigger settings, for maps that explain better models (use a GPU
 for the CNN: on a CPU this takes hours)::
 
-    python examples/plot_cifar10_grad_cam.py --data-home ../shared/datasets \\
+    python examples/plot_cifar10_grad_cam.py --data-home DIR \\
         --n-train 50000 --n-test 10000 --epochs 20 --cnn-widths 64,128,256 \\
         --ckn-filters 64,256 --device cuda
+
+This is a command-line script, not a page of the gallery (it needs CIFAR-10 on disk
+and minutes of CPU): the gallery's "Grad-CAM of a CNN and a CKN" shows the same
+functions on the bundled digits.
 
 Run it with the data in ``--data-home`` (the folder that contains
 ``cifar-10-batches-py/``)::
 
-    python examples/plot_cifar10_grad_cam.py --data-home ../shared/datasets
+    python examples/plot_cifar10_grad_cam.py --data-home DIR
 
 A smoke run with tiny models (seconds; meaningless accuracies)::
 

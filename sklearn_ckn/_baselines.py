@@ -76,6 +76,11 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the input columns, when ``X`` was a DataFrame.
 
+    See Also
+    --------
+    sklearn_ckn.KernelSVC : A kernel SVM on the flattened pixels.
+    sklearn_ckn.ckn.CKNTransformer : Features learned from the images instead of raw pixels.
+
     Examples
     --------
     >>> import numpy as np
@@ -228,6 +233,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         Solver iterations of the ``SVC`` (per pair of classes) or the ``TorchLinearSVC``.
     n_features_in_ : int
         Number of features seen during ``fit``.
+
+    See Also
+    --------
+    sklearn.svm.SVC : The exact kernel SVM.
+    sklearn_ckn.ImageFlattener : Images to rows of pixels.
+    sklearn_ckn.make_model : The models of the CKN-versus-CNN study, by name.
 
     Examples
     --------

@@ -156,6 +156,11 @@ def transform_dask(estimator, X):
         before ``compute`` changes the result on the threaded and synchronous
         schedulers.
 
+    See Also
+    --------
+    sklearn_ckn.transform_to : Write the features into an array you give.
+    sklearn_ckn.ckn.CKNTransformer.transform : The same for a dask array.
+
     Notes
     -----
     Nothing is computed here: the output's ``dtype`` and ``meta`` are given, so dask

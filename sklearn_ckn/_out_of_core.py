@@ -251,6 +251,12 @@ def transform_to(estimator, X, out, *, batch_size=None, chunks_in_flight=None, d
     OSError
         If the disk cannot hold the file (before any feature is computed).
 
+    See Also
+    --------
+    sklearn_ckn.transform_dask : Lazy features of a dask array.
+    sklearn_ckn.load_features : Reads a complete file back.
+    sklearn_ckn.svm.TorchLinearSVC : Fits from a memmap, zarr or dask array by chunks.
+
     Notes
     -----
     **Progress record.** Beside a file ``features.npy`` (or the file of a

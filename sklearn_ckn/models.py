@@ -141,6 +141,10 @@ def available_models():
     names : list of str
         ``["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes", "knn"]``.
 
+    See Also
+    --------
+    sklearn_ckn.make_model : Build one of them.
+
     Examples
     --------
     >>> from sklearn_ckn import available_models
@@ -193,6 +197,11 @@ def make_model(name, *, random_state=None, image_shape=None, device="auto", verb
     ------
     ValueError
         For an unknown name or parameter.
+
+    See Also
+    --------
+    sklearn_ckn.available_models : The names it accepts.
+    sklearn_ckn.compare.run_comparison : Fit and score them on a data set.
 
     Examples
     --------

@@ -1,79 +1,70 @@
-"""Run every script of examples/ on tiny data (files of the official formats written
-into tmp_path) with tiny models, in-process."""
+"""The scripts of examples/: what the gallery shows and runs.
 
-import os
+Every ``plot_*.py`` but the CIFAR-10 Grad-CAM script (a command-line script, run by
+tests/explain/test_example.py) is a page of the gallery, executed when the
+documentation is built (``docs/conf.py``, in the order of
+``docs/sphinxext/gallery_order.py``). The gallery runs them on the bundled digits: they
+must need no file, no download and no command-line argument, and each must make a
+figure (its thumbnail). The docs build runs them all; here the fast command-line
+example runs in-process, the others are checked statically.
+"""
+
+import ast
+import importlib.util
 import runpy
-import sys
 from pathlib import Path
 
-import pandas as pd
+import matplotlib
 import pytest
 
-from sklearn_ckn.datasets import available_datasets, get_dataset_info
+matplotlib.use("Agg")
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-COMPARISONS = available_datasets()  # one comparison example per registered data set
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SCRIPTS_OUTSIDE_GALLERY = ["plot_cifar10_grad_cam.py"]
 
 pytestmark = pytest.mark.usefixtures("hermetic")  # see tests/conftest.py
 
 
-def run_example(name, argv, monkeypatch):
-    path = EXAMPLES / name
-    monkeypatch.setattr(sys, "argv", [str(path)] + [str(a) for a in argv])
-    return runpy.run_path(str(path), run_name="__main__")
+def gallery_order():
+    spec = importlib.util.spec_from_file_location(
+        "gallery_order", ROOT / "docs" / "sphinxext" / "gallery_order.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ORDER
 
 
-def test_every_example_is_tested():
+GALLERY = gallery_order()
+
+
+def test_every_example_is_in_the_gallery():
     scripts = sorted(p.name for p in EXAMPLES.glob("*.py"))
-    # plot_cifar10_grad_cam.py is run by tests/explain/test_example.py.
-    expected = sorted([f"plot_{d}_comparison.py" for d in COMPARISONS]
-                      + ["plot_ckn_gridsearch_digits.py", "plot_cifar10_grad_cam.py"])
-    assert scripts == expected
+    assert scripts == sorted(GALLERY + SCRIPTS_OUTSIDE_GALLERY)
 
 
-@pytest.mark.parametrize("dataset", COMPARISONS)
-def test_comparison_example(dataset, tmp_path, monkeypatch, capsys, fake_datasets):
-    home = tmp_path / "data"
-    home.mkdir()
-    if dataset in fake_datasets:
-        fake_datasets[dataset](home)
-    out = tmp_path / "out"
-    argv = ["--data-home", home, "--n-train", 200, "--n-test", 100, "--quick", "--out", out]
-    if get_dataset_info(dataset).verifies_checksums:
-        argv.append("--no-verify-checksums")  # the fake files are not the official ones
-    run_example(f"plot_{dataset}_comparison.py", argv, monkeypatch)
+@pytest.mark.parametrize("name", GALLERY)
+def test_example_is_a_self_contained_walkthrough(name):
+    source = (EXAMPLES / name).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    docstring = ast.get_docstring(tree)
+    title, underline = docstring.splitlines()[:2]
+    assert set(underline) == {"="} and len(underline) == len(title), name
+    assert len(title) <= 45, f"{name}: a short title (thumbnails clip long ones)"
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "argparse" not in imported and "sys" not in imported, name
+    assert "../shared" not in source, name
+    assert "# sphinx_gallery_thumbnail_number = " in source, name
+    assert source.count("\n# %%") >= 3, f"{name}: notebook-style cells"
+
+
+def test_command_line_example(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(EXAMPLES / "plot_digits_comparison.py"))
+    assert namespace["status"] == 0
     printed = capsys.readouterr().out
-    assert "CLASS" in printed and "CKN Acc" in printed and "Difference" in printed
-    table = pd.read_csv(out / "results.csv")
-    assert list(table["model"]) == ["ckn", "ckn_supervised", "cnn", "kernel_svm", "naive_bayes",
-                                   "knn"]
-    per_class = pd.read_csv(out / "per_class_accuracy.csv")
-    assert "ckn_minus_cnn" in per_class.columns
-    for model in table["model"]:
-        assert (out / f"misclassified_{model}.png").exists()
-    assert (out / "confusion_matrices.png").exists()
-    if dataset == "fruits360":
-        assert list(per_class["class"]) == ["Apple Red 1", "Banana", "Kiwi"]
-        assert table["n_train"].iloc[0] == 24
-
-
-def test_comparison_example_reports_errors_without_traceback(monkeypatch, capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_example("plot_digits_comparison.py", ["--models", "knn", "--n-train", "3"],
-                    monkeypatch)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert err.strip().splitlines()[-1] == (
-        "sklearn-ckn compare: error: knn uses 5 neighbours but would be fitted on only 3 "
-        "image(s): use more images or fewer neighbours."
-    )
-
-
-def test_gridsearch_example(monkeypatch, capsys):
-    namespace = run_example("plot_ckn_gridsearch_digits.py", ["--quick", "--verbose", "0"],
-                            monkeypatch)
-    search = namespace["search"]
-    assert set(search.best_params_) >= {"ckn__n_filters", "svm__C"}
-    assert "test accuracy" in capsys.readouterr().out
-    assert os.path.isdir(namespace["cache"].name) is False  # cleaned up
+    assert "Results on digits" in printed and "kernel_svm" in printed
+    out = namespace["out"]
+    assert {"results.csv", "per_class_accuracy.csv", "confusion_matrices.png"} <= {
+        p.name for p in out.iterdir()}

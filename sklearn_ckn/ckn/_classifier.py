@@ -63,7 +63,8 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
     followed by a linear head, solved exactly on those features. Training then minimises the loss
     over the anchors of every layer and the head jointly by stochastic gradient
     descent, back-propagating through the Nystrom normalisation
-    ``kappa(Z Z^T)^(-1/2)``; after every step the anchors are projected back onto the
+    :math:`\\kappa(Z Z^\\top)^{-1/2}`; after every step the anchors are projected back
+    onto the
     unit sphere (Mairal, NIPS 2016). With ``alternate=True`` the head is solved
     exactly again at the start of every epoch, as in the paper. ``epochs=0`` gives
     the unsupervised CKN with an exactly solved linear head.
@@ -107,7 +108,8 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
     momentum : float, default=0.9
         SGD momentum (AdamW: first beta).
     weight_decay : float, default=1e-4
-        L2 penalty ``weight_decay / 2 ||W||^2`` of the head's weights, added to the
+        L2 penalty :math:`\\frac{\\lambda}{2} \\|W\\|^2` (:math:`\\lambda` =
+        ``weight_decay``) of the head's weights, added to the
         mean training loss (the anchors, on the sphere, are not penalised); the exact
         head solves minimise the same objective. It plays the role of ``1 / (C n)``
         of a linear SVM on ``n`` samples of ``ckn``'s features (whose standard
@@ -191,6 +193,7 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
     --------
     CKNTransformer : The unsupervised CKN (features for any estimator).
     CNNClassifier : A CNN trained with the same loop.
+    sklearn_ckn.explain.plot_grad_cam : Class activation maps of the fitted classifier.
 
     References
     ----------

@@ -72,11 +72,12 @@ class MapFeatureNamesMixin:
 class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, BaseEstimator):
     """Unsupervised convolutional kernel network (CKN) features for images.
 
-    Each layer maps every ``p x p`` patch ``x`` of its input map to
-    ``||x|| kappa(Z Z^T)^(-1/2) kappa(Z x / ||x||)``, the Nystrom approximation of the
-    dot-product kernel ``kappa(<x, z>)`` on the sphere (by default
-    ``kappa(u) = exp((u - 1) / sigma^2)``, a Gaussian kernel on normalised patches)
-    with anchor points ``Z`` learned by spherical k-means on patches sampled from the
+    Each layer maps every :math:`p \\times p` patch :math:`x` of its input map to
+    :math:`\\|x\\| \\, \\kappa(Z Z^\\top)^{-1/2} \\kappa(Z x / \\|x\\|)`, the Nystrom
+    approximation of the dot-product kernel :math:`\\kappa(\\langle x, z \\rangle)` on the
+    sphere (by default :math:`\\kappa(u) = e^{(u - 1) / \\sigma^2}`, a Gaussian kernel on
+    normalised patches) with anchor points :math:`Z` learned by spherical k-means on
+    patches sampled from the
     training images. The map is then Gaussian-pooled with a subsampling factor, and
     layers are stacked (Mairal, NIPS 2016, unsupervised CKN). The flattened last map,
     normalised per image and scaled per feature (``normalize``), is a feature vector for
@@ -121,8 +122,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         eigenvalue of the patch covariance: small values whiten fully (and amplify
         noise), large values approach plain centring.
     power : float in [0.01, 1], default=1.0
-        Exponent of the signed power ``sign(f) |f|^power`` applied to every feature
-        ``f`` of the last map before ``normalize`` (the power normalisation of
+        Exponent of the signed power :math:`\\mathrm{sign}(f) |f|^{power}` applied to
+        every feature :math:`f` of the last map before ``normalize`` (the power
+        normalisation of
         Perronnin et al., 2010), which damps the few large activations that dominate
         a linear model's dot products; ``1``: none. Smaller exponents are refused:
         in float32 they round every non-zero feature towards +-1 (below about 1e-7,
@@ -145,14 +147,14 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         anchors need rather than a fixed number).
     kmeans_max_iter : int, default=20
         Maximum spherical k-means iterations per layer.
+    kmeans_tol : float, default=1e-5
+        Each layer's k-means stops when its objective (the mean cosine of the patches
+        to their nearest anchor) improves by less than this in an iteration.
     kmeans_precision : {"float32", "auto"}, default="float32"
         Precision of the k-means assignment products, most of ``fit``'s time:
         ``"auto"`` runs them in bfloat16 where the device computes it natively (a GPU,
         a CPU with AVX512-BF16 or AMX units) and the patches have at least 128
         dimensions; the anchors are averaged in float32 either way.
-    kmeans_tol : float, default=1e-5
-        Each layer's k-means stops when its objective (the mean cosine of the patches
-        to their nearest anchor) improves by less than this in an iteration.
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(H, W, C)`` of the images when ``X`` is 2-D (rows are
         flattened channels-last images). If None, 2-D rows are square grey images
@@ -229,6 +231,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
     See Also
     --------
     sklearn.kernel_approximation.Nystroem : Nystrom approximation of a kernel on vectors.
+    sklearn_ckn.ckn.CKNClassifier : The supervised CKN, trained end to end from this network.
+    sklearn_ckn.transform_to : Features written batch by batch into a memmap or zarr array.
+    sklearn_ckn.svm.TorchLinearSVC : A linear SVM for wide CKN features.
 
     References
     ----------

@@ -344,6 +344,10 @@ def build_architecture(architecture, *, in_channels, n_classes, image_size, drop
         The untrained network, mapping ``(n, in_channels, H, W)`` tensors to
         ``(n, n_classes)`` logits.
 
+    See Also
+    --------
+    sklearn_ckn.cnn.CNNClassifier : Trains these networks with the scikit-learn API.
+
     Examples
     --------
     >>> import torch

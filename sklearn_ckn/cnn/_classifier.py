@@ -295,6 +295,9 @@ class CNNClassifier(TorchImageClassifier):
     See Also
     --------
     sklearn.neural_network.MLPClassifier : Fully connected networks.
+    sklearn_ckn.ckn.CKNClassifier : The supervised CKN, trained with the same loop.
+    sklearn_ckn.cnn.build_architecture : The torch modules named by ``architecture``.
+    sklearn_ckn.explain.plot_grad_cam : Class activation maps of the fitted network.
 
     Notes
     -----

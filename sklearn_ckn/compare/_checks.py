@@ -40,6 +40,10 @@ class ParameterError(ValueError):
         Python API's text for each (``{"overwrite": "overwrite=True"}``); the
         command line names them its own way (:meth:`message_for`).
 
+    See Also
+    --------
+    sklearn_ckn.compare.run_comparison : Raises it before loading anything.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import ParameterError, run_comparison

@@ -52,6 +52,10 @@ class ComparisonResult:
     figures : dict of str to Figure
         ``"confusion_matrices"`` and ``"misclassified_<model>"``.
 
+    See Also
+    --------
+    sklearn_ckn.compare.run_comparison : Returns it.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import run_comparison
@@ -127,6 +131,12 @@ def run_comparison(dataset="digits", **options):
         For training sets too small for the models (before any fit) or invalid data.
     FileNotFoundError
         When the data are missing (and cannot or may not be downloaded).
+
+    See Also
+    --------
+    sklearn_ckn.make_model : The models it fits.
+    sklearn_ckn.compare.load_comparison_data : The training and test images it uses.
+    sklearn_ckn.compare.format_per_class_table : The per-class table, as text.
 
     Examples
     --------

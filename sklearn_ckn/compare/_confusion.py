@@ -65,6 +65,11 @@ class ConfusionMatricesDisplay(Display):
     axes_ : ndarray of matplotlib.axes.Axes
         One panel per model (unused panels of a new figure are hidden).
 
+    See Also
+    --------
+    sklearn_ckn.compare.plot_confusion_matrices : Builds and draws it.
+    sklearn.metrics.ConfusionMatrixDisplay : One model's matrix.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import ConfusionMatricesDisplay
@@ -166,6 +171,11 @@ def plot_confusion_matrices(y_true, predictions, *, labels=None, target_names=No
     -------
     fig : matplotlib.figure.Figure
         A new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
+
+    See Also
+    --------
+    sklearn_ckn.compare.ConfusionMatricesDisplay : The display behind it.
+    sklearn.metrics.ConfusionMatrixDisplay : One model's matrix.
 
     Examples
     --------

@@ -99,6 +99,11 @@ def load_comparison_data(
         labels), ``target_names`` and ``split`` (a sentence saying how the split
         was made).
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Loads one subset of a data set.
+    sklearn_ckn.compare.run_comparison : Fits and scores models on these data.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import load_comparison_data

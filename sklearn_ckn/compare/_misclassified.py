@@ -85,6 +85,10 @@ class MisclassifiedDisplay(Display):
     axes_ : ndarray of matplotlib.axes.Axes
         One panel per image shown.
 
+    See Also
+    --------
+    sklearn_ckn.compare.plot_misclassified : Builds and draws it.
+
     Examples
     --------
     >>> import numpy as np
@@ -186,6 +190,11 @@ def plot_misclassified(images, y_true, y_pred, *, target_names=None, n_examples=
     -------
     fig : matplotlib.figure.Figure
         The grid: a new figure (shown as a PNG in Jupyter) or the figure of ``ax``.
+
+    See Also
+    --------
+    sklearn_ckn.compare.MisclassifiedDisplay : The display behind it.
+    sklearn_ckn.compare.plot_confusion_matrices : Where the errors go, per class.
 
     Examples
     --------

@@ -33,6 +33,11 @@ def per_class_accuracy(y_true, predictions, *, labels=None, target_names=None):
         per model (fraction of the class's images predicted correctly) and, when
         both ``"ckn"`` and ``"cnn"`` are in ``predictions``, ``ckn_minus_cnn``.
 
+    See Also
+    --------
+    sklearn_ckn.compare.format_per_class_table : The table as text.
+    sklearn.metrics.classification_report : Per-class precision and recall.
+
     Examples
     --------
     >>> from sklearn_ckn.compare import per_class_accuracy
@@ -80,6 +85,10 @@ def format_per_class_table(table, *, first="cnn", second="ckn", digits=2):
     text : str
         Accuracies in percent, one line per class, plus an ``ALL`` line (the
         support-weighted mean, i.e. the accuracy).
+
+    See Also
+    --------
+    sklearn_ckn.compare.per_class_accuracy : The table it formats.
 
     Examples
     --------

@@ -180,14 +180,14 @@ def fit_ckn_unsupervised(
         Patches drawn per layer for spherical k-means (one number, or one per layer).
     kmeans_max_iter : int, default=20
         Spherical k-means iterations per layer.
+    kmeans_tol : float, default=1e-5
+        Each layer's k-means stops when its objective (the mean cosine of the
+        patches to their centroids) improves by less than this in an iteration.
     kmeans_precision : {"float32", "auto"}, default="float32"
         Dtype of k-means' assignment products: ``"auto"`` runs them in bfloat16 where
         the device computes it natively and the patches are long enough
         (:func:`.spherical_kmeans.fast_product_dtype`); the anchors are averaged in
         float32 either way.
-    kmeans_tol : float, default=1e-5
-        Each layer's k-means stops when its objective (the mean cosine of the
-        patches to their centroids) improves by less than this in an iteration.
     batch_size : int, default=256
         Images pushed through the trained layers at once.
     seed : int, default=0

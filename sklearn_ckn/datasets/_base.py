@@ -57,6 +57,10 @@ class DownloadError(OSError):
     An ``OSError``; its message lists every address tried and where to put the file
     by hand.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Downloads missing files when allowed.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import DownloadError, load_mnist
@@ -82,6 +86,10 @@ def get_data_home(data_home=None):
     data_home : str
         The folder, as given or resolved. It is not created here: loaders create
         it only when they download a file, so read-only folders work.
+
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Loads the data sets from this folder.
 
     Examples
     --------

@@ -466,6 +466,11 @@ def load_cifar10(
         does not have the official MD5 (with ``verify_checksums``); the message
         names the file.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Notes
     -----
     The official format is Python pickles. They are read with an unpickler that

@@ -57,6 +57,11 @@ def load_digits_images(
     (images, target) : tuple
         If ``return_X_y`` is True.
 
+    See Also
+    --------
+    sklearn.datasets.load_digits : The same digits as rows of 64 pixels.
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_digits_images

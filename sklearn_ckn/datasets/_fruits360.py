@@ -206,6 +206,11 @@ def load_fruits360(
         (16.8 million; checked before decoding), have more than 8 bits per channel,
         or cannot be decoded; the message names the file.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_fruits360

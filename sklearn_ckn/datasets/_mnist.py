@@ -167,6 +167,11 @@ def load_mnist(
         data is decompressed, and no more than it declares is, so a small file that
         decompresses to gigabytes is refused at the cost of the official one.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_mnist

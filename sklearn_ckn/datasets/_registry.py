@@ -206,6 +206,11 @@ def get_dataset_info(name):
     ValueError
         When ``name`` is not a known data set; the message lists the valid names.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.available_datasets : The registered names.
+    sklearn_ckn.datasets.load_dataset : Load a data set by name.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import get_dataset_info

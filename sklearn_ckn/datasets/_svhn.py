@@ -228,6 +228,11 @@ def load_svhn(
         hold more bytes than those of the official file (checked from their headers
         before anything is read or decompressed); the message names the file.
 
+    See Also
+    --------
+    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
+    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+
     Examples
     --------
     >>> from sklearn_ckn.datasets import load_svhn

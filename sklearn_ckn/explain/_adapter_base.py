@@ -145,6 +145,11 @@ class ModelAdapter:
     input_estimator : estimator
         The step that validates images.
 
+    See Also
+    --------
+    sklearn_ckn.explain.as_differentiable : The adapter of a fitted estimator.
+    sklearn_ckn.explain.grad_cam : Class activation maps through an adapter.
+
     Examples
     --------
     >>> import numpy as np

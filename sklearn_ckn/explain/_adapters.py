@@ -345,6 +345,11 @@ def as_differentiable(estimator):
     sklearn.exceptions.NotFittedError
         (a ``ValueError``) for an unfitted estimator.
 
+    See Also
+    --------
+    sklearn_ckn.explain.ModelAdapter : The interface it returns.
+    sklearn_ckn.explain.grad_cam : Class activation maps of fitted estimators.
+
     Examples
     --------
     >>> import numpy as np

@@ -143,6 +143,11 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
         For an unfitted estimator (``NotFittedError``), unknown target labels,
         methods or layers, invalid images.
 
+    See Also
+    --------
+    sklearn_ckn.explain.plot_grad_cam : The maps of several models, drawn side by side.
+    sklearn_ckn.explain.pointing_game : Scores maps against known object locations.
+
     Examples
     --------
     >>> import numpy as np

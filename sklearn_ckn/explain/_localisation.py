@@ -72,6 +72,11 @@ def make_localisation_task(n_samples=200, image_size=16, *, pattern_size=5, n_di
     masks : ndarray of shape (n_samples, image_size, image_size), bool
         The informative region (the pattern's square) of each image.
 
+    See Also
+    --------
+    sklearn_ckn.explain.pointing_game : Scores maps against its regions.
+    sklearn_ckn.explain.deletion_insertion : Faithfulness of the maps.
+
     Examples
     --------
     >>> from sklearn_ckn.explain import make_localisation_task
@@ -146,6 +151,11 @@ def mass_in_region(maps, masks):
         ``sum(map * mask) / sum(map)``; NaN for an all-zero map. A uniform map scores
         ``mask.mean()``.
 
+    See Also
+    --------
+    sklearn_ckn.explain.pointing_game : Whether the maps peak inside the object.
+    sklearn_ckn.explain.make_localisation_task : Images with known object regions.
+
     Examples
     --------
     >>> import numpy as np
@@ -179,6 +189,11 @@ def pointing_game(maps, masks, tolerance=1):
     -------
     hits : ndarray of shape (n,), bool
         False for an all-zero or constant map.
+
+    See Also
+    --------
+    sklearn_ckn.explain.mass_in_region : The maps' mass inside the object.
+    sklearn_ckn.explain.make_localisation_task : Images with known object regions.
 
     Examples
     --------
@@ -235,6 +250,11 @@ def deletion_insertion(estimator, X, y, maps, fractions=(0.0, 0.05, 0.1, 0.2, 0.
     -------
     accuracy : ndarray of shape (len(fractions),)
         The accuracy at each fraction.
+
+    See Also
+    --------
+    sklearn_ckn.explain.pointing_game : Whether the maps peak inside the object.
+    sklearn_ckn.explain.mass_in_region : The maps' mass inside the object.
 
     Examples
     --------

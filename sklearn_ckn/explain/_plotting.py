@@ -131,6 +131,10 @@ class GradCAMDisplay(Display):
     axes_ : ndarray of matplotlib Axes, shape (n, n_columns)
         The panels, one row per image.
 
+    See Also
+    --------
+    sklearn_ckn.explain.plot_grad_cam : Builds and draws it.
+
     Examples
     --------
     >>> import numpy as np
@@ -343,6 +347,12 @@ def plot_grad_cam(estimators, X, y_true=None, target_names=None, model_names=Non
         With ``figure_`` and ``axes_``; renders as the figure in Jupyter;
         ``display.savefig(path)`` saves it.
 
+    See Also
+    --------
+    sklearn_ckn.explain.grad_cam : The maps as arrays.
+    sklearn_ckn.explain.GradCAMDisplay : What it returns.
+    sklearn_ckn.explain.plot_filters : The first-layer filters of a model.
+
     Examples
     --------
     >>> import numpy as np
@@ -452,6 +462,10 @@ class FiltersDisplay(Display):
         The figure drawn on.
     ax_ : matplotlib Axes
         The axes holding the mosaic.
+
+    See Also
+    --------
+    sklearn_ckn.explain.plot_filters : Builds and draws it.
 
     Examples
     --------
@@ -578,6 +592,11 @@ def plot_filters(estimator, n_filters=None, *, ncols=None, title=None, ax=None):
         (all its channels together, so colours keep their balance), tiled with white
         one-pixel gaps; 3-channel filters in colour, others in grey (the mean over
         channels when there are not 1 or 3). Renders as the figure in Jupyter.
+
+    See Also
+    --------
+    sklearn_ckn.explain.FiltersDisplay : What it returns.
+    sklearn_ckn.explain.plot_grad_cam : Class activation maps of fitted models.
 
     Examples
     --------

@@ -78,6 +78,10 @@ def linear_steps(name="logistic", *, C=None, random_state=None, scale=True):
     steps : list of (str, estimator) tuples
         Unfitted ``("scaler", ...)`` (if ``scale``) and ``("clf", ...)`` steps.
 
+    See Also
+    --------
+    sklearn_ckn.svm.make_linear_classifier : The same steps as one estimator.
+
     Examples
     --------
     >>> from sklearn_ckn.svm import linear_steps
@@ -118,6 +122,11 @@ def make_linear_classifier(name="logistic", *, C=None, random_state=None, scale=
     -------
     estimator : Pipeline
         Unfitted, with steps ``"scaler"`` (if ``scale``) and ``"clf"``.
+
+    See Also
+    --------
+    sklearn_ckn.svm.TorchLinearSVC : The linear SVM solved in torch.
+    sklearn_ckn.svm.linear_steps : The steps, to put in your own pipeline.
 
     Examples
     --------

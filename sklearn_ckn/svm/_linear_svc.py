@@ -204,14 +204,14 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
 
     The same model as scikit-learn's ``LinearSVC(loss="squared_hinge")``: for each
     class, one-vs-rest, it minimises
-    ``0.5 ||w||^2 + C sum_i max(0, 1 - y_i (<w, x_i> + b))^2`` (the intercept ``b``
-    is not penalised). All classes are solved together by full-batch L-BFGS,
-    preconditioned by the Cholesky factor of the features' Gram matrix (estimated
-    on at most ``max(10000, n_features)`` rows; above 16,384 features, a low-rank
-    square root from 10,000 rows), so each of its few iterations is two dense matrix
-    products on the CPU's or the GPU's matmul units. On 50,000-60,000
-    dense CKN features of 4,096-16,384 dimensions it took 12-93 s on a 2-core CPU,
-    where liblinear had not finished after 400 s (see the README's benchmark tables).
+    :math:`\\frac{1}{2}\\|w\\|^2 + C\\sum_i \\max(0, 1 - y_i(\\langle w, x_i\\rangle + b))^2`
+    (the intercept :math:`b` is not penalised). All classes are solved together by
+    full-batch L-BFGS, preconditioned by the Cholesky factor of the features' Gram
+    matrix (estimated on at most ``max(10000, n_features)`` rows; above 16,384 features,
+    a low-rank square root from 10,000 rows), so each of its few iterations is two dense
+    matrix products on the CPU's or the GPU's matmul units. On 50,000-60,000 dense CKN
+    features of 4,096-16,384 dimensions it took 12-93 s on a 2-core CPU, where liblinear
+    had not finished after 400 s (see the README's benchmark tables).
 
     Parameters
     ----------
@@ -258,6 +258,7 @@ class TorchLinearSVC(_ThreadedLinearClassifier, BaseEstimator):
     --------
     sklearn.svm.LinearSVC : The same model, solved by liblinear.
     sklearn_ckn.svm.make_linear_classifier : The linear stages compared for CKN features.
+    sklearn_ckn.svm.TorchLinearSVCCV : The same model, with ``C`` chosen by cross-validation.
 
     Notes
     -----
