@@ -48,6 +48,7 @@ SDIST_FILES = ["LICENSE", "CHANGELOG.md", "CITATION.cff", "README.md", "pyprojec
 # Generated or recorded, not sources (see .gitignore): never in the sdist.
 NOT_IN_SDIST = [
     "docs/_build/", "docs/generated/", "docs/auto_examples/", "docs/api.rst",
+    "docs/sg_execution_times.rst",
     "benchmarks/results/", "__pycache__/", ".hypothesis/", ".pyc",
 ]
 
