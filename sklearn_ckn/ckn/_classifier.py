@@ -21,7 +21,8 @@ from ..core.network import CKNNetwork
 from ..core.batching import PAD_MULTIPLE, pad_to_multiple
 from ..core.training import LOSSES, augment_batch
 from ._architecture import ARCHITECTURES
-from ._transformer import CKNTransformer, MapFeatureNamesMixin
+from ._feature_names import MapFeatureNamesMixin
+from ._transformer import CKNTransformer
 
 __all__ = ["ARCHITECTURES", "CKNClassifier"]
 

@@ -15,7 +15,6 @@ from .._compat import (
     DOC_LINK_TEMPLATE,
     Interval,
     StrOptions,
-    check_feature_names_in,
     doc_link_url_params,
     fit_context,
 )
@@ -25,7 +24,7 @@ from .._explainable import Explainable, inference_context
 from .._images import check_no_bool_params, images_to_tensor, iter_batches, validate_images
 from .._progress import progress
 from .._threads import torch_threads
-from .._torch_module import TorchModuleMixin, state_to_numpy
+from .._torch_module import TorchModuleMixin
 from ..core.kernels import KERNELS
 from ..core.sequential import CKNSequential
 from ..core.network import CKNNetwork
@@ -33,8 +32,10 @@ from ..core.output import MIN_POWER, FeatureOutput, fit_feature_output
 from ..core.unsupervised import TooFewPatchesError, fit_ckn_unsupervised
 from ._architecture import network_config
 from ._diagnostics import check_kernel_underflow
+from ._feature_names import MapFeatureNamesMixin
+from ._legacy import upgrade_pickled_state
 
-__all__ = ["CKNTransformer", "MapFeatureNamesMixin", "map_feature_names"]
+__all__ = ["CKNTransformer"]
 
 #: Images whose features ``normalize`` learns its statistics from.
 NORMALIZE_SAMPLE = 4096
@@ -45,28 +46,6 @@ SIGMA_CHECK_IMAGES = 64
 #: ``n_patches="auto"``: patches drawn per anchor of a layer, and at most per layer.
 AUTO_PATCHES_PER_ANCHOR = 64
 AUTO_MAX_PATCHES = 100_000
-
-
-class MapFeatureNamesMixin:
-    """``get_feature_names_out`` of an estimator whose features are a flattened CKN map."""
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names ``ckn_c{channel}_y{row}_x{column}``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Ignored (checked against the fitted input names if given).
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``ckn_c{channel}_y{row}_x{column}`` for each output feature, in the order
-            of ``transform``'s columns.
-        """
-        check_is_fitted(self, "module_")
-        check_feature_names_in(self, input_features, generate_names=False)
-        return map_feature_names(self.output_shape_)
 
 
 class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, BaseEstimator):
@@ -568,60 +547,3 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
 
     def __setstate__(self, state):
         super().__setstate__(upgrade_pickled_state(dict(state)))
-
-
-def map_feature_names(output_shape):
-    """Names ``ckn_c{channel}_y{row}_x{column}`` of a flattened ``(C, H, W)`` map.
-
-    Parameters
-    ----------
-    output_shape : tuple of int
-        ``(channels, height, width)``.
-
-    Returns
-    -------
-    names : ndarray of str objects
-        In (channel, row, column) order.
-
-    Examples
-    --------
-    >>> from sklearn_ckn.ckn._transformer import map_feature_names
-    >>> map_feature_names((2, 1, 2)).tolist()
-    ['ckn_c0_y0_x0', 'ckn_c0_y0_x1', 'ckn_c1_y0_x0', 'ckn_c1_y0_x1']
-    """
-    c, h, w = output_shape
-    cc, yy, xx = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
-    names = [f"ckn_c{a}_y{b}_x{d}" for a, b, d in zip(cc.ravel(), yy.ravel(), xx.ravel())]
-    return np.asarray(names, dtype=object)
-
-
-def upgrade_pickled_state(state):
-    """The pickled state of an earlier version of :class:`CKNTransformer`, in today's format.
-
-    Earlier versions kept the kernel layers alone (``network_``, later
-    ``_network_state``) and the output normalisation as NumPy attributes
-    (``normalize_*_``), and had no ``power``.
-    """
-    state.setdefault("power", 1.0)  # fitted (and applied) without it
-    saved = state.pop("_network_state", None)
-    if saved is None and "network_" in state:  # pickled with the torch network
-        net = state.pop("network_")
-        saved = {"spec": net.config, "tensors": state_to_numpy(net)}
-    if saved is None:
-        return state
-    shift = state.pop("normalize_shift_", None)
-    scale = state.pop("normalize_scale_", None)
-    rows = bool(state.pop("normalize_rows_", False))
-    floor = state.pop("normalize_norm_floor_", None)
-    n_features = int(state["n_features_out_"])
-    output = {"n_features": n_features, "power": 1.0, "row_normalize": rows and shift is not None,
-              "standardize": shift is not None}
-    tensors = {f"ckn.{k}": v for k, v in saved["tensors"].items()}
-    if output["row_normalize"]:
-        tensors["output.row_normalize.floor"] = np.asarray(floor, dtype=np.float64)
-    if shift is not None:
-        tensors["output.standardize.shift"] = np.asarray(shift, dtype=np.float32)
-        tensors["output.standardize.scale"] = np.asarray(scale, dtype=np.float32)
-    state["_module_config_"] = {"ckn": saved["spec"], "output": output, "head": None}
-    state["_module_state_"] = tensors
-    return state

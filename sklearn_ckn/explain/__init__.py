@@ -23,7 +23,8 @@ from ._localisation import (
     mass_in_region,
     pointing_game,
 )
-from ._plotting import FiltersDisplay, GradCAMDisplay, plot_filters, plot_grad_cam
+from ._filters import FiltersDisplay, plot_filters
+from ._plotting import GradCAMDisplay, plot_grad_cam
 
 __all__ = [
     "METHODS",

@@ -185,7 +185,7 @@ def test_filters_ckn_whitened_are_mapped_to_pixel_space():
     assert "pseudo-inverse of the whitening" in disp.ax_.get_title()
     assert disp.mosaic_.shape == (3, 6 * 4 - 1, 3)  # colour
     # Whitening the shown (pixel-space) patch gives back the anchor: A pinv(A) z = z.
-    from sklearn_ckn.explain._plotting import _ckn_first_layer_filters
+    from sklearn_ckn.explain._filters import _ckn_first_layer_filters
 
     patches, _ = _ckn_first_layer_filters(ckn.module_.ckn)
     a = layer.white_weight.double().reshape(layer.patch_dim, -1)
