@@ -32,6 +32,7 @@ only in where the target layers are:
 Adding a family is one subclass of ``ModelAdapter`` appended to :data:`ADAPTERS`.
 """
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -75,11 +76,17 @@ def _forward_with_hook(net, x, name, module):
     The forward pass runs without autograd up to ``module``; a forward hook swaps its
     output for a detached leaf (returning a copy, so that in-place operations
     downstream, e.g. ``ReLU(inplace=True)``, leave the leaf intact) and turns autograd
-    on for the rest of the pass. The hook is removed afterwards.
+    on for the rest of the pass. The hook is removed afterwards. It acts only on the
+    calling thread's pass: the module is shared, and a forward pass of the same network
+    in another thread (another Grad-CAM, a ``predict``) runs its own hooks and leaves
+    this one alone.
     """
     captured = []
+    owner = threading.get_ident()
 
     def hook(mod, inputs, output):
+        if threading.get_ident() != owner:
+            return None
         if not torch.is_tensor(output) or output.dim() != 4:
             shape = tuple(output.shape) if torch.is_tensor(output) else type(output).__name__
             raise ValueError(

@@ -405,3 +405,17 @@ def test_cuda_matches_cpu(task, task_test):
         if device == "cpu":
             reference = maps
     np.testing.assert_allclose(maps, reference, atol=1e-3)
+
+
+def test_grad_cam_of_one_cnn_from_several_threads(cnn_model, task_test):
+    # The forward hook acts only on its own thread's pass: three threads explaining the
+    # same fitted CNN at once get the maps of a sequential call ("called more than once"
+    # before).
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = task_test[0][:6]
+    expected = grad_cam(cnn_model, X)
+    with ThreadPoolExecutor(3) as pool:
+        maps = list(pool.map(lambda _: grad_cam(cnn_model, X), range(3)))
+    for m in maps:
+        np.testing.assert_allclose(m, expected, rtol=1e-5, atol=1e-6)
