@@ -36,10 +36,11 @@ from .harness.results import LEGACY_INDEX, RESULTS, ROOT, get_path
 __all__ = ["legacy_files", "build_entry", "build_index", "main"]
 
 #: The supervised CKN's runs predate the one-module change (commit 672f8f7): its head
-#: then saw unit-variance features, today's ckn.supervised start standard deviation 0.1.
+#: then saw unit-variance features, today's ckn.supervised start standard deviation 0.08.
 _SUPERVISED_UNITS = (
     "measured before the one-module change (commit 672f8f7), when the weight decay was "
-    "on unit-variance features: the rerun command gives it in today's units (1/100)"
+    "on unit-variance features: the rerun command gives it in today's units (times "
+    "0.08^2 = 0.0064)"
 )
 
 #: Entries the command alone does not determine: file -> (param texts, note, commit of
@@ -59,14 +60,14 @@ OVERRIDES = {
         {}, "the make_model('kernel_svm') part of a bench_defaults.py mnist run, in its own file", None,
     ),
     "ckn_sup_cifar10_64_256_10k_plain_head.json": (
-        {"weight_decay": "2e-05"},
+        {"weight_decay": "1.28e-05"},
         "the run before commit 2778202 (exact head solves without shifted copies), kept for "
         "comparison: same parameters as ckn_sup_cifar10_64_256_10k.json, earlier code. "
         + _SUPERVISED_UNITS,
         "db852be388939e3522092ecd16715daf3cbe80e7",
     ),
-    "ckn_sup_cifar10_64_256_10k.json": ({"weight_decay": "2e-05"}, _SUPERVISED_UNITS, None),
-    "ckn_sup_cifar10_ckn5_10k.json": ({"weight_decay": "0.0001"}, _SUPERVISED_UNITS, None),
+    "ckn_sup_cifar10_64_256_10k.json": ({"weight_decay": "1.28e-05"}, _SUPERVISED_UNITS, None),
+    "ckn_sup_cifar10_ckn5_10k.json": ({"weight_decay": "6.4e-05"}, _SUPERVISED_UNITS, None),
     "ckn_sup_mnist_64_256.json": ({}, _SUPERVISED_UNITS, None),
     "transform_cifar10_v2_before.json": (
         {}, "commit 7cd56b3's code and benchmark, run just before transform_cifar10_v2.json "

@@ -49,9 +49,9 @@ def run(ctx):
                                            how="random", seed=args.seed)
     print(f"{args.dataset}: {len(X)} training and {len(X_test)} test images", flush=True)
     # The start's network goes to the classifier's transformer (ckn__*), on top of
-    # make_model's pinned start (standardised features of standard deviation 0.1:
-    # --weight-decay is 1/100 of the value on the unit-variance features of the results
-    # written before the one-module change, commit 672f8f7).
+    # make_model's pinned start (standardised features of standard deviation 0.08:
+    # --weight-decay is 0.0064 times the value on the unit-variance features of the
+    # results written before the one-module change, commit 672f8f7).
     params = dict(
         loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, batch_size=args.batch_size, augment=args.augment,
@@ -136,7 +136,7 @@ PARAMS = (
     arg("--loss", default="squared_hinge"),
     arg("--optimizer", default="adam"),
     arg("--learning-rate", type=float, default=1e-3),
-    arg("--weight-decay", type=float, default=1e-5),
+    arg("--weight-decay", type=float, default=6.4e-6),
     arg("--batch-size", type=int, default=128),
     arg("--augment", action="store_true"),
     arg("--mixed-precision", action="store_true",

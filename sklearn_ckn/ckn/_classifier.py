@@ -114,7 +114,7 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         mean training loss (the anchors, on the sphere, are not penalised); the exact
         head solves minimise the same objective. It plays the role of ``1 / (C n)``
         of a linear SVM on ``n`` samples of ``ckn``'s features (whose standard
-        deviation is 0.1 with its default ``normalize``): too small a value fits the
+        deviation is 0.08 with its default ``normalize``): too small a value fits the
         training set perfectly at the start and leaves the anchors no signal.
     alternate : bool, default=False
         Solve the head exactly on the current features at the start of every epoch.

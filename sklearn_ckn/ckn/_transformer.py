@@ -114,16 +114,18 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
     normalize : {"l2-standard", "standard"} or None, default="l2-standard"
         Scaling of the output, learned in ``fit`` on (at most 4,096) training
         images, after ``power``. ``"standard"``: centre every output feature and scale
-        it to a standard deviation of 0.1, which suits scikit-learn's linear models at
-        their default ``C`` (it is ``StandardScaler()`` followed by ``C=0.01`` in their
-        terms, the setting tuned for CKN features). ``"l2-standard"``: divide each
+        it to a standard deviation of 0.08, which suits scikit-learn's linear models at
+        their default ``C`` (it is ``StandardScaler()`` followed by ``C=0.0064`` in
+        their terms: close to the ``C=0.01`` tuned for CKN features, and
+        ``LinearSVC()`` converges within its iteration limit). ``"l2-standard"``: divide each
         image's map by its L2 norm first (the per-image normalisation of the
         reference implementation), then as ``"standard"``. None: the last map after
         ``power`` only.
-    n_patches : "auto" or int, default=100_000
+    n_patches : "auto" or int, default="auto"
         Patches sampled per layer, uniformly over images and positions, for k-means.
         ``"auto"``: 64 per anchor of the layer, at most 100,000 (as many as the
-        anchors need rather than a fixed number).
+        anchors need rather than a fixed number; 100,000 for every layer before
+        0.1.0).
     kmeans_max_iter : int, default=20
         Maximum spherical k-means iterations per layer.
     kmeans_tol : float, default=1e-4
@@ -291,7 +293,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         whitening_reg=0.1,
         power=1.0,
         normalize="l2-standard",
-        n_patches=100_000,
+        n_patches="auto",
         kmeans_max_iter=20,
         kmeans_tol=1e-4,
         kmeans_precision="auto",
