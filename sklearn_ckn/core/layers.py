@@ -89,6 +89,11 @@ class CKNLayer(nn.Module):
     nystrom_reg : float
         Regulariser of the Nystrom inverse square root.
 
+    See Also
+    --------
+    sklearn_ckn.core.sequential.CKNSequential : A stack of layers.
+    sklearn_ckn.CKNTransformer : Fits the layers' anchors by spherical k-means.
+
     Examples
     --------
     >>> import torch

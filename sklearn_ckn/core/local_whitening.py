@@ -130,6 +130,11 @@ class LocalPatchWhitening(nn.Module):
     power : float, default=-0.25
         Power of the per-image second-moment matrix.
 
+    See Also
+    --------
+    sklearn_ckn.core.local_whitening.whiten_images_locally : The function it applies.
+    sklearn_ckn.core.whitening.fit_patch_whitening : A fitted ZCA map instead.
+
     Examples
     --------
     >>> import torch

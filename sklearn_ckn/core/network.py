@@ -43,6 +43,12 @@ class CKNNetwork(nn.Module):
         ``nn.Linear``; features are cast to the dtype of its parameters. None: the
         network outputs the features.
 
+    See Also
+    --------
+    sklearn_ckn.core.sequential.CKNSequential : The kernel layers.
+    sklearn_ckn.core.output.FeatureOutput : The output steps.
+    sklearn_ckn.CKNTransformer : Whose ``module_`` it is.
+
     Examples
     --------
     >>> import torch

@@ -79,6 +79,10 @@ class SignedPower(nn.Module):
     rel_floor : float, default=1e-3
         Floor of ``|x|`` in the derivative, relative to the row's RMS.
 
+    See Also
+    --------
+    sklearn_ckn.core.output.FeatureOutput : The output steps it belongs to.
+
     Examples
     --------
     >>> import torch
@@ -111,6 +115,10 @@ class FlooredRowNormalize(nn.Module):
     floor : float, default=1.0
         Smallest divisor (a fitted buffer: see :func:`fit_feature_output`).
 
+    See Also
+    --------
+    sklearn.preprocessing.Normalizer : Row normalisation without a floor.
+
     Examples
     --------
     >>> import torch
@@ -136,6 +144,10 @@ class Standardize(nn.Module):
     ----------
     n_features : int
         Number of features; ``shift`` starts at 0 and ``scale`` at 1.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The scikit-learn step it mirrors.
 
     Examples
     --------
@@ -183,6 +195,11 @@ class FeatureOutput(nn.Module):
         Whether rows are divided by their floored L2 norm.
     standardize : bool, default=False
         Whether features are shifted and scaled.
+
+    See Also
+    --------
+    sklearn_ckn.core.output.fit_feature_output : Fits its statistics.
+    sklearn.preprocessing.StandardScaler : Per-feature scaling in scikit-learn.
 
     Examples
     --------

@@ -46,6 +46,11 @@ class RowChunks:
     bounds : list of int
         The row offsets.
 
+    See Also
+    --------
+    sklearn_ckn.svm.TorchLinearSVC : Fits from row chunks.
+    sklearn_ckn.transform_to : Writes features by batches.
+
     Examples
     --------
     >>> import numpy as np

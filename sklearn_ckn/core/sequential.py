@@ -35,6 +35,11 @@ class CKNSequential(nn.Module):
     preprocess : torch.nn.Module, default=None
         Applied to the input before the first layer.
 
+    See Also
+    --------
+    sklearn_ckn.core.layers.CKNLayer : One layer.
+    sklearn_ckn.core.network.CKNNetwork : The layers with output steps and a head.
+
     Examples
     --------
     >>> import torch

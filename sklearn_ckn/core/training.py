@@ -285,6 +285,11 @@ class Trainer:
         leave=True, desc="epoch 3")`` returns an object with ``update(n)``,
         ``set_postfix(**values)`` and ``close()`` (e.g. ``sklearn_ckn._progress.progress``,
         tqdm bars). None: :func:`~.progress.no_progress`, no bar.
+
+    See Also
+    --------
+    sklearn_ckn.CNNClassifier : Trained with it.
+    sklearn_ckn.CKNClassifier : Trained with it.
     """
 
     def __init__(self, model, *, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4,

@@ -26,6 +26,10 @@ class TooFewPatchesError(ValueError):
     layer : int
         Index of the layer (from 0), also the attribute ``layer``.
 
+    See Also
+    --------
+    sklearn_ckn.core.unsupervised.fit_ckn_unsupervised : Raises it.
+
     Examples
     --------
     >>> from sklearn_ckn.core.unsupervised import TooFewPatchesError
