@@ -300,3 +300,13 @@ def test_grid_search_through_joblib_dask_backend(client, bars, monkeypatch):
                                local.cv_results_["mean_test_score"])
     # the fits ran in the cluster's workers (4 candidates x 2 folds), not in the caller
     assert fits == ["worker"] * 8
+
+
+def test_fit_transform_of_a_dask_array_is_lazy(images, expected):
+    # fit_transform of a dask array fits on the images, then returns transform's lazy
+    # array (it returned an in-memory array before).
+    X = da.from_array(images, chunks=10)
+    out = CKNTransformer(n_filters=(4, 8), n_patches=500, kmeans_max_iter=5,
+                         random_state=0).fit_transform(X)
+    assert isinstance(out, da.Array) and out.chunks[0] == (10, 10, 10)
+    np.testing.assert_allclose(out.compute(scheduler="sync"), expected, rtol=1e-5, atol=1e-6)
