@@ -21,7 +21,37 @@ import torch
 
 from ._threads import torch_threads
 
-__all__ = ["Explainable", "inference_context"]
+__all__ = ["Explainable", "inference_context", "precision_context"]
+
+
+def precision_context(device, mixed_precision):
+    """An estimator's own precision: bfloat16 autocast on ``device``, or autocast off.
+
+    Autocast is set either way, so that the estimator's ``mixed_precision`` decides
+    whatever context the caller runs it in.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the module runs.
+    mixed_precision : bool
+        The estimator's ``mixed_precision``.
+
+    Returns
+    -------
+    context : torch.autocast
+        Enter it around the forward passes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ckn._explainable import precision_context
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     with precision_context(torch.device("cpu"), False):
+    ...         torch.is_autocast_enabled("cpu")
+    False
+    """
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(mixed_precision))
 
 
 def inference_context(n_jobs, device, mixed_precision):
@@ -51,8 +81,7 @@ def inference_context(n_jobs, device, mixed_precision):
     """
     stack = contextlib.ExitStack()
     stack.enter_context(torch_threads(n_jobs))
-    stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16,
-                                       enabled=bool(mixed_precision)))
+    stack.enter_context(precision_context(device, mixed_precision))
     return stack
 
 

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions
 from .._dask import is_dask_array, transform_dask
+from .._explainable import precision_context
 from .._progress import progress
 from .._threads import torch_threads
 from .._torch_estimator import TorchImageClassifier
@@ -321,8 +322,7 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         batch = max(int(self.batch_size), 256)
         crop, flip = self._augmentation()
         generator = None if augment_seed is None else torch.Generator().manual_seed(augment_seed)
-        mixed = torch.autocast(self.device_.type, dtype=torch.bfloat16,
-                               enabled=bool(self.mixed_precision))
+        mixed = precision_context(self.device_, self.mixed_precision)
         try:
             with torch.no_grad(), mixed:
                 for start in range(0, len(data), batch):

@@ -20,7 +20,7 @@ from .._compat import (
 )
 from .._dask import is_dask_array, transform_dask
 from .._device import resolve_device
-from .._explainable import Explainable, inference_context
+from .._explainable import Explainable, inference_context, precision_context
 from .._images import check_no_bool_params, images_to_tensor, iter_batches, validate_images
 from .._progress import progress
 from .._threads import torch_threads
@@ -481,8 +481,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         out = np.empty((images.shape[0], self.n_features_out_), dtype=np.float32)
         batches = list(iter_batches(images.shape[0], self.batch_size))
         # Under autocast the layers run only their patch products in bfloat16.
-        mixed = torch.autocast(device.type, dtype=torch.bfloat16,
-                               enabled=bool(getattr(self, "mixed_precision", False)))
+        mixed = precision_context(device, getattr(self, "mixed_precision", False))
         with torch.inference_mode(), mixed:
             for sl in progress(batches, verbose=self.verbose, desc="CKN transform"):
                 out[sl] = forward(images_to_tensor(images[sl], device)).float().cpu().numpy()
