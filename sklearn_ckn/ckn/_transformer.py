@@ -47,6 +47,13 @@ SIGMA_CHECK_IMAGES = 64
 AUTO_PATCHES_PER_ANCHOR = 64
 AUTO_MAX_PATCHES = 100_000
 
+#: The constraint ``n_filters`` and ``subsamplings`` share: ``"auto"``, or positive
+#: counts (one int for every layer, or a sequence of one per layer).
+_AUTO_OR_PER_LAYER_COUNTS = [
+    StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left"), tuple, list,
+    np.ndarray,
+]
+
 
 class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, BaseEstimator):
     """Unsupervised convolutional kernel network (CKN) features for images.
@@ -248,21 +255,9 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
     _doc_link_url_param_generator = doc_link_url_params
 
     _parameter_constraints = {
-        "n_filters": [
-            StrOptions({"auto"}),
-            Interval(numbers.Integral, 1, None, closed="left"),
-            tuple,
-            list,
-            np.ndarray,
-        ],
+        "n_filters": _AUTO_OR_PER_LAYER_COUNTS,
         "patch_sizes": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "subsamplings": [
-            StrOptions({"auto"}),
-            Interval(numbers.Integral, 1, None, closed="left"),
-            tuple,
-            list,
-            np.ndarray,
-        ],
+        "subsamplings": _AUTO_OR_PER_LAYER_COUNTS,
         "sigmas": [Interval(numbers.Real, 0, None, closed="neither"), tuple, list, np.ndarray],
         "kernel": [StrOptions(set(KERNELS)), tuple, list],
         "whitening": [StrOptions({"auto", "local"}), "boolean"],
