@@ -25,6 +25,7 @@ PACKAGE = Path(sklearn_ckn.__file__).resolve().parent
 SUBPACKAGES = ["ckn", "cnn", "compare", "core", "datasets", "explain", "svm"]
 # Private top-level modules that every subpackage may use.
 SHARED_PRIVATE = {"_images", "_device", "_progress", "_threads", "_compat", "_display", "_dask",
+                  "_docstrings",  # texts that several docstrings share (fill_doc)
                   "_batches", "_torch_estimator", "_torch_module", "_explainable"}  # the last
 # four: ImageBatches, the TorchImageClassifier base (CNN and supervised CKN), the
 # pickling of every torch estimator's module_ and what an estimator hands to explain/

@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from .._display import Display, class_name
-from ._docs import with_parameters
+from .._docstrings import with_parameters
 from ._figures import as_predictions, panels
 
 __all__ = ["ConfusionMatricesDisplay", "plot_confusion_matrices"]

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._display import Display, class_name, given_axes
-from ._docs import with_parameters
+from .._docstrings import with_parameters
 from ._figures import new_figure, panels
 
 __all__ = ["MisclassifiedDisplay", "plot_misclassified"]

@@ -14,7 +14,7 @@ import difflib
 import inspect
 from dataclasses import dataclass, field, fields
 
-from ._docs import with_parameters
+from .._docstrings import with_parameters
 
 __all__ = ["ComparisonOptions", "auto_or_int", "from_keywords", "parse_caps",
            "parse_model_params", "takes_options"]
