@@ -19,6 +19,7 @@ from ._base import (
     open_regular,
     sample_bunch,
 )
+from ._docs import loader_doc
 
 __all__ = ["load_cifar10"]
 
@@ -403,6 +404,7 @@ def _read_archive(archive, names):
     return [found[n] for n in names], target_names
 
 
+@loader_doc
 def load_cifar10(
     data_home=None,
     *,
@@ -429,8 +431,7 @@ def load_cifar10(
     subset : {"train", "test"}, default="train"
         50,000 training images (``data_batch_1..5``, in order) or the 10,000
         test images (``test_batch``).
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+    {return_X_y}
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading the archive.
     verify_checksums : bool, default=True
@@ -439,21 +440,14 @@ def load_cifar10(
         changes). Pass False only for an archive you trust. The extracted folder
         has no official per-file checksums, and a downloaded archive is always
         checked.
-    n_samples : int, default=None
-        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
-        ``None`` keeps them all.
-    shuffle : bool, default=False
-        Shuffle the images (with ``random_state``) before taking ``n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; unused when ``shuffle`` is False.
+    {sampling}
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``images`` (n, 32, 32, 3) uint8 RGB channels-last, ``target`` (n,) int64
         in 0..9, ``target_names`` (``"airplane"``, ..., ``"truck"``) and ``DESCR``.
-    (images, target) : tuple
-        If ``return_X_y`` is True.
+    {as_tuple}
 
     Raises
     ------
@@ -468,8 +462,7 @@ def load_cifar10(
 
     See Also
     --------
-    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
-    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+    {see_also}
 
     Notes
     -----

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from ._base import sample_bunch
+from ._docs import loader_doc
 
 __all__ = ["load_digits_images"]
 
@@ -24,6 +25,7 @@ Learning Repository, 1998. https://doi.org/10.24432/C50P49
 """
 
 
+@loader_doc
 def load_digits_images(
     *, n_class=10, return_X_y=False, n_samples=None, shuffle=False, random_state=None
 ):
@@ -39,23 +41,15 @@ def load_digits_images(
     ----------
     n_class : int, default=10
         Number of classes to keep: the digits ``0 .. n_class - 1``.
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
-    n_samples : int, default=None
-        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
-        ``None`` keeps them all.
-    shuffle : bool, default=False
-        Shuffle the images (with ``random_state``) before taking ``n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; unused when ``shuffle`` is False.
+    {return_X_y}
+    {sampling}
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``images`` (n, 8, 8) uint8 in 0..255, ``target`` (n,) int64 digits,
         ``target_names`` ``["0", ..., str(n_class - 1)]`` and ``DESCR``.
-    (images, target) : tuple
-        If ``return_X_y`` is True.
+    {as_tuple}
 
     See Also
     --------

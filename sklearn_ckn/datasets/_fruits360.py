@@ -14,6 +14,7 @@ from ._base import (
     open_regular,
     select_indices,
 )
+from ._docs import loader_doc
 
 __all__ = ["load_fruits360"]
 
@@ -136,6 +137,7 @@ def _read_image(path, size):
                 ) from exc
 
 
+@loader_doc
 def load_fruits360(
     data_home=None,
     *,
@@ -165,8 +167,7 @@ def load_fruits360(
         :func:`get_data_home`.
     subset : {"train", "test"}, default="train"
         Images of ``Training/`` or ``Test/``.
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+    {return_X_y}
     download_if_missing : bool, default=True
         Accepted for a signature common to all loaders; nothing is ever downloaded.
     classes : list of str, default=None
@@ -192,8 +193,7 @@ def load_fruits360(
         ``images`` (n, H, W, 3) uint8 RGB channels-last, ``target`` (n,) int64
         indices into ``target_names`` (class folder names), ``filenames`` (n,)
         paths of the images and ``DESCR``.
-    (images, target) : tuple
-        If ``return_X_y`` is True.
+    {as_tuple}
 
     Raises
     ------
@@ -208,8 +208,7 @@ def load_fruits360(
 
     See Also
     --------
-    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
-    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+    {see_also}
 
     Examples
     --------

@@ -17,6 +17,7 @@ from ._base import (
     open_regular,
     sample_bunch,
 )
+from ._docs import loader_doc
 
 __all__ = ["load_mnist"]
 
@@ -105,6 +106,7 @@ def _check_header(path, found, magic, shape, max_items):
         )
 
 
+@loader_doc
 def load_mnist(
     data_home=None,
     *,
@@ -128,8 +130,7 @@ def load_mnist(
         Folder containing ``mnist/``; see :func:`get_data_home`.
     subset : {"train", "test"}, default="train"
         60,000 training or 10,000 test images.
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+    {return_X_y}
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading missing files.
     verify_checksums : bool, default=True
@@ -138,21 +139,14 @@ def load_mnist(
         file is reported instead of read. Each file is hashed once per process (and
         again if it changes). Pass False only for a copy you trust, e.g. files
         written again by another tool. Downloaded files are always checked.
-    n_samples : int, default=None
-        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
-        ``None`` keeps them all.
-    shuffle : bool, default=False
-        Shuffle the images (with ``random_state``) before taking ``n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; unused when ``shuffle`` is False.
+    {sampling}
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``images`` (n, 28, 28) uint8, ``target`` (n,) int64 digits,
         ``target_names`` ``["0", ..., "9"]`` and ``DESCR``.
-    (images, target) : tuple
-        If ``return_X_y`` is True.
+    {as_tuple}
 
     Raises
     ------
@@ -169,8 +163,7 @@ def load_mnist(
 
     See Also
     --------
-    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
-    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+    {see_also}
 
     Examples
     --------

@@ -17,6 +17,7 @@ from ._base import (
     open_regular,
     sample_bunch,
 )
+from ._docs import loader_doc
 
 __all__ = ["load_svhn"]
 
@@ -166,6 +167,7 @@ def _read_mat(path, max_images):
     return X.transpose(3, 0, 1, 2), y.astype(np.int64) % 10
 
 
+@loader_doc
 def load_svhn(
     data_home=None,
     *,
@@ -189,8 +191,7 @@ def load_svhn(
         Folder containing ``svhn/``; see :func:`get_data_home`.
     subset : {"train", "test", "extra"}, default="train"
         73,257 training, 26,032 test or 531,131 extra images.
-    return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+    {return_X_y}
     download_if_missing : bool, default=True
         If False, raise ``FileNotFoundError`` instead of downloading a missing file.
     verify_checksums : bool, default=True
@@ -199,13 +200,7 @@ def load_svhn(
         reported instead of read. Each file is hashed once per process (and again
         if it changes). Pass False only for a copy you trust, e.g. a file written
         again by another tool. Downloaded files are always checked.
-    n_samples : int, default=None
-        Keep only the first ``n_samples`` images (after shuffling, if ``shuffle``);
-        ``None`` keeps them all.
-    shuffle : bool, default=False
-        Shuffle the images (with ``random_state``) before taking ``n_samples``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle; unused when ``shuffle`` is False.
+    {sampling}
 
     Returns
     -------
@@ -213,8 +208,7 @@ def load_svhn(
         ``images`` (n, 32, 32, 3) uint8 RGB channels-last, ``target`` (n,) int64
         digits 0..9 (the files' label 10 becomes 0), ``target_names``
         ``["0", ..., "9"]`` and ``DESCR``.
-    (images, target) : tuple
-        If ``return_X_y`` is True.
+    {as_tuple}
 
     Raises
     ------
@@ -230,8 +224,7 @@ def load_svhn(
 
     See Also
     --------
-    sklearn_ckn.datasets.load_dataset : Any registered data set by name.
-    sklearn_ckn.datasets.get_data_home : The default folder of the files.
+    {see_also}
 
     Examples
     --------
