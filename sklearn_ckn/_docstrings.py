@@ -10,7 +10,13 @@ its ``plot_*`` shortcut...).
 
 import textwrap
 
-__all__ = ["fill_doc", "with_parameters"]
+__all__ = ["IMAGES", "fill_doc", "with_parameters"]
+
+#: The parameter ``X`` of the estimators' methods that take images (``predict``...).
+IMAGES = """\
+X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+    Images.
+"""
 
 
 def fill_doc(**texts):

@@ -47,6 +47,7 @@ from ._compat import (
     fit_context,
 )
 from ._device import resolve_device
+from ._docstrings import IMAGES, with_parameters
 from ._explainable import Explainable, inference_context
 from ._images import check_classification_labels, check_no_bool_params, validate_images
 from ._progress import progress
@@ -413,13 +414,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             )
         return logits
 
+    @with_parameters(IMAGES)
     def decision_function(self, X):
         """Class scores of the network (for two classes, the score difference).
 
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
+        {parameters}
 
         Returns
         -------
@@ -431,13 +430,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             return logits[:, 1] - logits[:, 0]
         return logits
 
+    @with_parameters(IMAGES)
     def predict_proba(self, X):
         """Class probabilities (softmax of the class scores).
 
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
+        {parameters}
 
         Returns
         -------
@@ -450,13 +447,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         p /= p.sum(axis=1, keepdims=True)
         return p
 
+    @with_parameters(IMAGES)
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
+        {parameters}
 
         Returns
         -------
@@ -465,13 +460,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         """
         return np.log(self.predict_proba(X))
 
+    @with_parameters(IMAGES)
     def predict(self, X):
         """Predicted labels (values of ``classes_``).
 
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
+        {parameters}
 
         Returns
         -------

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions
 from .._dask import is_dask_array, transform_dask
+from .._docstrings import IMAGES, with_parameters
 from .._explainable import precision_context
 from .._progress import progress
 from .._threads import torch_threads
@@ -396,13 +397,11 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         return options
 
     # ------------------------------------------------------------------ features
+    @with_parameters(IMAGES)
     def transform(self, X):
         """Return the features of the trained network: the input of its head.
 
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
-            Images.
+        {parameters}
 
         Returns
         -------
