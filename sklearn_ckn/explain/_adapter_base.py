@@ -152,17 +152,13 @@ class ModelAdapter:
 
     Examples
     --------
-    >>> import numpy as np
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn_ckn import CKNTransformer
-    >>> from sklearn_ckn.explain import ModelAdapter, as_differentiable
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((40, 16, 16)), np.arange(40) % 2
-    >>> pipe = make_pipeline(CKNTransformer(n_filters=(4, 4), subsamplings=(2, 2),
-    ...                                     random_state=0, device="cpu"),
-    ...                      LogisticRegression()).fit(X, y)
-    >>> adapter = as_differentiable(pipe)
+    >>> from sklearn_ckn.explain import ModelAdapter, as_differentiable, make_localisation_task
+    >>> X, y, _ = make_localisation_task(40, 16, random_state=0)
+    >>> ckn = CKNTransformer(n_filters=(4, 4), subsamplings=(2, 2), random_state=0, device="cpu")
+    >>> adapter = as_differentiable(make_pipeline(ckn, LogisticRegression()).fit(X, y))
     >>> isinstance(adapter, ModelAdapter), adapter.family
     (True, 'ckn')
     >>> adapter.candidate_layers((16, 16, 1)), adapter.default_layer((16, 16, 1))

@@ -53,6 +53,7 @@ from ._adapter_base import (
     flatten_steps,
     unwrap,
 )
+from ._docs import example_doc
 from ._torch_steps import LinearHead, scaler_to_torch
 
 __all__ = [
@@ -326,6 +327,7 @@ class CKNPipelineAdapter(CKNAdapter):
 ADAPTERS = [CNNAdapter, CKNPipelineAdapter, CKNAdapter]
 
 
+@example_doc
 def as_differentiable(estimator):
     """Adapt a fitted estimator into a :class:`ModelAdapter` of its family.
 
@@ -359,17 +361,10 @@ def as_differentiable(estimator):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_ckn import CKNTransformer
+    {fitted_pipeline}
     >>> from sklearn_ckn.explain import as_differentiable
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((40, 8, 8)), np.arange(40) % 2
-    >>> pipe = make_pipeline(CKNTransformer(n_filters=4, subsamplings=2, random_state=0,
-    ...                                     device="cpu"), LogisticRegression()).fit(X, y)
-    >>> model = as_differentiable(pipe)
-    >>> bool(np.allclose(model.decision_scores(X)[:, 1], pipe.decision_function(X)))
+    >>> adapter = as_differentiable(model)
+    >>> bool(np.allclose(adapter.decision_scores(X)[:, 1], model.decision_function(X)))
     True
     """
     estimator = unwrap(estimator)

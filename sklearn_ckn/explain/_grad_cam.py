@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from .._images import iter_batches
 from ._adapters import as_differentiable
+from ._docs import example_doc
 
 __all__ = ["METHODS", "cam_from_gradients", "check_method", "grad_cam"]
 
@@ -84,6 +85,7 @@ def cam_from_gradients(activations, gradients, size, normalize=True, method="lay
     return torch.where(varying, scaled, constant)
 
 
+@example_doc
 def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_size=64,
              normalize=True, return_targets=False):
     """Class activation maps (Grad-CAM and variants) of a fitted CNN or CKN pipeline.
@@ -150,16 +152,8 @@ def grad_cam(estimator, X, target=None, *, method="layercam", layer=None, batch_
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_ckn import CKNTransformer
+    {fitted_pipeline}
     >>> from sklearn_ckn.explain import grad_cam
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
-    >>> X[y == 1, 2:5, 2:5] += 2.0          # class 1: a bright square at the top left
-    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
-    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
     >>> maps = grad_cam(model, X[:4], method="hirescam")
     >>> maps.shape, float(maps.min()) >= 0, float(maps.max()) <= 1
     ((4, 12, 12), True, True)

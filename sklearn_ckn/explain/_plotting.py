@@ -23,6 +23,7 @@ import numpy as np
 
 from .._display import Display, class_name, given_axes
 from ._adapters import as_differentiable
+from ._docs import example_doc
 from ._grad_cam import check_method, grad_cam
 
 __all__ = ["GradCAMDisplay", "plot_grad_cam"]
@@ -93,6 +94,7 @@ def _per_model(value, n_models, what):
 
 
 # -- heat maps ----------------------------------------------------------------------------
+@example_doc
 class GradCAMDisplay(Display):
     """Heat maps of one or several models over images: one row per image.
 
@@ -129,16 +131,8 @@ class GradCAMDisplay(Display):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_ckn import CKNTransformer
+    {fitted_pipeline}
     >>> from sklearn_ckn.explain import GradCAMDisplay
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
-    >>> X[y == 1, 2:5, 2:5] += 2.0
-    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
-    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
     >>> disp = GradCAMDisplay.from_estimator(model, X[:2], y_true=y[:2], method="hirescam")
     >>> disp.axes_.shape
     (2, 2)
@@ -292,6 +286,7 @@ class GradCAMDisplay(Display):
         return self
 
 
+@example_doc
 def plot_grad_cam(estimators, X, y_true=None, target_names=None, model_names=None, alpha=0.5,
                   *, target=None, method="layercam", layer=None, batch_size=64, cmap="jet",
                   title=None, ax=None, show_original=True):
@@ -347,17 +342,9 @@ def plot_grad_cam(estimators, X, y_true=None, target_names=None, model_names=Non
 
     Examples
     --------
-    >>> import numpy as np
+    {fitted_pipeline}
     >>> import matplotlib.pyplot as plt
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_ckn import CKNTransformer
     >>> from sklearn_ckn.explain import plot_grad_cam
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((40, 12, 12)), np.arange(40) % 2
-    >>> X[y == 1, 2:5, 2:5] += 2.0
-    >>> ckn = CKNTransformer(n_filters=8, subsamplings=3, random_state=0, device="cpu")
-    >>> model = make_pipeline(ckn, LogisticRegression()).fit(X, y)
     >>> fig, axes = plt.subplots(1, 2)
     >>> disp = plot_grad_cam(model, X[:1], ax=axes, method=["hirescam"])
     >>> disp.figure_ is fig
