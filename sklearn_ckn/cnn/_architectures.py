@@ -81,6 +81,16 @@ def _check_positive(name, values, length=None):
     if any(v < 1 for v in values):
         raise ValueError(f"{name} must hold positive layer sizes, got {values!r}.")
 
+
+def _network_config(in_channels, n_classes, image_size, dropout):
+    """The arguments every network takes, checked in this order, as the first entries of
+    its ``config`` (the network adds its own)."""
+    return dict(
+        in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
+        image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
+    )
+
+
 class Standardize(nn.Module):
     """Per-channel standardisation ``(x - mean) / std`` with buffers (state-dict saved)."""
 
@@ -171,8 +181,7 @@ class LeNet5(ImageClassifierNet):
                  hidden=(120, 84)):
         super().__init__()
         self.config = dict(
-            in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
-            image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
+            _network_config(in_channels, n_classes, image_size, dropout),
             widths=_sizes("widths", widths, 2), hidden=_sizes("hidden", hidden, 2),
         )
         w1, w2 = self.config["widths"]
@@ -273,8 +282,7 @@ class ResNetSmall(ImageClassifierNet):
         if stem_width is None:
             stem_width = max(widths[0] // 2, 1)
         self.config = dict(
-            in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
-            image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
+            _network_config(in_channels, n_classes, image_size, dropout),
             widths=widths, stem_width=_size("stem_width", stem_width),
             max_stem_size=_size("max_stem_size", max_stem_size),
         )
