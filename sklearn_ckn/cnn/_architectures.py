@@ -32,6 +32,8 @@ import numbers
 import torch
 from torch import nn
 
+from .._docstrings import fill_doc
+
 __all__ = [
     "ARCHITECTURES",
     "Standardize",
@@ -89,6 +91,18 @@ def _network_config(in_channels, n_classes, image_size, dropout):
         in_channels=_size("in_channels", in_channels), n_classes=_size("n_classes", n_classes),
         image_size=_sizes("image_size", image_size, 2), dropout=float(dropout),
     )
+
+
+#: Parameters of every network's constructor and of :func:`build_architecture`.
+_NETWORK_PARAMETERS = """\
+in_channels : int
+    Number of image channels.
+n_classes : int
+    Number of outputs (logits).
+image_size : tuple of int
+    ``(H, W)`` of the input images.
+"""
+_network_doc = fill_doc(network_parameters=_NETWORK_PARAMETERS)
 
 
 class Standardize(nn.Module):
@@ -151,6 +165,7 @@ class ImageClassifierNet(nn.Module):
         return self.head(self.forward_features(x))
 
 
+@_network_doc
 class LeNet5(ImageClassifierNet):
     """LeNet-5 style network (LeCun et al., 1998), with ReLU and max pooling.
 
@@ -163,12 +178,7 @@ class LeNet5(ImageClassifierNet):
 
     Parameters
     ----------
-    in_channels : int
-        Number of image channels.
-    n_classes : int
-        Number of outputs (logits).
-    image_size : tuple of int
-        ``(H, W)`` of the input images.
+    {network_parameters}
     dropout : float, default=0.0
         Dropout probability before each fully connected layer but the first.
     widths : tuple of int, default=(6, 16)
@@ -240,6 +250,7 @@ class Residual(nn.Module):
         return x + self.branch(x)
 
 
+@_network_doc
 class ResNetSmall(ImageClassifierNet):
     """Compact residual network with batch norm (airbench / ResNet-8 style).
 
@@ -257,12 +268,7 @@ class ResNetSmall(ImageClassifierNet):
 
     Parameters
     ----------
-    in_channels : int
-        Number of image channels.
-    n_classes : int
-        Number of outputs (logits).
-    image_size : tuple of int
-        ``(H, W)`` of the input images.
+    {network_parameters}
     dropout : float, default=0.0
         Dropout probability before the linear layer.
     widths : tuple of int, default=(64, 128, 256)
@@ -322,6 +328,7 @@ ARCHITECTURES = {
 }
 
 
+@_network_doc
 def build_architecture(architecture, *, in_channels, n_classes, image_size, dropout=0.0,
                        **params):
     """Build a network by name (a key of :data:`ARCHITECTURES`) or from a callable.
@@ -335,12 +342,7 @@ def build_architecture(architecture, *, in_channels, n_classes, image_size, drop
     ----------
     architecture : str or callable
         ``"lenet5"``, ``"resnet-small"`` or a callable returning an ``nn.Module``.
-    in_channels : int
-        Number of image channels.
-    n_classes : int
-        Number of outputs (logits).
-    image_size : tuple of int
-        ``(H, W)`` of the input images.
+    {network_parameters}
     dropout : float, default=0.0
         Dropout probability of the network's head.
     **params : dict
