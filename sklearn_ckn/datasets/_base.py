@@ -483,6 +483,19 @@ def fetch_file(path, urls, md5, *, dataset, download_if_missing, how=None,
     )
 
 
+def fetch_files(home, folder, files, mirrors, sizes, *, dataset, download_if_missing,
+                verify_checksums):
+    """Paths of the official ``files`` (``(name, md5)`` pairs) of ``home/folder``, in order,
+    each fetched with :func:`fetch_file` from the first working of ``mirrors`` (base
+    addresses, the name appended) and checked against its official size in ``sizes``."""
+    return [
+        fetch_file(os.path.join(home, folder, name), [mirror + name for mirror in mirrors], md5,
+                   dataset=dataset, download_if_missing=download_if_missing,
+                   verify_checksums=verify_checksums, size=sizes.get(name), data_home=home)
+        for name, md5 in files
+    ]
+
+
 def refuse_links(path, data_home):
     """Raise a ValueError if ``path`` or a folder between ``data_home`` and it is a
     symbolic link (dangling or not): files are never written through one."""

@@ -2,7 +2,6 @@
 
 import gzip
 import math
-import os
 import struct
 import zlib
 
@@ -12,7 +11,7 @@ from ._base import (
     DIGIT_NAMES,
     check_subset,
     corrupt,
-    fetch_file,
+    fetch_files,
     get_data_home,
     open_regular,
     sample_bunch,
@@ -173,21 +172,10 @@ def load_mnist(
     ((10000, 28, 28), array([7, 2, 1, 0, 4]))
     """
     check_subset(subset)
-    home = get_data_home(data_home)
-    folder = os.path.join(home, FOLDER)
-    paths = [
-        fetch_file(
-            os.path.join(folder, name),
-            [mirror + name for mirror in MIRRORS],
-            md5,
-            dataset="MNIST",
-            download_if_missing=download_if_missing,
-            verify_checksums=verify_checksums,
-            size=SIZES.get(name),
-            data_home=home,
-        )
-        for name, md5 in FILES[subset]
-    ]
+    paths = fetch_files(
+        get_data_home(data_home), FOLDER, FILES[subset], MIRRORS, SIZES, dataset="MNIST",
+        download_if_missing=download_if_missing, verify_checksums=verify_checksums,
+    )
     images = _read_idx(paths[0], IMAGES_MAGIC, COUNTS[subset])
     target = _read_idx(paths[1], LABELS_MAGIC, COUNTS[subset])
     if len(images) != len(target):

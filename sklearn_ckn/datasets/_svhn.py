@@ -12,7 +12,7 @@ from ._base import (
     DIGIT_NAMES,
     check_subset,
     corrupt,
-    fetch_file,
+    fetch_files,
     get_data_home,
     open_regular,
     sample_bunch,
@@ -234,17 +234,9 @@ def load_svhn(
     (26032, 32, 32, 3)
     """
     check_subset(subset, ("train", "test", "extra"))
-    name, md5 = FILES[subset]
-    home = get_data_home(data_home)
-    path = fetch_file(
-        os.path.join(home, FOLDER, name),
-        [URL + name],
-        md5,
-        dataset="SVHN",
-        download_if_missing=download_if_missing,
-        verify_checksums=verify_checksums,
-        size=SIZES.get(name),
-        data_home=home,
+    [path] = fetch_files(
+        get_data_home(data_home), FOLDER, [FILES[subset]], [URL], SIZES, dataset="SVHN",
+        download_if_missing=download_if_missing, verify_checksums=verify_checksums,
     )
     images, target = _read_mat(path, COUNTS[subset])
     return sample_bunch(
