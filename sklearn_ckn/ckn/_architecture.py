@@ -124,6 +124,7 @@ def auto_n_filters(map_height, map_width, n_layers):
     Returns
     -------
     n_filters : tuple of int
+        The filters (anchor points) of each layer, first to last.
 
     Examples
     --------
@@ -160,6 +161,7 @@ def auto_subsamplings(height, width, n_layers):
     Returns
     -------
     subsamplings : tuple of int
+        One pooling factor per layer; the last map is about 4x4.
 
     Examples
     --------
