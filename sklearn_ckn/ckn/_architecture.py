@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from .._docstrings import fill_doc
 from ..core.kernels import KERNELS
 from ..core.pooling import pooled_size
 
@@ -266,6 +267,17 @@ def network_config(params, height, width, n_channels):
     return config
 
 
+#: Parameters of the functions that size a built network for an image size.
+_NETWORK_AND_SIZE = """\
+config : dict
+    A :func:`network_config` result.
+height, width : int
+    Image size.
+"""
+_sizing_doc = fill_doc(network_and_size=_NETWORK_AND_SIZE)
+
+
+@_sizing_doc
 def network_memory(config, height, width, batch_size=256, n_patches=100_000):
     """Estimated bytes to fit and apply a CKN (a lower bound of the peak), by layer.
 
@@ -277,10 +289,7 @@ def network_memory(config, height, width, batch_size=256, n_patches=100_000):
 
     Parameters
     ----------
-    config : dict
-        A :func:`network_config` result.
-    height, width : int
-        Image size.
+    {network_and_size}
     batch_size : int, default=256
         Images per batch.
     n_patches : int, default=100_000
@@ -335,6 +344,7 @@ def _available_memory(device):
     return device_memory(device), str(device)
 
 
+@_sizing_doc
 def check_network_memory(config, height, width, params):
     """A clear ``ValueError`` when a CKN cannot fit in its device's memory.
 
@@ -344,10 +354,7 @@ def check_network_memory(config, height, width, params):
 
     Parameters
     ----------
-    config : dict
-        A :func:`network_config` result.
-    height, width : int
-        Image size.
+    {network_and_size}
     params : object
         The estimator: its ``batch_size``, ``n_patches`` and ``device``.
     """
