@@ -112,7 +112,22 @@ def _forward_with_hook(net, x, name, module):
     return scores, captured[0]
 
 
-class CNNAdapter(ModelAdapter):
+class _EstimatorAdapter(ModelAdapter):
+    """Base of the families of the package's own estimators, which name their family
+    (``_explain_family``) and hand their fitted module over (``_explainable()``)."""
+
+    @classmethod
+    def accepts(cls, estimator):
+        return getattr(estimator, "_explain_family", None) == cls.family
+
+    def _adopt_fitted(self, estimator, what):
+        """Take over ``estimator``'s module; a ``NotFittedError`` naming ``what`` if unfitted."""
+        if not hasattr(estimator, "module_"):
+            raise _not_fitted(what, estimator)
+        self._adopt(estimator._explainable(), estimator)
+
+
+class CNNAdapter(_EstimatorAdapter):
     """A fitted :class:`~sklearn_ckn.CNNClassifier`: ``module_``'s logits.
 
     Layer keys are sub-module names of ``module_``. Candidates for the default are the
@@ -123,14 +138,8 @@ class CNNAdapter(ModelAdapter):
 
     family = "cnn"
 
-    @classmethod
-    def accepts(cls, estimator):
-        return getattr(estimator, "_explain_family", None) == "cnn"
-
     def __init__(self, cnn):
-        if not hasattr(cnn, "module_"):
-            raise _not_fitted("the CNN", cnn)
-        self._adopt(cnn._explainable(), cnn)
+        self._adopt_fitted(cnn, "the CNN")
         self._sizes = {}
 
     def candidate_layers(self, image_shape):
@@ -189,7 +198,7 @@ class CNNAdapter(ModelAdapter):
 
 
 # -- CKN models ---------------------------------------------------------------------------
-class CKNAdapter(ModelAdapter):
+class CKNAdapter(_EstimatorAdapter):
     """A fitted estimator whose module is a :class:`~sklearn_ckn.core.network.CKNNetwork`.
 
     The supervised :class:`~sklearn_ckn.CKNClassifier` (its ``module_``: trained CKN
@@ -201,14 +210,8 @@ class CKNAdapter(ModelAdapter):
 
     family = "ckn"
 
-    @classmethod
-    def accepts(cls, estimator):
-        return getattr(estimator, "_explain_family", None) == "ckn"
-
     def __init__(self, clf):
-        if not hasattr(clf, "module_"):
-            raise _not_fitted("the supervised CKN", clf)
-        self._adopt(clf._explainable(), clf)
+        self._adopt_fitted(clf, "the supervised CKN")
 
     @property
     def network(self):
