@@ -15,6 +15,7 @@ CKN use:
 import torch
 from torch import nn
 
+from ._docstrings import NETWORK_IMPORTS, fill_doc
 from .sequential import CKNSequential
 from .output import FeatureOutput
 
@@ -29,6 +30,7 @@ def _dtype(module):
     return None
 
 
+@fill_doc(network_imports=NETWORK_IMPORTS)
 class CKNNetwork(nn.Module):
     """CKN layers, output steps and an optional head (see the module docstring).
 
@@ -51,9 +53,7 @@ class CKNNetwork(nn.Module):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer
-    >>> from sklearn_ckn.core.sequential import CKNSequential
+    {network_imports}
     >>> from sklearn_ckn.core.network import CKNNetwork
     >>> ckn = CKNSequential([CKNLayer(1, 8, subsampling=4)])
     >>> CKNNetwork(ckn)(torch.rand(5, 1, 8, 8)).shape

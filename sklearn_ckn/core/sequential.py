@@ -10,6 +10,7 @@ convolution path: see :mod:`.batching`).
 import torch
 from torch import nn
 
+from ._docstrings import NETWORK_IMPORTS, fill_doc
 from .batching import split_sizes
 from .layers import CKNLayer, _full_precision
 
@@ -22,6 +23,7 @@ _FORWARD_CHUNK = 32
 _FORWARD_CHUNK_BYTES = 16 * 2**20
 
 
+@fill_doc(network_imports=NETWORK_IMPORTS)
 class CKNSequential(nn.Module):
     """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map.
 
@@ -42,9 +44,7 @@ class CKNSequential(nn.Module):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer
-    >>> from sklearn_ckn.core.sequential import CKNSequential
+    {network_imports}
     >>> net = CKNSequential([CKNLayer(1, 8, subsampling=2), CKNLayer(8, 16, subsampling=4)])
     >>> net.output_shape(28, 28)
     (16, 4, 4)

@@ -9,6 +9,7 @@ and learn the anchors by spherical k-means.
 import numpy as np
 import torch
 
+from ._docstrings import NETWORK_IMPORTS, fill_doc
 from .patches import gather_patches
 from .spherical_kmeans import fast_product_dtype, spherical_kmeans
 from .whitening import fit_patch_whitening
@@ -78,6 +79,7 @@ def _too_few_patches_message(index, layer, patches, norms, n_usable, n_images):
     return f"{where}. Use fewer n_filters, more images or a larger n_patches."
 
 
+@fill_doc(network_imports=NETWORK_IMPORTS)
 def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, rng, *, batch_size):
     """Raw patches of layer ``layer_index``'s input map, drawn uniformly.
 
@@ -107,9 +109,7 @@ def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, 
     Examples
     --------
     >>> import numpy as np
-    >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer
-    >>> from sklearn_ckn.core.sequential import CKNSequential
+    {network_imports}
     >>> from sklearn_ckn.core.unsupervised import sample_layer_patches
     >>> images = torch.rand(10, 1, 8, 8)
     >>> net = CKNSequential([CKNLayer(1, 4, patch_size=3)])
@@ -149,6 +149,7 @@ def sample_layer_patches(network, layer_index, load_batch, n_images, n_patches, 
     return torch.cat(chunks)
 
 
+@fill_doc(network_imports=NETWORK_IMPORTS)
 def fit_ckn_unsupervised(
     network,
     load_batch,
@@ -219,9 +220,7 @@ def fit_ckn_unsupervised(
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_ckn.core.layers import CKNLayer
-    >>> from sklearn_ckn.core.sequential import CKNSequential
+    {network_imports}
     >>> from sklearn_ckn.core.unsupervised import fit_ckn_unsupervised
     >>> images = torch.rand(20, 1, 8, 8)
     >>> net = CKNSequential([CKNLayer(1, 4, subsampling=2), CKNLayer(4, 8, subsampling=2)])
