@@ -10,13 +10,21 @@ documentation is the same as if the text were repeated.
 import re
 import textwrap
 
-__all__ = ["NETWORK_IMPORTS", "fill_doc"]
+__all__ = ["NETWORK_IMPORTS", "SIZE_PARAMETERS", "fill_doc"]
 
 #: The first lines of the examples that build a network of CKN layers.
 NETWORK_IMPORTS = """\
 >>> import torch
 >>> from sklearn_ckn.core.layers import CKNLayer
 >>> from sklearn_ckn.core.sequential import CKNSequential
+"""
+
+#: The Parameters section of the methods that take an image size (``flops``...).
+SIZE_PARAMETERS = """\
+Parameters
+----------
+height, width : int
+    Image size.
 """
 
 # A docstring line that holds only ``{name}``: its indentation, the name.

@@ -15,7 +15,7 @@ CKN use:
 import torch
 from torch import nn
 
-from ._docstrings import NETWORK_IMPORTS, fill_doc
+from ._docstrings import NETWORK_IMPORTS, SIZE_PARAMETERS, fill_doc
 from .sequential import CKNSequential
 from .output import FeatureOutput
 
@@ -174,13 +174,11 @@ class CKNNetwork(nn.Module):
         """Bring every layer's anchors back onto the unit sphere (after a step)."""
         self.ckn.normalize_anchors_()
 
+    @fill_doc(size_parameters=SIZE_PARAMETERS)
     def flops(self, height, width):
         """Count the matrix-product FLOPs of a forward pass for one image.
 
-        Parameters
-        ----------
-        height, width : int
-            Size of the image.
+        {size_parameters}
 
         Returns
         -------

@@ -10,7 +10,7 @@ convolution path: see :mod:`.batching`).
 import torch
 from torch import nn
 
-from ._docstrings import NETWORK_IMPORTS, fill_doc
+from ._docstrings import NETWORK_IMPORTS, SIZE_PARAMETERS, fill_doc
 from .batching import split_sizes
 from .layers import CKNLayer, _full_precision
 
@@ -22,8 +22,10 @@ __all__ = ["CKNSequential"]
 _FORWARD_CHUNK = 32
 _FORWARD_CHUNK_BYTES = 16 * 2**20
 
+_doc = fill_doc(network_imports=NETWORK_IMPORTS, size_parameters=SIZE_PARAMETERS)
 
-@fill_doc(network_imports=NETWORK_IMPORTS)
+
+@_doc
 class CKNSequential(nn.Module):
     """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map.
 
@@ -141,6 +143,7 @@ class CKNSequential(nn.Module):
         return last.project(pooled)
 
     @staticmethod
+    @_doc
     def inference_chunk_size(height, width, element_size, layers):
         """Return how many images each sub-batch of an inference forward pass on the CPU holds.
 
@@ -148,10 +151,7 @@ class CKNSequential(nn.Module):
         layer builds, ``(b, max(F, C p^2), H, W)``, takes at most
         ``_FORWARD_CHUNK_BYTES``.
 
-        Parameters
-        ----------
-        height, width : int
-            Size of the input images.
+        {size_parameters}
         element_size : int
             Bytes per value.
         layers : sequence of CKNLayer
@@ -228,13 +228,11 @@ class CKNSequential(nn.Module):
             layer.anchors.requires_grad_(mode)
         return self
 
+    @_doc
     def map_sizes(self, height, width):
         """Return the input spatial size of each layer, then the output size.
 
-        Parameters
-        ----------
-        height, width : int
-            Size of the images.
+        {size_parameters}
 
         Returns
         -------
@@ -246,13 +244,11 @@ class CKNSequential(nn.Module):
             sizes.append(layer.output_size(*sizes[-1]))
         return sizes
 
+    @_doc
     def flops(self, height, width):
         """Count the matrix-product FLOPs of a forward pass for one image.
 
-        Parameters
-        ----------
-        height, width : int
-            Size of the image.
+        {size_parameters}
 
         Returns
         -------
@@ -262,13 +258,11 @@ class CKNSequential(nn.Module):
         sizes = self.map_sizes(height, width)
         return sum(layer.flops(*hw) for layer, hw in zip(self.layers, sizes))
 
+    @_doc
     def output_shape(self, height, width):
         """Return the shape of the output for a given input size.
 
-        Parameters
-        ----------
-        height, width : int
-            Size of the images.
+        {size_parameters}
 
         Returns
         -------
