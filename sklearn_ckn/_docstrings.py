@@ -10,6 +10,9 @@ its ``plot_*`` shortcut...).
 
 import textwrap
 
+# One rule for the whole package: core keeps it (core imports nothing outside itself).
+from .core._docstrings import fill_doc
+
 __all__ = ["IMAGES", "fill_doc", "with_parameters"]
 
 #: The parameter ``X`` of the estimators' methods that take images (``predict``...).
@@ -17,27 +20,6 @@ IMAGES = """\
 X : array-like of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
     Images.
 """
-
-
-def fill_doc(**texts):
-    """Decorator: every docstring line that is only ``{name}`` becomes ``texts[name]``
-    (dedented, then indented as that line). A ``{name}`` line without a text raises
-    a KeyError at import, so that a typo never reaches the documentation."""
-    texts = {name: textwrap.dedent(text).strip("\n") + "\n" for name, text in texts.items()}
-
-    def fill(obj):
-        if obj.__doc__ is None:  # docstrings stripped (python -OO)
-            return obj
-        lines = obj.__doc__.splitlines(keepends=True)
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if stripped[:1] == "{" and stripped[-1:] == "}" and stripped[1:-1].isidentifier():
-                indent = line[: len(line) - len(line.lstrip())]
-                lines[i] = textwrap.indent(texts[stripped[1:-1]], indent)
-        obj.__doc__ = "".join(lines)
-        return obj
-
-    return fill
 
 
 def with_parameters(text):

@@ -1,7 +1,8 @@
 """Docstring text shared by several objects of :mod:`sklearn_ckn.core`, written once.
 
-The rule of :mod:`sklearn_ckn._docstrings`, kept inside core (which imports nothing
-outside itself): a docstring line that holds only ``{name}`` is replaced, when its
+The package's one rule for shared docstring text (:mod:`sklearn_ckn._docstrings`
+uses this :func:`fill_doc`; it lives in core, which imports nothing outside itself):
+a docstring line that holds only ``{name}`` is replaced, when its
 module is imported, by the text ``name`` given to :func:`fill_doc`, indented as that
 line is. numpydoc, Sphinx and doctest read the finished ``__doc__``, so the rendered
 documentation is the same as if the text were repeated.
