@@ -59,3 +59,35 @@ def test_zero_patches_embed_to_exactly_zero(name):
     got = homogeneous_kernel(buffer, norms, name, 0.6, out=buffer)
     assert torch.isfinite(got).all()
     assert (got[0] == 0).all() and (got[1] != 0).any()
+
+
+@pytest.mark.parametrize("name", ["exp", "poly2"])
+@pytest.mark.parametrize("norms_need_grad", [True, False])
+def test_written_out_backward_passes_match_autograd_of_the_definition(name, norms_need_grad):
+    # "exp" and "poly2" have their own backward pass (fewer large tensors); it must
+    # give the gradients of norms * kappa(dots / norms) for both inputs.
+    from sklearn_ckn.core.kernels import homogeneous_kernel
+
+    g = torch.Generator().manual_seed(3)
+    norms = (torch.rand(2, 1, 3, 3, generator=g, dtype=torch.float64) + 0.2)
+    dots = (torch.rand(2, 4, 3, 3, generator=g, dtype=torch.float64) * 1.8 - 0.9) * norms
+    weights = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64)
+    grads = []
+    for formula in ("package", "definition"):
+        d = dots.clone().requires_grad_(True)
+        n = norms.clone().requires_grad_(norms_need_grad)
+        if formula == "package":
+            out = homogeneous_kernel(d, n, name, 0.6)
+        else:
+            out = n * get_kernel(name, 0.6)(d / n)
+        (out * weights).sum().backward()
+        grads.append((d.grad, n.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-12)
+    if norms_need_grad:
+        torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+    else:
+        assert grads[0][1] is None
+    assert torch.autograd.gradcheck(
+        lambda d, n: homogeneous_kernel(d, n, name, 0.6),
+        (dots.clone().requires_grad_(True), norms.clone().requires_grad_(norms_need_grad)),
+    )
