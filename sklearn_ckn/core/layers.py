@@ -12,6 +12,13 @@ A layer maps an input map ``x`` of shape ``(B, C, H, W)`` as follows (Mairal, 20
 Steps 3 and 4 commute (one acts on space, the other on channels), so pooling comes
 first: the ``F x F`` product then runs on ``s^2`` times fewer positions.
 
+Every map a layer builds is in the channels-last memory format, where the products
+with the anchors and with the Nystrom matrix act on contiguous rows and pooling is a
+depthwise convolution: no layout copy between the steps. In training mode the
+``1 x 1`` products go through oneDNN's convolution (faster, but rounding that can
+depend on the batch size); in eval mode (``transform``, Grad-CAM) through products
+whose result for an image does not depend on the batch it comes in.
+
 Under :func:`torch.autocast` (mixed precision) only the patch-anchor products of
 step 2, most of a forward pass's FLOPs, run in the autocast dtype (bfloat16);
 everything else runs in float32. The kernel, pooling and Nystrom projection amplify
@@ -39,7 +46,7 @@ from torch import nn
 from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import patch_norms, patch_products
-from .pooling import gaussian_pool, pooled_size, pooling_matrix
+from .pooling import gaussian_pool, pooled_size, pooling_kernel
 
 __all__ = ["CKNLayer"]
 
@@ -192,7 +199,8 @@ class CKNLayer(nn.Module):
         f, d = self.n_filters, self.patch_dim
         conv = 2 * hw * d * (d + f) if self.whitening else 2 * hw * d * f
         ho, wo = self.output_size(height, width)
-        pool = 0 if self.subsampling == 1 else 2 * f * (height * width * wo + ho * height * wo)
+        taps = (2 * self.subsampling + 1) ** 2  # the depthwise pooling convolution
+        pool = 0 if self.subsampling == 1 else 2 * f * ho * wo * taps
         return conv + pool + 2 * ho * wo * f * f
 
     # -- fitting ---------------------------------------------------------------------
@@ -278,27 +286,32 @@ class CKNLayer(nn.Module):
     def _products(self, x, eps):
         """Patch-anchor dot products ``(B, F, H, W)`` and patch norms ``(B, 1, H, W)``.
 
+        Both come in the channels-last memory format (see :func:`.patches.patch_products`).
         Under autocast only the products run in the autocast dtype; ``x`` and the
         norms stay in the anchors' dtype.
         """
         low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
         with _full_precision(x):
             x = x.to(self.anchors.dtype) if low is not None else x
+            x = x.contiguous(memory_format=torch.channels_last)
             if self.whitening:
                 y = F.conv2d(_same_pad(x, self.patch_size), self.white_weight, self.white_bias)
+                y = y.contiguous(memory_format=torch.channels_last)
                 squares = y.pow(2).sum(dim=1, keepdim=True)
                 if not bool(torch.isfinite(squares).all()):
                     # A whitening fitted on faint images amplifies bright ones past
                     # float32's range once squared: sum those squares in float64.
                     squares = y.double().pow(2).sum(dim=1, keepdim=True)
                 norms = squares.clamp_min(eps).sqrt().to(y.dtype)
-                # A 1x1 convolution, as a batched matrix product (faster on the CPU).
-                dots = torch.matmul(_cast(self.anchors, low), _cast(y.flatten(2), low))
-                dots = _cast(dots, x.dtype).view(y.shape[0], -1, *y.shape[2:])
+                # The whitened patches are 1x1 "patches" of y.
+                dots = patch_products(_cast(y, low), _cast(self.anchors, low), 1,
+                                      batch_invariant=not self.training)
+                dots = _cast(dots, x.dtype)
             else:
                 p = self.patch_size
-                # conv2d, or unfold + one product for few-channel inputs (faster on the CPU).
-                dots = _cast(patch_products(_cast(x, low), _cast(self.anchors, low), p), x.dtype)
+                dots = patch_products(_cast(x, low), _cast(self.anchors, low), p,
+                                      batch_invariant=not self.training)
+                dots = _cast(dots, x.dtype)
                 norms = patch_norms(x, p, eps=eps)
         return dots, norms
 
@@ -364,19 +377,16 @@ class CKNLayer(nn.Module):
         if _autocast_dtype(x) is not None:
             with _full_precision(x):
                 return self.pool(x.to(self.lintrans.dtype))
-        h, w = x.shape[-2:]
-        key = (h, w, x.dtype, x.device)
-        mats = self._pool_cache.get(key)
-        if mats is None:
+        key = (x.shape[1], x.dtype, x.device)
+        kernel = self._pool_cache.get(key)
+        if kernel is None:
             # Built outside inference mode: the cache is first filled by transform (in
             # inference mode), and inference tensors cannot be saved for backward.
             with torch.inference_mode(False):
-                mats = (
-                    pooling_matrix(h, self.subsampling, dtype=x.dtype, device=x.device),
-                    pooling_matrix(w, self.subsampling, dtype=x.dtype, device=x.device),
-                )
-            self._pool_cache = {key: mats}
-        return gaussian_pool(x, self.subsampling, mats)
+                kernel = pooling_kernel(self.subsampling, x.shape[1], dtype=x.dtype,
+                                        device=x.device)
+            self._pool_cache = {key: kernel}
+        return gaussian_pool(x, self.subsampling, kernel)
 
     def project(self, x):
         """Apply the Nystrom matrix to every position of ``x``.
@@ -394,7 +404,8 @@ class CKNLayer(nn.Module):
         if _autocast_dtype(x) is not None:
             with _full_precision(x):
                 return self.project(x.to(self.lintrans.dtype))
-        return torch.matmul(self.nystrom_matrix(), x.flatten(2)).view(x.shape)
+        # A 1 x 1 "patch" product on the channels-last map (see patch_products).
+        return patch_products(x, self.nystrom_matrix(), 1, batch_invariant=not self.training)
 
     def forward(self, x):
         return self.project(self.pool(self.embed(x)))

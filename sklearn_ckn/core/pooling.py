@@ -1,17 +1,20 @@
-"""Gaussian linear pooling with subsampling, written as two small matrix products.
+"""Gaussian linear pooling with subsampling.
 
 Pooling with factor ``s`` convolves each channel with a Gaussian of standard deviation
 ``s / sqrt(2)`` truncated to ``2 s + 1`` taps (zero padding) and keeps every ``s``-th
-position, as in Mairal (2016). Written as ``P_h @ X @ P_w^T`` it is separable, costs
-far less than a depthwise convolution on the CPU, and its output size ``ceil(H / s)``
-never drops below 1.
+position, as in Mairal (2016); its output size ``ceil(H / s)`` never drops below 1.
+A batch of maps is pooled by one depthwise strided convolution on the channels-last
+layout (oneDNN's on the CPU: 3 to 7 times faster, forward and backward, than the
+two matrix products of the separable form with :func:`pooling_matrix`, which
+stays the reference and pools maps of other shapes).
 """
 
 import math
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ["pooling_matrix", "pooled_size", "gaussian_pool"]
+__all__ = ["gaussian_pool", "pooled_size", "pooling_kernel", "pooling_matrix"]
 
 
 def pooled_size(size, subsampling):
@@ -82,14 +85,51 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
     return mat.to(dtype=dtype, device=device)
 
 
-def gaussian_pool(x, subsampling, matrices=None):
+def pooling_kernel(subsampling, channels, *, dtype=torch.float32, device=None):
+    """Return the depthwise convolution weight of Gaussian pooling.
+
+    Parameters
+    ----------
+    subsampling : int
+        Pooling factor ``s`` (at least 2).
+    channels : int
+        Number of channels ``C`` of the maps.
+    dtype : torch.dtype, default=torch.float32
+        Data type of the weight.
+    device : torch.device or str, default=None
+        Device of the weight (the CPU if None).
+
+    Returns
+    -------
+    weight : torch.Tensor of shape (C, 1, 2 s + 1, 2 s + 1)
+        The outer product of the 1-D taps of :func:`pooling_matrix` (its rows away
+        from the borders), the same for every channel; for ``conv2d`` with stride
+        ``s``, padding ``s`` and ``groups=C``.
+
+    Examples
+    --------
+    >>> from sklearn_ckn.core.pooling import pooling_kernel
+    >>> weight = pooling_kernel(2, channels=3)
+    >>> weight.shape, round(float(weight[0].sum()), 6)
+    (torch.Size([3, 1, 5, 5]), 1.0)
+    """
+    s = int(subsampling)
+    sigma = s / math.sqrt(2.0)
+    taps = torch.exp(-0.5 * (torch.arange(-s, s + 1, dtype=torch.float64) / sigma) ** 2)
+    taps = taps / taps.sum()
+    kernel = (taps[:, None] * taps[None, :]).to(dtype=dtype, device=device)
+    weight = kernel.expand(int(channels), 1, 2 * s + 1, 2 * s + 1)
+    return weight.contiguous(memory_format=torch.channels_last)
+
+
+def gaussian_pool(x, subsampling, kernel=None):
     """Gaussian-pool a ``(B, C, H, W)`` map along both spatial axes.
 
-    Small outputs (see ``_KRON_MAX_EXTRA_FLOPS``) are pooled
-    by one product with the ``(H' W', H W)`` Kronecker product of the two matrices:
-    a single large matrix product over all ``B * C`` maps, where the separable form's
-    second step is ``B * C`` tiny products. Larger outputs use the separable form,
-    whose FLOPs are then far fewer.
+    One depthwise strided convolution with :func:`pooling_kernel` on the
+    channels-last layout, which the result keeps (a contiguous map is copied to it
+    first, so that the sums run in one order whatever the layout: Grad-CAM's scores
+    are ``transform``'s to the last bit). Maps of other shapes ``(..., H, W)`` are
+    pooled by the separable products with :func:`pooling_matrix`.
 
     Parameters
     ----------
@@ -97,8 +137,9 @@ def gaussian_pool(x, subsampling, matrices=None):
         The map.
     subsampling : int
         Pooling factor of both axes.
-    matrices : tuple of torch.Tensor, default=None
-        Cached ``(P_h, P_w)`` from :func:`pooling_matrix`; computed if None.
+    kernel : torch.Tensor of shape (C, 1, 2 s + 1, 2 s + 1), default=None
+        A cached :func:`pooling_kernel` of ``x``'s channels, dtype and device;
+        computed if None.
 
     Returns
     -------
@@ -112,36 +153,16 @@ def gaussian_pool(x, subsampling, matrices=None):
     >>> gaussian_pool(torch.ones(2, 3, 8, 8), 2).shape
     torch.Size([2, 3, 4, 4])
     """
-    if subsampling == 1:
+    s = int(subsampling)
+    if s == 1:
         return x
-    h, w = x.shape[-2:]
-    if matrices is None:
-        matrices = (
-            pooling_matrix(h, subsampling, dtype=x.dtype, device=x.device),
-            pooling_matrix(w, subsampling, dtype=x.dtype, device=x.device),
-        )
-    p_h, p_w = matrices
-    ho, wo = p_h.shape[0], p_w.shape[0]
-    separable = h * w * wo + ho * h * wo
-    kron = h * w * ho * wo <= _KRON_MAX_EXTRA_FLOPS * separable
-    if kron and x.dim() == 4:
-        # (B, H W, C) channels-last rows: one batched product, no layout copy for the
-        # channels-last maps of the CPU inference path. A contiguous map (autograd
-        # path) is copied to that layout rather than pooled by another product: the
-        # sums then run in one order whatever the layout, and Grad-CAM's scores are
-        # transform's to the last bit.
-        b, c = x.shape[:2]
-        full = torch.kron(p_h, p_w)  # (H' W', H W), row (i, j) = P_h[i] outer P_w[j]
-        out = torch.matmul(full, x.permute(0, 2, 3, 1).reshape(b, h * w, c))
-        return out.view(b, ho, wo, c).permute(0, 3, 1, 2)
-    if kron:
-        out = torch.mm(x.reshape(-1, h * w), torch.kron(p_h, p_w).T)
-        return out.view(*x.shape[:-2], ho, wo)
-    # (B, C, H, W) @ (W, W') -> (B, C, H, W'), then (H', H) @ ... -> (B, C, H', W')
-    return torch.matmul(p_h, torch.matmul(x, p_w.T))
-
-
-# The Kronecker form is used while it costs at most this many times the separable
-# form's FLOPs: e.g. 3.2x for 16x16 -> 4x4 (layer 2 of the CIFAR-10 networks, one
-# product instead of B*C tiny ones), not for 32x32 -> 16x16 (10.7x).
-_KRON_MAX_EXTRA_FLOPS = 4
+    if x.dim() != 4:
+        h, w = x.shape[-2:]
+        p_h = pooling_matrix(h, s, dtype=x.dtype, device=x.device)
+        p_w = pooling_matrix(w, s, dtype=x.dtype, device=x.device)
+        # (..., H, W) @ (W, W') -> (..., H, W'), then (H', H) @ ... -> (..., H', W')
+        return torch.matmul(p_h, torch.matmul(x, p_w.T))
+    if kernel is None:
+        kernel = pooling_kernel(s, x.shape[1], dtype=x.dtype, device=x.device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    return F.conv2d(x, kernel, stride=s, padding=s, groups=x.shape[1])

@@ -119,7 +119,7 @@ def test_unsupervised_fit_rejects_too_few_usable_patches():
 def test_flop_count_of_a_plain_layer():
     layer = CKNLayer(4, 8, 3, 2)
     conv = 2 * 6 * 6 * 36 * 8
-    pool = 2 * 8 * (6 * 6 * 3 + 3 * 6 * 3)
+    pool = 2 * 8 * 3 * 3 * 5 * 5  # depthwise 5 x 5 taps at each of the 3 x 3 outputs
     assert layer.flops(6, 6) == conv + pool + 2 * 9 * 64
     net = CKNSequential([layer, CKNLayer(8, 4, 3, 1)])
     assert net.flops(6, 6) == layer.flops(6, 6) + net.layers[1].flops(3, 3)

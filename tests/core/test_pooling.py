@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from sklearn_ckn.core.pooling import gaussian_pool, pooled_size, pooling_matrix
+from sklearn_ckn.core.pooling import gaussian_pool, pooled_size, pooling_kernel, pooling_matrix
 
 
 @pytest.mark.parametrize("size,s", [(8, 2), (7, 2), (14, 4), (3, 6), (1, 4), (32, 6)])
@@ -38,17 +38,20 @@ def test_subsampling_one_is_identity():
     assert gaussian_pool(x, 1) is x
 
 
-@pytest.mark.parametrize("size, s", [(16, 4), (32, 2), (11, 3), (7, 5)])
-def test_kronecker_and_separable_routes_agree(size, s):
-    # gaussian_pool picks one product with kron(P_h, P_w) for small outputs and the
-    # separable form otherwise (and for non-contiguous maps): both are the same map.
+@pytest.mark.parametrize("size, s", [(16, 4), (32, 2), (11, 3), (7, 5), (1, 4)])
+def test_depthwise_convolution_equals_the_separable_matrix_products(size, s):
+    # gaussian_pool pools (B, C, H, W) maps by a depthwise convolution, other shapes
+    # by the products with pooling_matrix: both are the same map.
     x = torch.randn(3, 5, size, size + 1, dtype=torch.float64)
     p_h = pooling_matrix(size, s, dtype=torch.float64)
     p_w = pooling_matrix(size + 1, s, dtype=torch.float64)
     separable = torch.matmul(p_h, torch.matmul(x, p_w.T))
     torch.testing.assert_close(gaussian_pool(x, s), separable)
+    torch.testing.assert_close(gaussian_pool(x[0], s), separable[0])  # 3-D: the products
     strided = x.transpose(-1, -2).contiguous().transpose(-1, -2)  # same values, not contiguous
     torch.testing.assert_close(gaussian_pool(strided, s), separable)
+    kernel = pooling_kernel(s, 5, dtype=torch.float64)
+    assert torch.equal(gaussian_pool(x, s, kernel), gaussian_pool(x, s))
 
 
 def test_channels_last_maps_are_pooled_like_contiguous_ones():
