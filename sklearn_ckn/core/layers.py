@@ -47,6 +47,7 @@ from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import patch_norms, patch_products
 from .pooling import gaussian_pool, pooled_size, pooling_kernel
+from .recompute import embed_pool, recompute_chunk
 
 __all__ = ["CKNLayer"]
 
@@ -408,6 +409,11 @@ class CKNLayer(nn.Module):
         return patch_products(x, self.nystrom_matrix(), 1, batch_invariant=not self.training)
 
     def forward(self, x):
+        if torch.is_grad_enabled() and (x.requires_grad or self.anchors.requires_grad):
+            # Training: large embeddings by cached sub-batches, recomputed in backward.
+            chunk = recompute_chunk(self, x.shape[-2], x.shape[-1], x.element_size())
+            if chunk and x.shape[0] > chunk:
+                return self.project(embed_pool(self, x, chunk))
         return self.project(self.pool(self.embed(x)))
 
     def __getstate__(self):
