@@ -18,13 +18,12 @@ time, the 3-fold mean accuracy and the ratios default / ``n_jobs=1``. Run alone:
 """
 
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
-import time
 
 from ..harness import Case, arg, register
+from ..harness.util import busy_core
 from .defaults import CKN_PARAM
 
 #: The child: the quick start with the given CKNTransformer parameters, as JSON.
@@ -50,12 +49,6 @@ print(json.dumps({"seconds": seconds, "cv_scores": scores.tolist(),
 """
 
 
-def _spin(stop):
-    """Keep one core busy until ``stop`` is set (a pure-Python loop: one core)."""
-    while not stop.is_set():
-        sum(range(10_000))
-
-
 def _run_child(params):
     load = os.getloadavg()
     out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(params)],
@@ -74,13 +67,7 @@ def run(ctx):
            "ckn_params": {k: repr(v) for k, v in ckn.items()}, "runs": []}
     for _ in range(args.repeats):
         for load in args.loads:
-            stop, spinner = None, None
-            if load == "busy":
-                stop = multiprocessing.Event()
-                spinner = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
-                spinner.start()
-                time.sleep(1.0)  # the spinner is running before the child starts
-            try:
+            with busy_core(load == "busy"):
                 for n_jobs in (None, 1):
                     params = dict(ckn, n_jobs=n_jobs) if n_jobs else dict(ckn)
                     result = _run_child(params)
@@ -90,10 +77,6 @@ def run(ctx):
                           f"accuracy {result['cv_mean']:.4f} (load "
                           f"{result['load_average_before'][0]:.1f} -> "
                           f"{result['load_average_after'][0]:.1f})", flush=True)
-            finally:
-                if spinner is not None:
-                    stop.set()
-                    spinner.join()
     for load in args.loads:
         runs = [r for r in out["runs"] if r["load"] == load]
         default = min(r["seconds"] for r in runs if r["n_jobs"] is None)

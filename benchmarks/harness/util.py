@@ -1,6 +1,8 @@
 """Measuring helpers shared by the cases: machine description, matmul rate, in-place
-scaling, alternating timings, process memory, CIFAR-10 k-means patches."""
+scaling, alternating timings, a busy core, process memory, CIFAR-10 k-means patches."""
 
+import contextlib
+import multiprocessing
 import os
 import platform
 import threading
@@ -140,6 +142,31 @@ def alternate_timings(funcs, repeats):
             f()
             times[name].append(time.perf_counter() - t)
     return times
+
+
+def _spin(stop):
+    """Keep one core busy until ``stop`` is set (a pure-Python loop: one core)."""
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+@contextlib.contextmanager
+def busy_core(busy=True):
+    """Another process spins on one core for the block (a user's browser or second
+    notebook kernel: the normal case on a shared machine); nothing when ``busy`` is
+    False."""
+    if not busy:
+        yield
+        return
+    stop = multiprocessing.Event()
+    spinner = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
+    spinner.start()
+    time.sleep(1.0)  # the spinner is running before the work starts
+    try:
+        yield
+    finally:
+        stop.set()
+        spinner.join()
 
 
 #: The fields of ``/proc/self/status`` that :func:`proc_status` reads.
