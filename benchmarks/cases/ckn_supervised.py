@@ -55,6 +55,7 @@ def run(ctx):
     params = dict(
         loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, batch_size=args.batch_size, augment=args.augment,
+        alternate=args.alternate,
         ckn__whitening=args.whitening if args.whitening in ("auto", "local") else
         args.whitening == "true", ckn__n_patches=args.n_patches, device="cpu",
         mixed_precision=args.mixed_precision,
@@ -139,6 +140,8 @@ PARAMS = (
     arg("--weight-decay", type=float, default=6.4e-6),
     arg("--batch-size", type=int, default=128),
     arg("--augment", action="store_true"),
+    arg("--alternate", action="store_true",
+        help="solve the head exactly at the start of every epoch (the reference's recipe)"),
     arg("--mixed-precision", action="store_true",
         help="bfloat16 autocast (the CKN layers' patch products in bfloat16)"),
     arg("--epochs", type=int, default=4, help="total supervised epochs"),
