@@ -93,8 +93,10 @@ def run(ctx):
             "dataset": args.dataset,
             "n_train": int(len(X)),
             "n_test": int(len(X_test)),
+            # deep parameters (ckn__*), without the estimator objects themselves
             "params": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in clf.get_params().items()},
+                       for k, v in clf.get_params(deep=True).items()
+                       if not hasattr(v, "get_params")},
             "n_features": int(clf.n_features_out_),
             "stages": stages,
             "history": clf.history_,
