@@ -262,8 +262,11 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         """Train for one epoch over ``X``, ``y`` at a constant learning rate.
 
         The first call builds the network from this ``X`` (as ``fit`` does); later
-        calls continue training it, with the same optimizer. ``early_stopping`` is
-        ignored.
+        calls continue training it, with the same optimizer (its momentum kept) at
+        the current ``learning_rate``: setting it between calls gives a schedule of
+        one's own, epoch by epoch, that a pickled estimator can resume (the
+        optimizer's state is not pickled; it starts again after loading).
+        ``early_stopping`` is ignored.
 
         Parameters
         ----------
@@ -374,6 +377,8 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             trainer = getattr(self, "_trainer", None)
             if trainer is None or not partial or trainer.model is not self.module_:
                 trainer = self._make_trainer(generator)
+            else:  # partial_fit: the same optimizer, at today's learning_rate
+                trainer.set_base_learning_rate(self.learning_rate)
             self._trainer = trainer
             data = self._batches(train_images)
             train_seed = int(torch.randint(2**62, (1,), generator=generator))

@@ -13,7 +13,9 @@ with the case's parameters set on it. Examples (from the project root)::
 The run is split into stages, each saved to the work folder as a pickled estimator:
 the unsupervised initialisation (k-means anchors, exact head), then one stage per
 ``epochs_per_stage`` epochs, continued with ``warm_start`` (each stage has its own
-one-cycle learning-rate schedule). A killed run started again with the same parameters
+one-cycle learning-rate schedule); or, with ``--schedule linear`` or ``step``, one
+epoch a stage by ``partial_fit`` at the rate a schedule over the whole run gives it
+(:func:`epoch_learning_rate`; the optimizer's state is rebuilt after a resume). A killed run started again with the same parameters
 resumes after the last saved stage. After every stage the test accuracy is measured,
 so the JSON holds the accuracy curve (``stages``), the per-epoch training history,
 the times; the record is written after every stage (``"complete": false`` until the
@@ -36,6 +38,23 @@ def _save(obj, path):
     with open(tmp, "wb") as f:
         pickle.dump(obj, f)
     os.replace(tmp, path)  # a stage file is complete or absent
+
+
+def epoch_learning_rate(args, epoch):
+    """The learning rate of epoch ``epoch`` (0 first) of a whole-run schedule.
+
+    ``"linear"``: warm-up over ``warmup_epochs`` epochs from a tenth of
+    ``learning_rate``, then linear decay towards 0 at ``epochs`` (the one-cycle shape,
+    epoch by epoch); ``"step"``: ``learning_rate`` times 0.1 at each of
+    ``milestones`` (the reference's recipe: epochs 60, 85 and 100 of 105).
+    """
+    base = args.learning_rate
+    if args.schedule == "step":
+        return base * 0.1 ** sum(epoch >= m for m in args.milestones)
+    warm = args.warmup_epochs
+    if epoch < warm:
+        return base * (0.1 + 0.9 * epoch / warm)
+    return base * (args.epochs - epoch) / (args.epochs - warm)
 
 
 def run(ctx):
@@ -110,9 +129,13 @@ def run(ctx):
     ctx.device = "cpu"
     ctx.checkpoint(report())
     while clf.n_iter_ < args.epochs:
-        n = min(args.epochs_per_stage, args.epochs - clf.n_iter_)
         t0 = time.perf_counter()
-        clf.set_params(warm_start=True, epochs=n).fit(X, y)
+        if args.schedule == "stages":  # a one-cycle schedule in every stage
+            n = min(args.epochs_per_stage, args.epochs - clf.n_iter_)
+            clf.set_params(warm_start=True, epochs=n).fit(X, y)
+        else:  # one epoch by partial_fit at the schedule's rate for it
+            rate = epoch_learning_rate(args, clf.n_iter_)
+            clf.set_params(learning_rate=rate).partial_fit(X, y)
         seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         accuracy = clf.score(X_test, y_test)
@@ -148,6 +171,13 @@ PARAMS = (
         help="bfloat16 autocast (the CKN layers' patch products in bfloat16)"),
     arg("--epochs", type=int, default=4, help="total supervised epochs"),
     arg("--epochs-per-stage", type=int, default=1),
+    arg("--schedule", choices=("stages", "linear", "step"), default="stages",
+        help="stages: fit(warm_start) per stage, each its own one-cycle schedule; linear, "
+             "step: one schedule over the whole run, epoch by epoch with partial_fit "
+             "(resumable after every epoch)"),
+    arg("--warmup-epochs", type=int, default=2, help="linear: epochs of warm-up"),
+    arg("--milestones", type=int, nargs="+", default=[60, 85, 100],
+        help="step: epochs where the rate is divided by 10"),
     arg("--threads", type=int, default=None, help="torch threads (default: all)"),
     arg("--seed", type=int, default=0),
 )

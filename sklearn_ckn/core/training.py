@@ -299,6 +299,7 @@ class Trainer:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; expected one of {sorted(LOSSES)}.")
         self.model = model
+        self.learning_rate = float(learning_rate)
         self.optimizer = make_optimizer(model, optimizer, learning_rate, weight_decay, momentum,
                                         param_groups=param_groups)
         self.label_smoothing = label_smoothing
@@ -324,6 +325,22 @@ class Trainer:
         """
         for g in self.optimizer.param_groups:
             g["lr"] = g["base_lr"] * factor
+
+    def set_base_learning_rate(self, learning_rate):
+        """Make ``learning_rate`` the peak rate, every group keeping its ratio to it.
+
+        The optimizer's state (momentum, Adam's moments) is kept: a schedule of
+        one's own, epoch by epoch, over calls of :meth:`run` with ``"constant"``.
+
+        Parameters
+        ----------
+        learning_rate : float
+            The new peak learning rate (``base_lr`` of a group of scale 1).
+        """
+        ratio = float(learning_rate) / self.learning_rate
+        for g in self.optimizer.param_groups:
+            g["base_lr"] *= ratio
+        self.learning_rate = float(learning_rate)
 
     def _batches(self, n):
         """Index tensors of the batches of one epoch, in a random order."""

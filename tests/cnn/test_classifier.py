@@ -196,6 +196,22 @@ def test_partial_fit_continues_training():
         clf.partial_fit(quadrants(10, size=6)[0], y[:10])
 
 
+def test_partial_fit_follows_the_learning_rate_set_between_calls():
+    # A schedule of one's own: the same optimizer (momentum kept), today's rate.
+    X, y = quadrants(120)
+    clf = CNNClassifier(**TINY).partial_fit(X, y, classes=[0, 1, 2, 3])
+    optimizer = clf._trainer.optimizer
+    rate = clf.learning_rate
+    for factor in (0.5, 0.1):
+        clf.set_params(learning_rate=rate * factor).partial_fit(X, y)
+        assert clf.history_[-1]["lr"] == pytest.approx(rate * factor)
+        assert clf._trainer.optimizer is optimizer
+    before = _params(clf)
+    clf.set_params(learning_rate=1e-12).partial_fit(X, y)
+    moved = max((a - b).abs().max().item() for a, b in zip(before, _params(clf)))
+    assert moved < 1e-6
+
+
 def test_partial_fit_after_fit_and_single_class_batches():
     X, y = quadrants(120)
     clf = CNNClassifier(**dict(TINY, epochs=2)).fit(X, y)
