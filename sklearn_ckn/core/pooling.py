@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._docstrings import fill_doc
+
 __all__ = ["gaussian_pool", "pooled_size", "pooling_kernel", "pooling_matrix"]
 
 
@@ -41,6 +43,22 @@ def pooled_size(size, subsampling):
     return max(1, -(-size // subsampling))
 
 
+def _gaussian_taps(s):
+    """The ``2 s + 1`` weights of the 1-D pooling filter (float64, summing to 1)."""
+    sigma = s / math.sqrt(2.0)
+    taps = torch.exp(-0.5 * (torch.arange(-s, s + 1, dtype=torch.float64) / sigma) ** 2)
+    return taps / taps.sum()
+
+
+_DTYPE_DEVICE = """\
+dtype : torch.dtype, default=torch.float32
+    Data type of the result.
+device : torch.device or str, default=None
+    Device of the result (the CPU if None).
+"""
+
+
+@fill_doc(dtype_device=_DTYPE_DEVICE)
 def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
     """Return the matrix of 1-D Gaussian pooling with stride ``subsampling``.
 
@@ -53,10 +71,7 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
         Length of the input.
     subsampling : int
         Stride (pooling factor).
-    dtype : torch.dtype, default=torch.float32
-        Data type of the matrix.
-    device : torch.device or str, default=None
-        Device of the matrix (the CPU if None).
+    {dtype_device}
 
     Returns
     -------
@@ -73,10 +88,7 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
     n_out = pooled_size(size, s)
     if s == 1:
         return torch.eye(size, dtype=dtype, device=device)
-    sigma = s / math.sqrt(2.0)
-    taps = torch.arange(-s, s + 1, dtype=torch.float64)
-    g = torch.exp(-0.5 * (taps / sigma) ** 2)
-    g = g / g.sum()
+    g = _gaussian_taps(s)
     centers = torch.arange(n_out, dtype=torch.float64) * s
     offset = torch.arange(size, dtype=torch.float64)[None, :] - centers[:, None]
     idx = (offset + s).long()
@@ -85,6 +97,7 @@ def pooling_matrix(size, subsampling, *, dtype=torch.float32, device=None):
     return mat.to(dtype=dtype, device=device)
 
 
+@fill_doc(dtype_device=_DTYPE_DEVICE)
 def pooling_kernel(subsampling, channels, *, dtype=torch.float32, device=None):
     """Return the depthwise convolution weight of Gaussian pooling.
 
@@ -94,10 +107,7 @@ def pooling_kernel(subsampling, channels, *, dtype=torch.float32, device=None):
         Pooling factor ``s`` (at least 2).
     channels : int
         Number of channels ``C`` of the maps.
-    dtype : torch.dtype, default=torch.float32
-        Data type of the weight.
-    device : torch.device or str, default=None
-        Device of the weight (the CPU if None).
+    {dtype_device}
 
     Returns
     -------
@@ -114,9 +124,7 @@ def pooling_kernel(subsampling, channels, *, dtype=torch.float32, device=None):
     (torch.Size([3, 1, 5, 5]), 1.0)
     """
     s = int(subsampling)
-    sigma = s / math.sqrt(2.0)
-    taps = torch.exp(-0.5 * (torch.arange(-s, s + 1, dtype=torch.float64) / sigma) ** 2)
-    taps = taps / taps.sum()
+    taps = _gaussian_taps(s)
     kernel = (taps[:, None] * taps[None, :]).to(dtype=dtype, device=device)
     weight = kernel.expand(int(channels), 1, 2 * s + 1, 2 * s + 1)
     return weight.contiguous(memory_format=torch.channels_last)
