@@ -94,7 +94,7 @@ class CKNTransformer(MapFeatureNamesMixin, TorchModuleMixin, TransformerMixin, B
         ``UserWarning`` when more than 1% would, each naming a bandwidth to use.
     kernel : str or tuple of str, default="exp"
         Dot-product kernel of each layer: ``"exp"``, ``"arccos0"``, ``"arccos1"``,
-        ``"poly2"`` or ``"linear"``.
+        ``"poly2"``, ``"square"`` or ``"linear"``.
     whitening : {"auto", "local"} or bool, default="auto"
         ``True``: centre each first-layer patch and whiten it with a ZCA map fitted on
         training patches. ``"local"``: whiten every image with its own patches, as in

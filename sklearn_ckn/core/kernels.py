@@ -34,6 +34,12 @@ def _poly2(u, sigma):
     return (0.5 * (1.0 + u)) ** 2
 
 
+def _square(u, sigma):
+    # Homogeneous polynomial kernel of degree 2, (<x, z>)^2 on the sphere: the 1 x 1
+    # layers of Mairal's CIFAR-10 networks (the reference implementation's "poly").
+    return u * u
+
+
 def _linear(u, sigma):
     return u
 
@@ -43,6 +49,7 @@ KERNELS = {
     "arccos0": _arccos0,
     "arccos1": _arccos1,
     "poly2": _poly2,
+    "square": _square,
     "linear": _linear,
 }
 
@@ -54,7 +61,7 @@ def get_kernel(name, sigma=0.6):
     ----------
     name : str
         A key of :data:`KERNELS`: ``"exp"``, ``"arccos0"``, ``"arccos1"``,
-        ``"poly2"`` or ``"linear"``.
+        ``"poly2"``, ``"square"`` or ``"linear"``.
     sigma : float, default=0.6
         Bandwidth of ``"exp"``: ``kappa(u) = exp((u - 1) / sigma^2)``.
 
@@ -126,17 +133,20 @@ def homogeneous_kernel(dots, norms, name, sigma, out=None):
             return _ExpEmbedding.apply(dots, norms, a)
         scale, shift = _exp_coefficients(norms, a)
         return torch.addcmul(shift, dots, scale, out=out).exp_()
-    if name == "poly2":
-        # norms ((1 + dots / norms) / 2)^2 = (norms + dots)^2 / (4 norms): an add, a
-        # square and a product with the small 1 / (4 norms), no division over the
-        # large tensor (|dots| <= norms, so the clamp of the generic path is not
-        # needed either).
+    if name in _QUADRATIC:
+        # "poly2": norms ((1 + dots / norms) / 2)^2 = (norms + dots)^2 / (4 norms);
+        # "square": norms (dots / norms)^2 = dots^2 / norms. An add (poly2), a square
+        # and a product with a small factor of the norms: no division over the large
+        # tensor (|dots| <= norms, so the clamp of the generic path is not needed).
+        shifted, factor = _QUADRATIC[name]
         if differentiable:
-            return _Poly2Embedding.apply(dots, norms)
-        quarter = _poly2_coefficient(norms)
+            return _QuadraticEmbedding.apply(dots, norms, shifted, factor)
+        scale = _quadratic_coefficient(norms, factor)
         if out is None:
-            return torch.add(dots, norms).square_().mul_(quarter)
-        return out.add_(norms).square_().mul_(quarter)
+            base = torch.add(dots, norms) if shifted else dots.clone()
+        else:
+            base = out.add_(norms) if shifted else out
+        return base.square_().mul_(scale)
     safe = norms.clamp_min(1e-30)
     if out is None:
         return norms * KERNELS[name]((dots / safe).clamp(-1.0, 1.0), sigma)
@@ -145,7 +155,7 @@ def homogeneous_kernel(dots, norms, name, sigma, out=None):
     return out.mul_(norms)
 
 
-# The two kernels of the CKN architectures get a backward pass written out: autograd's
+# The kernels of the CKN architectures get a backward pass written out: autograd's
 # own, op by op, allocates three or four tensors the size of a layer's embedding per
 # pass, and on the CPU fresh memory costs page faults (with a first layer of 128
 # filters on 32 x 32 images, these tensors are 64 MiB a batch of 128). The forward
@@ -156,9 +166,14 @@ def _exp_coefficients(norms, a):
     return norms.clamp_min(1e-30).reciprocal().mul(a), norms.log().sub(a)
 
 
-def _poly2_coefficient(norms):
-    """``1 / (4 norms)`` of the ``"poly2"`` embedding."""
-    return norms.clamp_min(1e-30).reciprocal().mul(0.25)
+#: Quadratic kernels: (whether the norms are added to the products, the factor of
+#: 1 / norms).
+_QUADRATIC = {"poly2": (True, 0.25), "square": (False, 1.0)}
+
+
+def _quadratic_coefficient(norms, factor):
+    """``factor / norms`` of a quadratic embedding."""
+    return norms.clamp_min(1e-30).reciprocal().mul(factor)
 
 
 class _ExpEmbedding(torch.autograd.Function):
@@ -185,26 +200,27 @@ class _ExpEmbedding(torch.autograd.Function):
         return grad_dots, grad_norms, None
 
 
-class _Poly2Embedding(torch.autograd.Function):
-    """``out = (dots + norms)^2 q`` with ``q = 1 / (4 norms)``."""
+class _QuadraticEmbedding(torch.autograd.Function):
+    """``out = t^2 q``, ``t = dots + norms`` (shifted) or ``dots``, ``q = factor / norms``."""
 
     @staticmethod
-    def forward(ctx, dots, norms):
-        quarter = _poly2_coefficient(norms)
-        t = torch.add(dots, norms)
-        out = t.square().mul_(quarter)
-        ctx.save_for_backward(t, out if ctx.needs_input_grad[1] else None, quarter, norms)
+    def forward(ctx, dots, norms, shifted, factor):
+        scale = _quadratic_coefficient(norms, factor)
+        t = torch.add(dots, norms) if shifted else dots
+        out = t.square().mul_(scale)
+        ctx.shifted = shifted
+        ctx.save_for_backward(t, out if ctx.needs_input_grad[1] else None, scale, norms)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        t, out, quarter, norms = ctx.saved_tensors
-        # dout / ddots = 2 t q; dout / dnorms = 2 t q - out / norms.
-        grad_dots = (grad * t).mul_(quarter.mul(2.0))
+        t, out, scale, norms = ctx.saved_tensors
+        # dout / ddots = 2 t q; dout / dnorms = (2 t q if shifted) - out / norms.
+        grad_dots = (grad * t).mul_(scale.mul(2.0))
         grad_norms = None
         if ctx.needs_input_grad[1]:
             shape = norms.shape
-            grad_norms = grad_dots.sum_to_size(shape) - (
-                (grad * out).sum_to_size(shape) / norms.clamp_min(1e-30)
-            )
-        return (grad_dots if ctx.needs_input_grad[0] else None), grad_norms
+            grad_norms = -(grad * out).sum_to_size(shape) / norms.clamp_min(1e-30)
+            if ctx.shifted:
+                grad_norms = grad_norms + grad_dots.sum_to_size(shape)
+        return (grad_dots if ctx.needs_input_grad[0] else None), grad_norms, None, None

@@ -204,7 +204,7 @@ def test_named_architecture_and_feature_names():
                         random_state=0)
     clf.fit(X, y)
     assert len(clf.network_.ckn.layers) == 5
-    assert [layer.kernel for layer in clf.network_.ckn.layers][:2] == ["exp", "poly2"]
+    assert [layer.kernel for layer in clf.network_.ckn.layers][:2] == ["exp", "square"]
     names = clf.get_feature_names_out()
     assert len(names) == clf.n_features_out_ == np.prod(clf.output_shape_)
 
@@ -263,3 +263,26 @@ def test_mixed_type_labels_get_a_clear_error(bars):
     y = np.array([1, "a"] * 10, dtype=object)
     with pytest.raises(ValueError, match="mixes labels"):
         _tiny().fit(X, y)
+
+
+def test_the_unsupervised_start_neither_draws_from_nor_waits_for_torchs_global_generator():
+    # Its patches and k-means use their own generators and the head is solved exactly:
+    # the start takes no lock on torch's global generator (fits in threads run side by
+    # side) and leaves the generator's state as it found it.
+    import threading
+
+    from sklearn_ckn._torch_estimator import _RNG_LOCK
+
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(40, 8, 8), np.arange(40) % 2
+    state = torch.get_rng_state()
+    fitted = []
+    with _RNG_LOCK:  # held by another thread, as by a concurrent CNN build
+        worker = threading.Thread(target=lambda: fitted.append(
+            CKNClassifier(ckn=CKNTransformer(**CKN), epochs=0, **TINY).fit(X, y)))
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive()
+    assert torch.equal(torch.get_rng_state(), state)
+    again = CKNClassifier(ckn=CKNTransformer(**CKN), epochs=0, **TINY).fit(X, y)
+    np.testing.assert_array_equal(fitted[0].decision_function(X), again.decision_function(X))

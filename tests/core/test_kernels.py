@@ -61,10 +61,10 @@ def test_zero_patches_embed_to_exactly_zero(name):
     assert (got[0] == 0).all() and (got[1] != 0).any()
 
 
-@pytest.mark.parametrize("name", ["exp", "poly2"])
+@pytest.mark.parametrize("name", ["exp", "poly2", "square"])
 @pytest.mark.parametrize("norms_need_grad", [True, False])
 def test_written_out_backward_passes_match_autograd_of_the_definition(name, norms_need_grad):
-    # "exp" and "poly2" have their own backward pass (fewer large tensors); it must
+    # "exp", "poly2" and "square" have their own backward pass (fewer large tensors); it must
     # give the gradients of norms * kappa(dots / norms) for both inputs.
     from sklearn_ckn.core.kernels import homogeneous_kernel
 
