@@ -202,6 +202,13 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             mixed_precision=self.mixed_precision, verbose=self.verbose, progress=progress, **options,
         )
 
+    def _initialization_context(self):
+        """The context ``_initialize_network`` runs in: torch's global generators seeded
+        from this fit's seed (and held, see :func:`_seeded`), for initialisations that
+        draw from them. Subclasses whose start draws nothing from them return a
+        null context, so that fits in several threads do not wait for each other."""
+        return _seeded(self._rng_seed_, self.device_)
+
     def _split_validation(self, images, y_idx, rng):
         n = images.shape[0]
         n_val = int(np.ceil(self.validation_fraction * n))
@@ -365,7 +372,7 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
                 validation = (self._batches(val_images), self._encode(y_val))
 
             if not continuing:
-                with _seeded(self._rng_seed_, self.device_):
+                with self._initialization_context():
                     self._initialize_network(train_images, y_idx)
                 generator = torch.Generator().manual_seed(self._rng_seed_ + 1)
             else:

@@ -5,6 +5,7 @@ fitted module (kernel layers and output steps) gets a linear head, and the whole
 trained end to end.
 """
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -366,8 +367,15 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
                      "fit_stats_"):
             setattr(self, name, getattr(transformer, name))
         fitted = transformer.module_
-        module = CKNNetwork(fitted.ckn, fitted.output,
-                            torch.nn.Linear(self.n_features_out_, len(self.classes_)))
+        # The head's weights come from the exact solve below: built without drawing
+        # from torch's global generator (nothing of this start does; see
+        # _initialization_context).
+        head = torch.nn.utils.skip_init(torch.nn.Linear, self.n_features_out_,
+                                        len(self.classes_))
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+        module = CKNNetwork(fitted.ckn, fitted.output, head)
         self._module_config_ = module.config
         self._install_module(module)
         features = self._solve_head(self._batches(images), y_idx,
@@ -378,6 +386,12 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         if self.verbose:
             print(f"[CKNClassifier] unsupervised start: train accuracy "
                   f"{self.initial_train_accuracy_:.4f}")
+
+    def _initialization_context(self):
+        # The unsupervised start samples patches and runs k-means with its own
+        # generators, and the head is solved exactly: no draw from torch's global
+        # generator, so no lock (fits in several threads run side by side).
+        return contextlib.nullcontext()
 
     def _trainer_options(self):
         net = self.module_
