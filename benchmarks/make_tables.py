@@ -144,6 +144,56 @@ def cnn_table(records):
     return "\n".join(rows)
 
 
+def cost_per_flop_table(records):
+    """Training time per forward FLOP, CKN against CNN: every setting of every record."""
+    rows = _header(
+        "package", "setting", "CKN epoch", "CNN epoch", "forward MFLOP (CKN / CNN)",
+        "CKN per FLOP / CNN's", "machine", "result"
+    )
+    for rec in _select(records, "supervised.cost_per_flop"):
+        r, path = rec["result"], rec["path"]
+        package = (r.get("package_commit") or "?")[:7]
+        for s in r["settings"]:
+            med, flops = s["median_seconds"], s["forward_flops_per_image"]
+            rows.append(
+                f"| {package} | {s['load']}, {s['precision']} | {med['ckn']:.2f} s "
+                f"| {med['cnn']:.2f} s | {flops['ckn'] / 1e6:.1f} / {flops['cnn'] / 1e6:.1f} "
+                f"| {s['ratio_per_flop']:.2f}x | {machine(rec)} | `{path}` |"
+            )
+    return "\n".join(rows)
+
+
+def supervised_table(records):
+    """The supervised CKN's harness runs: start, end, epochs and time."""
+    rows = _header(
+        "dataset (train/test)", "network", "training", "epochs", "start", "test acc.",
+        "time (start incl.)", "s/epoch", "machine", "result"
+    )
+    for rec in _select(records, "ckn.supervised", legacy="results/ckn_sup_*.json"):
+        r, path = rec["result"], rec["path"]
+        p = rec.get("params") or {}
+        stages = r.get("stages") or []
+        if not stages:
+            continue
+        net = p.get("architecture") or "x".join(map(str, p.get("n_filters") or [])) or "?"
+        schedule = p.get("schedule", "stages")
+        training = (f"{p.get('loss', '?')}, {p.get('optimizer', '?')} "
+                    f"{p.get('learning_rate', '?')}, {schedule}"
+                    + (", alternate" if p.get("alternate") else "")
+                    + (", augmented" if p.get("augment") else ""))
+        epochs = [s for s in stages if s["epochs"] > 0]
+        per_epoch = (sum(s["seconds"] for s in epochs) / max(stages[-1]["epochs"], 1)
+                     if epochs else 0.0)
+        done = "" if r.get("complete", rec.get("complete", True)) else " (running)"
+        rows.append(
+            f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {net} | {training} "
+            f"| {r['epochs_done']}{done} | {100 * stages[0]['test_accuracy']:.2f}% "
+            f"| {100 * r['test_accuracy']:.2f}% | {r['training_seconds'] / 60:.1f} min "
+            f"| {per_epoch:.0f} s | {machine(rec)} | `{path}` |"
+        )
+    return "\n".join(rows)
+
+
 def compare_table(records):
     rows = _header(
         "dataset (train/test, image size)", "model", "accuracy", "balanced acc.", "fit",
@@ -244,6 +294,8 @@ TABLES = {
     "linear": linear_table,
     "solver": solver_table,
     "cnn": cnn_table,
+    "cost-per-flop": cost_per_flop_table,
+    "supervised": supervised_table,
     "compare": compare_table,
     "cases": cases_table,
     "legacy-index": legacy_table,
