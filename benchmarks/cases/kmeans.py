@@ -1,7 +1,8 @@
 """Spherical k-means against scikit-learn's Lloyd ``KMeans`` on real CIFAR-10 CKN patches.
 
 Both run in the same process, alternately, from the same initial centroids for the
-same number of iterations (``tol=0``; scikit-learn's KMeans is Euclidean, but on unit
+same number of iterations (and faiss-cpu's spherical ``Kmeans`` on every point, where
+it is installed: ``pip install faiss-cpu``; not a dependency of the package) (``tol=0``; scikit-learn's KMeans is Euclidean, but on unit
 vectors an iteration of either costs the same products and reductions):
 
 * layer 1 of the CIFAR-10 CKNs: whitened 3x3x3 patches (d=27), k=64 and k=256;
@@ -41,6 +42,18 @@ def compare(X, k, n_iter, repeats, seed=0):
         ).fit(X_np)
 
     contenders = {"ours": ours, "sklearn": sklearn}
+    try:  # optional: pip install faiss-cpu
+        import faiss
+    except ImportError:
+        faiss = None
+    if faiss is not None:
+        def faiss_kmeans():
+            faiss.omp_set_num_threads(torch.get_num_threads())
+            km = faiss.Kmeans(X.shape[1], k, niter=n_iter, spherical=True, seed=seed,
+                              max_points_per_centroid=len(X), min_points_per_centroid=1)
+            km.train(X_np, init_centroids=init_np)  # every point, the same start
+            out["faiss"] = km
+        contenders["faiss"] = faiss_kmeans
     fast = fast_product_dtype(X)
     if fast != X.dtype:  # what kmeans_precision="auto" runs on this machine
         def ours_fast():
@@ -60,6 +73,12 @@ def compare(X, k, n_iter, repeats, seed=0):
             "ratio_ours_fast_to_sklearn": (med["ours_fast"] / n_fast) / (med["sklearn"] / sk_iter),
             "objective_ours_fast": out["ours_fast"][1][-1],
         }
+    if "faiss" in out:
+        extra.update({
+            "faiss_version": __import__("faiss").__version__,
+            "ms_per_iteration_faiss": 1e3 * med["faiss"] / n_iter,
+            "ratio_ours_to_faiss": (med["ours"] / len(objectives)) / (med["faiss"] / n_iter),
+        })
     return {
         **extra,
         "n_samples": len(X),
@@ -95,7 +114,9 @@ def run(ctx):
         print(
             f"{name}: n={r['n_samples']} d={r['n_features']} k={k}: ours {r['ms_per_iteration']['ours']:.1f} "
             f"ms/iter, sklearn {r['ms_per_iteration']['sklearn']:.1f} ms/iter, "
-            f"ratio {r['ratio_ours_to_sklearn']:.2f}", flush=True,
+            f"ratio {r['ratio_ours_to_sklearn']:.2f}"
+            + (f"; faiss {r['ms_per_iteration_faiss']:.1f} ms/iter" if "ms_per_iteration_faiss" in r else ""),
+            flush=True,
         )
     return {"benchmark": "kmeans", "dataset": "cifar10", "n_images": args.n_images, "runs": runs}
 
