@@ -204,7 +204,7 @@ def test_named_architecture_and_feature_names():
                         random_state=0)
     clf.fit(X, y)
     assert len(clf.network_.ckn.layers) == 5
-    assert [layer.kernel for layer in clf.network_.ckn.layers][:2] == ["exp", "square"]
+    assert [layer.kernel for layer in clf.network_.ckn.layers][:2] == ["exp", "poly2"]
     names = clf.get_feature_names_out()
     assert len(names) == clf.n_features_out_ == np.prod(clf.output_shape_)
 
