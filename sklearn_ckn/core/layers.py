@@ -37,12 +37,11 @@ matrix is recomputed, and differentiated through, at every training forward pass
 otherwise it is a cached buffer, refreshed when the anchors change.
 """
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._autocast import autocast_dtype, full_precision
 from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import patch_norms, patch_products
@@ -58,21 +57,6 @@ def _same_pad(x, p):
 
 def _cast(x, dtype):
     return x if dtype is None else x.to(dtype)
-
-
-def _autocast_dtype(x):
-    """The autocast dtype of ``x``'s device if autocast is on there, else None."""
-    kind = x.device.type
-    if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
-        return torch.get_autocast_dtype(kind)
-    return None
-
-
-def _full_precision(x):
-    """A context where autocast is off for ``x``'s device (a no-op when it is off)."""
-    if _autocast_dtype(x) is None:
-        return contextlib.nullcontext()
-    return torch.autocast(x.device.type, enabled=False)
 
 
 class CKNLayer(nn.Module):
@@ -291,8 +275,8 @@ class CKNLayer(nn.Module):
         Under autocast only the products run in the autocast dtype; ``x`` and the
         norms stay in the anchors' dtype.
         """
-        low = _autocast_dtype(x)  # mixed precision: the products alone in this dtype
-        with _full_precision(x):
+        low = autocast_dtype(x)  # mixed precision: the products alone in this dtype
+        with full_precision(x):
             x = x.to(self.anchors.dtype) if low is not None else x
             x = x.contiguous(memory_format=torch.channels_last)
             if self.whitening:
@@ -336,7 +320,7 @@ class CKNLayer(nn.Module):
             x.requires_grad or self.anchors.requires_grad
         )
         dots, norms = self._products(x, 1e-12 if differentiable else 0.0)
-        with _full_precision(x):
+        with full_precision(x):
             out = None if differentiable else dots  # in place when nothing is recorded
             return homogeneous_kernel(dots, norms, self.kernel, self.sigma, out=out)
 
@@ -375,8 +359,8 @@ class CKNLayer(nn.Module):
         """
         if self.subsampling == 1:
             return x
-        if _autocast_dtype(x) is not None:
-            with _full_precision(x):
+        if autocast_dtype(x) is not None:
+            with full_precision(x):
                 return self.pool(x.to(self.lintrans.dtype))
         key = (x.shape[1], x.dtype, x.device)
         kernel = self._pool_cache.get(key)
@@ -402,8 +386,8 @@ class CKNLayer(nn.Module):
         projected : torch.Tensor of shape (B, F, H, W)
             The layer's output.
         """
-        if _autocast_dtype(x) is not None:
-            with _full_precision(x):
+        if autocast_dtype(x) is not None:
+            with full_precision(x):
                 return self.project(x.to(self.lintrans.dtype))
         # A 1 x 1 "patch" product on the channels-last map (see patch_products).
         return patch_products(x, self.nystrom_matrix(), 1, batch_invariant=not self.training)

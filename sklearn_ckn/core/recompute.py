@@ -17,6 +17,7 @@ pass up to rounding.
 
 import torch
 
+from ._autocast import autocast_dtype
 from .batching import split_sizes
 
 __all__ = ["RECOMPUTE_MIN_BYTES", "embed_pool", "recompute_chunk"]
@@ -94,19 +95,13 @@ def embed_pool(layer, x, chunk):
     return _EmbedPool.apply(layer, chunk, x, layer.anchors)
 
 
-def _autocast_state(device_type):
-    if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
-        return torch.get_autocast_dtype(device_type)
-    return None
-
-
 class _EmbedPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, chunk, x, anchors):
         ctx.layer = layer
         ctx.sizes = split_sizes(x.shape[0], chunk)
         # The autocast state of the forward pass, for the recomputation.
-        ctx.low = _autocast_state(x.device.type)
+        ctx.low = autocast_dtype(x)
         ctx.save_for_backward(x)
         parts = [layer.pool(layer.embed(part)) for part in x.split(ctx.sizes)]
         return torch.cat(parts).contiguous(memory_format=torch.channels_last)

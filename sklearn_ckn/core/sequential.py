@@ -12,7 +12,8 @@ from torch import nn
 
 from ._docstrings import NETWORK_IMPORTS, SIZE_PARAMETERS, fill_doc
 from .batching import split_sizes
-from .layers import CKNLayer, _full_precision
+from ._autocast import full_precision
+from .layers import CKNLayer
 
 __all__ = ["CKNSequential"]
 
@@ -108,7 +109,7 @@ class CKNSequential(nn.Module):
         """
         if self.preprocess is None:
             return x
-        with _full_precision(x):
+        with full_precision(x):
             return self.preprocess(x)
 
     def forward(self, x, n_layers=None):
