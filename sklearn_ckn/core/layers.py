@@ -44,16 +44,11 @@ from torch import nn
 from ._autocast import autocast_dtype, full_precision
 from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
-from .patches import patch_norms, patch_products
+from .patches import _same_pad, patch_norms, patch_products
 from .pooling import gaussian_pool, pooled_size, pooling_kernel
 from .recompute import embed_pool, recompute_chunk
 
 __all__ = ["CKNLayer"]
-
-def _same_pad(x, p):
-    pad = p // 2
-    return F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
-
 
 def _cast(x, dtype):
     return x if dtype is None else x.to(dtype)
@@ -291,14 +286,12 @@ class CKNLayer(nn.Module):
                 # The whitened patches are 1x1 "patches" of y.
                 dots = patch_products(_cast(y, low), _cast(self.anchors, low), 1,
                                       batch_invariant=not self.training)
-                dots = _cast(dots, x.dtype)
             else:
                 p = self.patch_size
                 dots = patch_products(_cast(x, low), _cast(self.anchors, low), p,
                                       batch_invariant=not self.training)
-                dots = _cast(dots, x.dtype)
                 norms = patch_norms(x, p, eps=eps)
-        return dots, norms
+        return _cast(dots, x.dtype), norms
 
     def embed(self, x):
         """Return the kernel embedding of every patch, before pooling.

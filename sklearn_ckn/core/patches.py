@@ -8,6 +8,12 @@ import torch.nn.functional as F
 __all__ = ["gather_patches", "patch_norms", "patch_products", "unfold_valid"]
 
 
+def _same_pad(x, p):
+    """Zero-pad a map so that its valid ``p x p`` patches are one per position ("same")."""
+    pad = p // 2
+    return F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
+
+
 def gather_patches(x, batch_idx, rows, cols, patch_size):
     """Return the patches of the zero-padded map ``x`` at the given centres.
 
@@ -35,8 +41,7 @@ def gather_patches(x, batch_idx, rows, cols, patch_size):
     tensor([[ 0.,  1.,  2.,  4.,  5.,  6.,  8.,  9., 10.]])
     """
     p = patch_size
-    pad = p // 2
-    xp = F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad))
+    xp = _same_pad(x, p)
     offsets = torch.arange(p, device=x.device)
     r = (rows[:, None] + offsets)[:, None, :, None]  # (K, 1, p, 1)
     c = (cols[:, None] + offsets)[:, None, None, :]  # (K, 1, 1, p)
@@ -79,8 +84,7 @@ def patch_norms(x, patch_size, eps=0.0):
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     if p == 1:
         return norms.clamp_min(math.sqrt(eps))
-    pad = p // 2
-    sq = F.pad(norms.square(), (pad, p - 1 - pad, pad, p - 1 - pad))
+    sq = _same_pad(norms.square(), p)
     box = torch.ones(1, 1, p, p, dtype=x.dtype, device=x.device)
     return F.conv2d(sq, box).clamp_min(eps).sqrt()
 
@@ -181,7 +185,7 @@ def patch_products(x, weight, patch_size, batch_invariant=True):
         # batch size for some shapes (4 -> 8 channels on 3 x 3 maps, 256 -> 256 on 4 x 4).
         return F.conv2d(x, weight.view(f, c, 1, 1))
     if weight.shape[1] <= _UNFOLD_MAX_PATCH_DIM:
-        patches = unfold_valid(F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad)), p)
+        patches = unfold_valid(_same_pad(x, p), p)
         out = torch.matmul(patches.transpose(1, 2), weight.T)  # (B, H W, F)
         return out.view(b, h, w, f).permute(0, 3, 1, 2)
     # oneDNN's channels-last convolution: 0.78x the time of the default layout for
@@ -190,4 +194,4 @@ def patch_products(x, weight, patch_size, batch_invariant=True):
     weight = weight.reshape(f, c, p, p).contiguous(memory_format=torch.channels_last)
     if p % 2:
         return F.conv2d(x, weight, padding=pad)
-    return F.conv2d(F.pad(x, (pad, p - 1 - pad, pad, p - 1 - pad)), weight)
+    return F.conv2d(_same_pad(x, p), weight)
