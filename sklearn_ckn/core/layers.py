@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._autocast import autocast_dtype, full_precision
+from ._config import ConfigurableModule
 from .kernels import get_kernel, homogeneous_kernel
 from .nystrom import kernel_inverse_sqrt
 from .patches import _same_pad, patch_norms, patch_products
@@ -54,7 +55,7 @@ def _cast(x, dtype):
     return x if dtype is None else x.to(dtype)
 
 
-class CKNLayer(nn.Module):
+class CKNLayer(ConfigurableModule, nn.Module):
     """One convolutional kernel layer (see the module docstring).
 
     Parameters
@@ -124,7 +125,7 @@ class CKNLayer(nn.Module):
 
     @property
     def config(self):
-        """Constructor arguments: ``CKNLayer(**layer.config)`` rebuilds the layer."""
+        """Constructor arguments: ``CKNLayer.from_config(layer.config)`` rebuilds the layer."""
         return {
             "in_channels": self.in_channels,
             "n_filters": self.n_filters,

@@ -15,6 +15,7 @@ CKN use:
 import torch
 from torch import nn
 
+from ._config import ConfigurableModule
 from ._docstrings import NETWORK_IMPORTS, SIZE_PARAMETERS, fill_doc
 from .sequential import CKNSequential
 from .output import FeatureOutput
@@ -31,7 +32,7 @@ def _dtype(module):
 
 
 @fill_doc(network_imports=NETWORK_IMPORTS)
-class CKNNetwork(nn.Module):
+class CKNNetwork(ConfigurableModule, nn.Module):
     """CKN layers, output steps and an optional head (see the module docstring).
 
     Parameters
@@ -87,25 +88,13 @@ class CKNNetwork(nn.Module):
         }
 
     @classmethod
-    def from_config(cls, config):
-        """Build an untrained network with the structure :attr:`config` describes.
-
-        Parameters
-        ----------
-        config : dict
-            A network's :attr:`config`.
-
-        Returns
-        -------
-        network : CKNNetwork
-            The same structure, untrained.
-        """
+    def _init_arguments(cls, config):
         output, head = config.get("output"), config.get("head")
-        return cls(
-            CKNSequential.from_config(config["ckn"]),
-            None if output is None else FeatureOutput(**output),
-            None if head is None else nn.Linear(**head),
-        )
+        return {
+            "ckn": CKNSequential.from_config(config["ckn"]),
+            "output": None if output is None else FeatureOutput.from_config(output),
+            "head": None if head is None else nn.Linear(**head),
+        }
 
     # -- forward passes ----------------------------------------------------------------------
     def features(self, x):

@@ -20,6 +20,8 @@ derivative at 0), so the supervised CKN trains through them.
 import torch
 from torch import nn
 
+from ._config import ConfigurableModule
+
 __all__ = [
     "MIN_POWER",
     "FeatureOutput",
@@ -182,7 +184,7 @@ class Standardize(nn.Module):
         return (x - self.shift.to(x.dtype)) / self.scale.to(x.dtype)
 
 
-class FeatureOutput(nn.Module):
+class FeatureOutput(ConfigurableModule, nn.Module):
     """The output steps of a CKN (see the module docstring), each optional.
 
     Parameters
@@ -219,7 +221,7 @@ class FeatureOutput(nn.Module):
 
     @property
     def config(self):
-        """Constructor arguments: ``FeatureOutput(**out.config)`` rebuilds it (unfitted)."""
+        """Constructor arguments: ``FeatureOutput.from_config(out.config)`` rebuilds it (unfitted)."""
         return {
             "n_features": self.n_features,
             "power": self.power.power,

@@ -10,6 +10,7 @@ convolution path: see :mod:`.batching`).
 import torch
 from torch import nn
 
+from ._config import ConfigurableModule
 from ._docstrings import NETWORK_IMPORTS, SIZE_PARAMETERS, fill_doc
 from .batching import split_sizes
 from ._autocast import full_precision
@@ -27,7 +28,7 @@ _doc = fill_doc(network_imports=NETWORK_IMPORTS, size_parameters=SIZE_PARAMETERS
 
 
 @_doc
-class CKNSequential(nn.Module):
+class CKNSequential(ConfigurableModule, nn.Module):
     """A stack of :class:`CKNLayer` objects; ``forward`` returns the last map.
 
     ``preprocess`` (a module without fitted state, e.g.
@@ -63,7 +64,7 @@ class CKNSequential(nn.Module):
 
     @property
     def config(self):
-        """Plain constructor arguments: ``CKNSequential.from_config(net.config)`` rebuilds it."""
+        """Plain data: ``CKNSequential.from_config(net.config)`` rebuilds the structure."""
         pre = self.preprocess
         return {
             "layers": [layer.config for layer in self.layers],
@@ -73,26 +74,14 @@ class CKNSequential(nn.Module):
         }
 
     @classmethod
-    def from_config(cls, config):
-        """Build an untrained network with the structure :attr:`config` describes.
-
-        Parameters
-        ----------
-        config : dict
-            A network's :attr:`config`.
-
-        Returns
-        -------
-        network : CKNSequential
-            The same layers (and preprocessing), untrained.
-        """
+    def _init_arguments(cls, config):
         from .local_whitening import LocalPatchWhitening
 
         pre = config.get("preprocess")
-        return cls(
-            [CKNLayer(**c) for c in config["layers"]],
-            preprocess=None if pre is None else LocalPatchWhitening(**pre),
-        )
+        return {
+            "layers": [CKNLayer.from_config(c) for c in config["layers"]],
+            "preprocess": None if pre is None else LocalPatchWhitening(**pre),
+        }
 
     def preprocess_input(self, x):
         """Return the input of the first layer.

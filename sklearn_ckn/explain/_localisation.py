@@ -15,6 +15,8 @@ import numpy as np
 from scipy import ndimage
 from sklearn.utils import check_random_state
 
+from .._docstrings import fill_doc
+
 __all__ = ["deletion_insertion", "make_localisation_task", "mass_in_region", "pointing_game"]
 
 
@@ -125,6 +127,15 @@ def make_localisation_task(n_samples=200, image_size=16, *, pattern_size=5, n_di
     return X, y, masks
 
 
+# The two inputs of the region scores, as _check_maps takes them.
+_maps_masks_doc = fill_doc(maps_masks="""\
+    maps : array-like of shape (n, H, W)
+        Heat maps, one per image (non-negative ones for the mass share).
+    masks : array-like of shape (n, H, W), bool
+        Each image's region (e.g. from :func:`make_localisation_task`).
+    """)
+
+
 def _check_maps(maps, masks):
     maps = np.asarray(maps, dtype=np.float64)
     masks = np.asarray(masks, dtype=bool)
@@ -135,15 +146,13 @@ def _check_maps(maps, masks):
     return maps, masks
 
 
+@_maps_masks_doc
 def mass_in_region(maps, masks):
     """Share of each map's mass inside its region.
 
     Parameters
     ----------
-    maps : array-like of shape (n, H, W)
-        Non-negative heat maps.
-    masks : array-like of shape (n, H, W), bool
-        The regions.
+    {maps_masks}
 
     Returns
     -------
@@ -172,15 +181,13 @@ def mass_in_region(maps, masks):
         return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
+@_maps_masks_doc
 def pointing_game(maps, masks, tolerance=1):
     """Whether each map's maximum lies in its region (grown by ``tolerance`` pixels).
 
     Parameters
     ----------
-    maps : array-like of shape (n, H, W)
-        Heat maps.
-    masks : array-like of shape (n, H, W), bool
-        The regions.
+    {maps_masks}
     tolerance : int, default=1
         The region is dilated by this many pixels (a square structuring element).
         Ties for the maximum count as a hit only if all of them are inside.
