@@ -55,7 +55,7 @@ def fit_squared_hinge_ovr(
     each of which costs two passes over ``X`` (on MNIST CKN features, 140 reach a lower
     objective than 400 plain ones: ``benchmarks/results/svm_solver_mnist_64_512.json``).
     Above ``max_dense_features`` features the ``d x d`` matrices would not fit in
-    memory; the Hessian is then approximated by ``n_hessian_samples`` rows' own
+    memory, and with ``n <= d`` rows they would cost more than the fit; the Hessian is then approximated by ``n_hessian_samples`` rows' own
     ``m x m`` Gram matrix, whose eigendecomposition gives a low-rank square root.
 
     Parameters
@@ -78,7 +78,8 @@ def fit_squared_hinge_ovr(
         ``d <= max_dense_features``, at least ``d`` of them).
     max_dense_features : int
         Largest ``d`` for the dense ``d x d`` Gram matrix and Cholesky factor; above
-        it, the low-rank preconditioner from ``n_hessian_samples`` rows.
+        it, or with no more rows than features, the low-rank preconditioner from
+        ``n_hessian_samples`` rows.
     init : tuple (W, b), optional
         Starting point (warm start), e.g. the solution for a nearby ``C``.
     preconditioner : object, optional

@@ -113,6 +113,26 @@ def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iteration
     assert ours <= theirs * (1 + 1e-6)
 
 
+def test_wide_problems_get_the_exact_low_rank_preconditioner_and_the_optimum():
+    # No more rows than features (400 digits of 8,192 CKN features): the rows' own
+    # Gram matrix holds the whole Hessian estimate, so no d x d matrix is built; the
+    # fit still reaches liblinear's optimum.
+    from sklearn_ckn.core.preconditioner import _DenseFactor, _LowRankFactor, build_preconditioner
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 200) * np.logspace(-1, 1, 200)
+    y = (X[:, :3].sum(1) > 0).astype(int) + (X[:, 3] > 0)
+    Xt, Y = torch.as_tensor(X), torch.as_tensor(np.where(y[:, None] == np.arange(3), 1.0, -1.0))
+    assert isinstance(build_preconditioner(Xt), _LowRankFactor)
+    assert isinstance(build_preconditioner(Xt[:, :50]), _DenseFactor)  # 60 rows > 50 features
+    W, b, _ = fit_squared_hinge_ovr(Xt, Y, C=0.05, fit_intercept=False, tol=1e-10, max_iter=300)
+    ref = LinearSVC(C=0.05, fit_intercept=False, dual=True, tol=1e-12, max_iter=100_000).fit(X, y)
+    zero = torch.zeros(3, dtype=torch.float64)
+    ours = float(squared_hinge_objective(Xt, Y, W, zero, 0.05))
+    theirs = float(squared_hinge_objective(Xt, Y, torch.as_tensor(ref.coef_.T), zero, 0.05))
+    assert ours == pytest.approx(theirs, rel=1e-6)
+
+
 def test_low_rank_preconditioner_is_a_square_root_of_the_approximate_hessian():
     # L = H^(1/2), where H is the Hessian estimate lam I + c B^T B (B: the sampled rows,
     # scaled, with an intercept column) on the rows' span, and a constant at least lam
