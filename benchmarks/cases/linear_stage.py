@@ -1,0 +1,173 @@
+"""The comparisons' linear stage against liblinear and cyanure, on the same CKN features.
+
+``make_model("ckn")`` ends with a ``StandardScaler`` and ``TorchLinearSVC(C=0.01)``
+(the squared-hinge linear SVM, one-vs-rest, solved in torch). This case builds the
+comparison's CKN for ``dataset`` (``sklearn-ckn compare``'s parameters, or
+``make_model("ckn")``'s defaults with ``ckn_params=defaults``), saves its
+standardised features once (stage ``features``, resumable), then fits, each in a
+fresh process with a time limit and the same threads:
+
+* ``ours``: ``TorchLinearSVC(C=C)``, as the comparisons run it;
+* ``liblinear``: scikit-learn's ``LinearSVC(C=C)`` (its defaults: squared hinge,
+  the dual solver where there are fewer rows than features);
+* ``cyanure``: cyanure's ``Classifier(loss="sqhinge", lambda_1=1 / (C n))``, the
+  same objective divided by ``C n`` (the CKN authors' solver; optional, ``pip
+  install cyanure``, not a dependency of the package).
+
+It records each fit's seconds, test accuracy and squared-hinge objective (float64,
+intercepts unpenalised; liblinear penalises its intercept, so its value is not
+strictly comparable), and ``ours`` over the faster of the other two::
+
+    python -m benchmarks run linear.stage --param dataset=digits --param n_train=400
+"""
+
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+from ..harness import Case, arg, register
+from ..harness.data import load_train_test
+
+SOLVERS = ("ours", "liblinear", "cyanure")
+
+
+def _features(args, data_home):
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_ckn import make_model
+    from sklearn_ckn.compare import DATASET_PARAMS
+
+    X_train, y_train, X_test, y_test = load_train_test(args.dataset, data_home, args.n_train, args.n_test)
+    ckn_params = {} if args.ckn_params == "defaults" else {
+        k: v for k, v in DATASET_PARAMS.get(args.dataset, {}).get("ckn", {}).items()
+        if k.startswith("ckn__")
+    }
+    ckn = make_model("ckn", random_state=0, **ckn_params).named_steps["ckn"]
+    t0 = time.perf_counter()
+    F_train = ckn.fit_transform(X_train)
+    F_test = ckn.transform(X_test)
+    seconds = time.perf_counter() - t0
+    scaler = StandardScaler().fit(F_train)
+    return {"F_train": scaler.transform(F_train).astype(np.float32),
+            "F_test": scaler.transform(F_test).astype(np.float32),
+            "y_train": y_train, "y_test": y_test, "ckn_seconds": seconds,
+            "ckn_params": {k: str(v) for k, v in ckn_params.items()}}
+
+
+def _objective(F, y, W, b, C):
+    """``0.5 ||W||^2 + C sum of squared hinge losses`` (one-vs-rest), in float64."""
+    classes = np.unique(y)
+    Y = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
+    margins = np.maximum(0.0, 1.0 - Y * (F.astype(np.float64) @ W + b))
+    return float(0.5 * (W**2).sum() + C * (margins**2).sum())
+
+
+def _fit_one(path, solver, C, threads, queue):
+    import torch
+
+    torch.set_num_threads(threads)
+    data = np.load(path)
+    F_train, y_train = data["F_train"], data["y_train"]
+    n = len(F_train)
+    if solver == "ours":
+        from sklearn_ckn.svm import TorchLinearSVC
+
+        clf = TorchLinearSVC(C=C, device="cpu")
+    elif solver == "liblinear":
+        from sklearn.svm import LinearSVC
+
+        clf = LinearSVC(C=C)
+    else:
+        from cyanure.estimators import Classifier
+
+        clf = Classifier(loss="sqhinge", penalty="l2", lambda_1=1.0 / (C * n), multi_class="ovr",
+                         n_threads=threads, verbose=False)
+    t0 = time.perf_counter()
+    clf.fit(F_train, y_train)
+    seconds = time.perf_counter() - t0
+    W = np.asarray(clf.coef_, dtype=np.float64).reshape(-1, F_train.shape[1]).T
+    b = np.asarray(clf.intercept_, dtype=np.float64).ravel()
+    queue.put({
+        "fit_seconds": seconds,
+        "test_accuracy": float((clf.predict(data["F_test"]) == data["y_test"]).mean()),
+        "objective": _objective(F_train, y_train, W, b, C),
+    })
+
+
+def run(ctx):
+    args = ctx.params
+    path = os.path.join(ctx.work_dir, "features.npz")
+
+    def compute():
+        return _features(args, ctx.data_home)
+
+    def save(value, _pkl):
+        np.savez(path, **{k: v for k, v in value.items() if isinstance(v, np.ndarray)})
+        with open(_pkl, "w") as f:  # the stage's marker: its scalars
+            f.write(repr({"ckn_seconds": value["ckn_seconds"], "ckn_params": value["ckn_params"]}))
+
+    def load(_pkl):
+        import ast
+
+        with open(_pkl) as f:
+            return ast.literal_eval(f.read())
+
+    info = ctx.stage("features", compute, save=save, load=load)
+    with np.load(path) as data:
+        n, d = data["F_train"].shape
+        n_test = len(data["F_test"])
+    print(f"{args.dataset}: {n} training, {n_test} test images, {d} features", flush=True)
+    spawn = mp.get_context("spawn")  # forked children would run torch on one thread
+    runs = []
+    for solver in args.solvers:
+        if solver == "cyanure":
+            try:
+                import cyanure  # noqa: F401
+            except ImportError:
+                print("cyanure is not installed: skipped", flush=True)
+                continue
+        queue = spawn.Queue()
+        proc = spawn.Process(target=_fit_one, args=(path, solver, args.C, args.threads, queue))
+        t0 = time.perf_counter()
+        proc.start()
+        try:
+            record = queue.get(timeout=args.timeout)
+        except Exception:
+            proc.terminate()
+            record = {"timed_out_after_seconds": round(time.perf_counter() - t0, 1)}
+        proc.join()
+        runs.append({"solver": solver, **record})
+        print(runs[-1], flush=True)
+    times = {r["solver"]: r["fit_seconds"] for r in runs if "fit_seconds" in r}
+    others = [times[s] for s in ("liblinear", "cyanure") if s in times]
+    return {
+        "benchmark": "linear_stage", "dataset": args.dataset, "n_train": int(n), "n_test": int(n_test),
+        "n_features": int(d), "C": args.C, "threads": args.threads, **info, "runs": runs,
+        "ours_over_fastest_other": times["ours"] / min(others) if "ours" in times and others else None,
+    }
+
+
+PARAMS = (
+    arg("--dataset", default="digits", help="a data set of the comparisons (its CKN parameters)"),
+    arg("--n-train", type=int, default=None, help="first n training images (default: all)"),
+    arg("--n-test", type=int, default=None, help="first n test images (default: all)"),
+    arg("--ckn-params", choices=["compare", "defaults"], default="compare",
+        help="the CKN of sklearn-ckn compare for this data set, or make_model('ckn')'s defaults"),
+    arg("--C", type=float, default=0.01, help="the linear SVM's C (make_model('ckn'): 0.01)"),
+    arg("--solvers", nargs="+", choices=SOLVERS, default=list(SOLVERS)),
+    arg("--threads", type=int, default=2, help="torch threads of ours, cyanure's n_threads"),
+    arg("--timeout", type=float, default=600, hashed=False, help="seconds allowed per fit"),
+)
+
+register(Case(
+    name="linear.stage",
+    run=run,
+    params=PARAMS,
+    description="The comparisons' linear stage (TorchLinearSVC) against liblinear and cyanure on the same CKN features",
+    dataset="param:dataset",
+    model="ckn",
+    metrics=("n_train", "n_features", "ours_over_fastest_other"),
+    stages=("features",),
+))
