@@ -9,7 +9,6 @@ each run in its own process with a time limit::
 """
 
 import json
-import multiprocessing as mp
 import os
 import time
 
@@ -18,6 +17,7 @@ import numpy as np
 from sklearn_ckn.svm import make_linear_classifier
 
 from ..harness import Case, arg, register
+from ..harness.util import run_with_timeout
 
 
 def _fit_one(path, name, C, queue):
@@ -40,20 +40,11 @@ def run(ctx):
         shapes = {k: data[k].shape for k in ("F_train", "F_test")}
     print(f"features: train {shapes['F_train']}, test {shapes['F_test']}", flush=True)
     runs = []
-    fork = mp.get_context("fork")
     for spec in args.runs:
         name, C = spec.split(":")
         # Each run in its own process, so that a solver past the time limit is stopped.
-        queue = fork.Queue()
-        proc = fork.Process(target=_fit_one, args=(args.features, name, float(C), queue))
-        t0 = time.perf_counter()
-        proc.start()
-        try:
-            record = queue.get(timeout=args.timeout)
-        except Exception:
-            proc.terminate()
-            record = {"timed_out_after_seconds": round(time.perf_counter() - t0, 1)}
-        proc.join()
+        record = run_with_timeout(_fit_one, (args.features, name, float(C)), args.timeout,
+                                  context="fork")
         record = {"classifier": name, "C": float(C), **record}
         runs.append(record)
         print(json.dumps(record), flush=True)

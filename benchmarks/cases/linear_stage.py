@@ -21,7 +21,6 @@ strictly comparable), and ``ours`` over the faster of the other two::
     python -m benchmarks run linear.stage --param dataset=digits --param n_train=400
 """
 
-import multiprocessing as mp
 import os
 import time
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..harness import Case, arg, register
 from ..harness.data import load_train_test
+from ..harness.util import run_with_timeout
 
 SOLVERS = ("ours", "liblinear", "cyanure")
 
@@ -119,7 +119,6 @@ def run(ctx):
         n, d = data["F_train"].shape
         n_test = len(data["F_test"])
     print(f"{args.dataset}: {n} training, {n_test} test images, {d} features", flush=True)
-    spawn = mp.get_context("spawn")  # forked children would run torch on one thread
     runs = []
     for solver in args.solvers:
         if solver == "cyanure":
@@ -128,16 +127,7 @@ def run(ctx):
             except ImportError:
                 print("cyanure is not installed: skipped", flush=True)
                 continue
-        queue = spawn.Queue()
-        proc = spawn.Process(target=_fit_one, args=(path, solver, args.C, args.threads, queue))
-        t0 = time.perf_counter()
-        proc.start()
-        try:
-            record = queue.get(timeout=args.timeout)
-        except Exception:
-            proc.terminate()
-            record = {"timed_out_after_seconds": round(time.perf_counter() - t0, 1)}
-        proc.join()
+        record = run_with_timeout(_fit_one, (path, solver, args.C, args.threads), args.timeout)
         runs.append({"solver": solver, **record})
         print(runs[-1], flush=True)
     times = {r["solver"]: r["fit_seconds"] for r in runs if "fit_seconds" in r}

@@ -1,5 +1,6 @@
 """Measuring helpers shared by the cases: machine description, matmul rate, in-place
-scaling, alternating timings, a busy core, process memory, CIFAR-10 k-means patches."""
+scaling, alternating timings, a busy core, process memory, CIFAR-10 k-means patches,
+a measurement in a process of its own with a time limit."""
 
 import contextlib
 import multiprocessing
@@ -207,3 +208,22 @@ class MemorySampler(threading.Thread):
         self._stop_event.set()
         self.join()
         return self.peak
+
+
+def run_with_timeout(target, args, timeout, context="spawn"):
+    """``target(*args, queue)`` in a new process; what it puts in ``queue``, or
+    ``{"timed_out_after_seconds": ...}`` when nothing came within ``timeout`` seconds
+    (the process is then stopped). ``"spawn"``: a fresh interpreter (forked children
+    run torch on one thread); ``"fork"``: the parent's memory, no re-import."""
+    ctx = multiprocessing.get_context(context)
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    t0 = time.perf_counter()
+    proc.start()
+    try:
+        record = queue.get(timeout=timeout)
+    except Exception:
+        proc.terminate()
+        record = {"timed_out_after_seconds": round(time.perf_counter() - t0, 1)}
+    proc.join()
+    return record
