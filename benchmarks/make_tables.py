@@ -125,6 +125,28 @@ def solver_table(records):
     return "\n".join(rows)
 
 
+def linear_stage_table(records):
+    """The comparisons' linear stage against liblinear and cyanure: one row per fit."""
+    rows = _header(
+        "data (train/test)", "features", "C", "solver", "fit time", "test acc.",
+        "objective", "ours / fastest other", "machine", "result"
+    )
+    for rec in _select(records, "linear.stage"):
+        r, path = rec["result"], rec["path"]
+        data = f"{r['dataset']} ({r['n_train']}/{r['n_test']})"
+        ratio = r.get("ours_over_fastest_other")
+        for run in r["runs"]:
+            if "fit_seconds" in run:
+                fit, acc = f"{run['fit_seconds']:.2f} s", f"{100 * run['test_accuracy']:.2f}%"
+                objective = f"{run['objective']:.5g}"
+            else:
+                fit, acc, objective = f"> {run['timed_out_after_seconds']:.0f} s (stopped)", "-", "-"
+            mark = f"{ratio:.2f}x" if run["solver"] == "ours" and ratio is not None else ""
+            rows.append(f"| {data} | {r['n_features']} | {r['C']:g} | {run['solver']} | {fit} "
+                        f"| {acc} | {objective} | {mark} | {machine(rec)} | `{path}` |")
+    return "\n".join(rows)
+
+
 def cnn_table(records):
     rows = _header(
         "dataset", "network", "epochs", "precision", "test acc.", "training", "s/epoch",
@@ -293,6 +315,7 @@ TABLES = {
     "ckn": ckn_table,
     "linear": linear_table,
     "solver": solver_table,
+    "linear-stage": linear_stage_table,
     "cnn": cnn_table,
     "cost-per-flop": cost_per_flop_table,
     "supervised": supervised_table,
