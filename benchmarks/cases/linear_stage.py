@@ -87,7 +87,8 @@ def _fit_one(path, solver, C, threads, queue):
     t0 = time.perf_counter()
     clf.fit(F_train, y_train)
     seconds = time.perf_counter() - t0
-    W = np.asarray(clf.coef_, dtype=np.float64).reshape(-1, F_train.shape[1]).T
+    W = np.asarray(clf.coef_, dtype=np.float64)
+    W = W if solver == "cyanure" else W.T  # cyanure's coef_ is (d, n_classes)
     b = np.asarray(clf.intercept_, dtype=np.float64).ravel()
     queue.put({
         "fit_seconds": seconds,
@@ -114,7 +115,8 @@ def run(ctx):
         with open(_pkl) as f:
             return ast.literal_eval(f.read())
 
-    info = ctx.stage("features", compute, save=save, load=load)
+    stage = ctx.stage("features", compute, save=save, load=load)
+    info = {k: stage[k] for k in ("ckn_seconds", "ckn_params")}  # not the arrays
     with np.load(path) as data:
         n, d = data["F_train"].shape
         n_test = len(data["F_test"])
