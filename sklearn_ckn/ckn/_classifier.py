@@ -89,9 +89,11 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         parameters are tuned as ``ckn__n_filters`` etc. None: ``CKNTransformer()``
         with every default. Its ``device``, ``verbose`` and (when None)
         ``random_state`` are replaced by the classifier's.
-    loss : {"squared_hinge", "cross_entropy"}, default="squared_hinge"
-        Training loss: the one-vs-rest squared hinge loss of the paper, or the
-        multinomial cross-entropy.
+    loss : {"cross_entropy", "squared_hinge"}, default="cross_entropy"
+        Training loss: the multinomial cross-entropy, or the one-vs-rest squared
+        hinge loss of the paper. On CIFAR-10 (10,000 training images, three epochs)
+        the cross-entropy ended higher with CKN-5 and with a 32/128 network
+        (docs/supervised.md).
     epochs : int, default=10
         Passes over the training data by stochastic gradient descent (0: no
         supervised training).
@@ -240,7 +242,7 @@ class CKNClassifier(MapFeatureNamesMixin, TransformerMixin, TorchImageClassifier
         architecture=None,
         *,
         ckn=None,
-        loss="squared_hinge",
+        loss="cross_entropy",
         epochs=10,
         batch_size=128,
         optimizer="adam",
