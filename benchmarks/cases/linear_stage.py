@@ -38,7 +38,9 @@ from ..harness.util import run_with_timeout
 SOLVERS = ("ours", "liblinear", "cyanure")
 
 
-def _features(args, data_home):
+def _features(args, data_home, path):
+    """Fit the CKN, write its standardised features to ``path`` (.npz); return the
+    scalars the record keeps."""
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_ckn import make_model
@@ -55,10 +57,11 @@ def _features(args, data_home):
     F_test = ckn.transform(X_test)
     seconds = time.perf_counter() - t0
     scaler = StandardScaler().fit(F_train)
-    return {"F_train": scaler.transform(F_train).astype(np.float32),
-            "F_test": scaler.transform(F_test).astype(np.float32),
-            "y_train": y_train, "y_test": y_test, "ckn_seconds": seconds,
-            "ckn_params": {k: str(v) for k, v in ckn_params.items()}}
+    np.savez(path, F_train=scaler.transform(F_train).astype(np.float32),
+             F_test=scaler.transform(F_test).astype(np.float32), y_train=y_train, y_test=y_test)
+    return {"ckn_seconds": seconds, "ckn_params": {k: str(v) for k, v in ckn_params.items()},
+            "n_train": int(F_train.shape[0]), "n_test": int(F_test.shape[0]),
+            "n_features": int(F_train.shape[1])}
 
 
 def _objective(F, y, W, b, C):
@@ -112,27 +115,10 @@ def _fit_one(path, solver, C, threads, queue):
 def run(ctx):
     args = ctx.params
     path = os.path.join(ctx.work_dir, "features.npz")
-
-    def compute():
-        return _features(args, ctx.data_home)
-
-    def save(value, _pkl):
-        np.savez(path, **{k: v for k, v in value.items() if isinstance(v, np.ndarray)})
-        with open(_pkl, "w") as f:  # the stage's marker: its scalars
-            f.write(repr({"ckn_seconds": value["ckn_seconds"], "ckn_params": value["ckn_params"]}))
-
-    def load(_pkl):
-        import ast
-
-        with open(_pkl) as f:
-            return ast.literal_eval(f.read())
-
-    stage = ctx.stage("features", compute, save=save, load=load)
-    info = {k: stage[k] for k in ("ckn_seconds", "ckn_params")}  # not the arrays
-    with np.load(path) as data:
-        n, d = data["F_train"].shape
-        n_test = len(data["F_test"])
-    print(f"{args.dataset}: {n} training, {n_test} test images, {d} features", flush=True)
+    # The stage writes the features beside its pickle and keeps only their scalars.
+    info = ctx.stage("features", lambda: _features(args, ctx.data_home, path))
+    print(f"{args.dataset}: {info['n_train']} training, {info['n_test']} test images, "
+          f"{info['n_features']} features", flush=True)
     runs = []
     for solver in args.solvers:
         if solver == "cyanure":
@@ -147,8 +133,8 @@ def run(ctx):
     times = {r["solver"]: r["fit_seconds"] for r in runs if "fit_seconds" in r}
     others = [times[s] for s in ("liblinear", "cyanure") if s in times]
     return {
-        "benchmark": "linear_stage", "dataset": args.dataset, "n_train": int(n), "n_test": int(n_test),
-        "n_features": int(d), "C": args.C, "threads": args.threads, **info, "runs": runs,
+        "benchmark": "linear_stage", "dataset": args.dataset, "C": args.C, "threads": args.threads,
+        **info, "runs": runs,
         "ours_over_fastest_other": times["ours"] / min(others) if "ours" in times and others else None,
     }
 
