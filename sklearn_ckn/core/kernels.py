@@ -142,11 +142,11 @@ def homogeneous_kernel(dots, norms, name, sigma, out=None):
         if differentiable:
             return _QuadraticEmbedding.apply(dots, norms, shifted, factor)
         scale = _quadratic_coefficient(norms, factor)
-        if out is None:
-            base = torch.add(dots, norms) if shifted else dots.clone()
+        if out is None:  # one new tensor: the sum (squared in place) or the square
+            t = torch.add(dots, norms).square_() if shifted else dots.square()
         else:
-            base = out.add_(norms) if shifted else out
-        return base.square_().mul_(scale)
+            t = (out.add_(norms) if shifted else out).square_()
+        return t.mul_(scale)
     safe = norms.clamp_min(1e-30)
     if out is None:
         return norms * KERNELS[name]((dots / safe).clamp(-1.0, 1.0), sigma)
