@@ -92,13 +92,18 @@ def ckn_table(records):
     return "\n".join(rows)
 
 
+def _stopped(run):
+    """The fit-time cell of a fit that ``run_with_timeout`` stopped."""
+    return f"> {run['timed_out_after_seconds']:.0f} s (stopped)"
+
+
 def linear_table(records):
     rows = _header("features", "classifier", "C", "test acc.", "fit time", "result")
     for rec in _select(records, "linear.features", legacy="results/linear_*.json"):
         r, path = rec["result"], rec["path"]
         for run in r["runs"]:
             if "timed_out_after_seconds" in run:
-                acc, fit = "-", f"> {run['timed_out_after_seconds']:.0f} s (stopped)"
+                acc, fit = "-", _stopped(run)
             else:
                 acc, fit = f"{100 * run['test_accuracy']:.2f}%", f"{run['fit_seconds']:.0f} s"
             rows.append(
@@ -140,7 +145,7 @@ def linear_stage_table(records):
                 fit, acc = f"{run['fit_seconds']:.2f} s", f"{100 * run['test_accuracy']:.2f}%"
                 objective = f"{run['objective']:.5g}"
             else:
-                fit, acc, objective = f"> {run['timed_out_after_seconds']:.0f} s (stopped)", "-", "-"
+                fit, acc, objective = _stopped(run), "-", "-"
             mark = f"{ratio:.2f}x" if run["solver"] == "ours" and ratio is not None else ""
             rows.append(f"| {data} | {r['n_features']} | {r['C']:g} | {run['solver']} | {fit} "
                         f"| {acc} | {objective} | {mark} | {machine(rec)} | `{path}` |")
