@@ -98,6 +98,16 @@ def test_unknown_parameter():
         make_model("cnn", epochz=3)
 
 
+def test_supervised_ckn_trains_with_cross_entropy_but_the_comparisons_keep_their_loss():
+    # CKNClassifier's default loss is the cross-entropy; make_model("ckn_supervised"),
+    # whose results are recorded in benchmarks/results/compare_*, keeps the squared
+    # hinge they were run with.
+    from sklearn_ckn import CKNClassifier
+
+    assert CKNClassifier().loss == "cross_entropy"
+    assert make_model("ckn_supervised").loss == "squared_hinge"
+
+
 def test_params_are_routed():
     model = make_model("ckn", ckn__n_filters=(32, 128), clf__C=0.5, random_state=3, device="cpu")
     params = model.get_params()
