@@ -29,6 +29,16 @@ def _block_rows(X, n_clusters, chunk):
     return max(256, floats // max(1, n_clusters))
 
 
+#: Most centroids whose index :func:`_assign_packed` packs into a similarity's low
+#: mantissa bits (10 bits: the quantum it leaves is 2^-12 on similarities + 1 in [1, 2]).
+PACKED_MAX_CLUSTERS = 1024
+
+
+def _packs(X, n_clusters):
+    """Whether the assignment of ``X`` takes the packed path (float32 on a CPU)."""
+    return X.device.type == "cpu" and X.dtype == torch.float32 and n_clusters <= PACKED_MAX_CLUSTERS
+
+
 def _assign(X, centroids, chunk, sims=None, labels=None, block=None):
     """Best centroid and its similarity for every row of ``X``, block of rows by block.
 
@@ -43,11 +53,43 @@ def _assign(X, centroids, chunk, sims=None, labels=None, block=None):
         labels = torch.empty(n, dtype=torch.long, device=X.device)
     if block is None:
         block = torch.empty(min(chunk, n), centroids.shape[0], dtype=X.dtype, device=X.device)
+    if _packs(X, centroids.shape[0]):
+        return _assign_packed(X, centroids, chunk, sims, labels, block)
     ct = centroids.T
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         s = torch.mm(X[start:stop], ct, out=block[: stop - start])
         torch.max(s, dim=1, out=(sims[start:stop], labels[start:stop]))
+    return sims, labels
+
+
+def _assign_packed(X, centroids, chunk, sims, labels, block):
+    """:func:`_assign` by an integer max: each centroid's index in its similarity's low bits.
+
+    On a CPU, ``torch.max`` with indices along rows is a scalar loop: at 27 dimensions
+    and 256 centroids it took twice the time of the product that feeds it. The
+    similarities plus one are non-negative floats, whose bit patterns order as
+    integers do; with the low ``ceil(log2(k))`` mantissa bits replaced by the centroid's
+    index, one vectorised integer ``amax`` per row yields both. The chosen centroid's
+    similarity is within 2^(b - 22) of the best (b those bits: 6e-5 for 256 centroids),
+    and ``sims`` holds its exact similarity, recomputed from ``X``.
+    """
+    n, k = X.shape[0], centroids.shape[0]
+    bits = max(1, (k - 1).bit_length())
+    keep = -(1 << bits)  # ...11110000: the high bits of a float32's pattern
+    index = torch.arange(k, dtype=torch.int32, device=X.device)
+    one = torch.ones(k, dtype=X.dtype, device=X.device)
+    packed = torch.empty(min(chunk, n), dtype=torch.int32, device=X.device)
+    ct = centroids.T
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rows = stop - start
+        s = torch.addmm(one, X[start:stop], ct, out=block[:rows]).view(torch.int32)
+        s.bitwise_and_(keep).bitwise_or_(index)
+        best = torch.amax(s, dim=1, out=packed[:rows])
+        torch.bitwise_and(best, (1 << bits) - 1, out=labels[start:stop])
+        mine = centroids.index_select(0, labels[start:stop])
+        torch.sum(mine.mul_(X[start:stop]), dim=1, out=sims[start:stop])
     return sims, labels
 
 

@@ -75,3 +75,34 @@ def test_fast_product_dtype_keeps_short_rows_and_other_dtypes():
     assert fast_product_dtype(torch.zeros(4, BF16_MIN_FEATURES - 1)) == torch.float32
     assert fast_product_dtype(torch.zeros(4, 512, dtype=torch.float64)) == torch.float64
     assert fast_product_dtype(torch.zeros(4, 512)) in (torch.float32, torch.bfloat16)
+
+
+@pytest.mark.parametrize("k", [1, 2, 64, 256, 1000])
+def test_packed_assignment_picks_a_best_centroid_and_its_exact_similarity(k):
+    # float32 on a CPU: the centroid index rides in the similarity's low mantissa bits.
+    from sklearn_ckn.core.spherical_kmeans import _assign, _packs
+
+    X, centroids = _unit_rows(3000, 27, seed=4), _unit_rows(k, 27, seed=5)
+    assert _packs(X, k)
+    sims, labels = _assign(X, centroids, chunk=512)
+    S = (X.double() @ centroids.double().T)
+    chosen = S.gather(1, labels[:, None])[:, 0]
+    bits = max(1, (k - 1).bit_length())
+    # Within the quantum the packing leaves of the best similarity, and exact itself.
+    assert float((S.max(dim=1).values - chosen).max()) <= 2.0 ** (bits - 22)
+    torch.testing.assert_close(sims.double(), chosen, rtol=0, atol=1e-6)
+    # Outside near-ties, the very same centroid as torch.max.
+    top2 = S.topk(min(2, k), dim=1).values
+    clear = (top2[:, 0] - top2[:, -1] > 2.0 ** (bits - 22)) if k > 1 else torch.ones(3000, dtype=torch.bool)
+    assert torch.equal(labels[clear], S.argmax(dim=1)[clear])
+
+
+def test_other_dtypes_keep_the_exact_assignment():
+    from sklearn_ckn.core.spherical_kmeans import PACKED_MAX_CLUSTERS, _assign, _packs
+
+    X = _unit_rows(500, 6).double()
+    assert not _packs(X, 8) and not _packs(X.float(), PACKED_MAX_CLUSTERS + 1)
+    centroids = X[:8]
+    sims, labels = _assign(X, centroids, chunk=128)
+    values, expected = (X @ centroids.T).max(dim=1)
+    assert torch.equal(labels, expected) and torch.equal(sims, values)
