@@ -139,14 +139,14 @@ def linear_stage_table(records):
     for rec in _select(records, "linear.stage"):
         r, path = rec["result"], rec["path"]
         data = f"{r['dataset']} ({r['n_train']}/{r['n_test']})"
-        ratio = r.get("ours_over_fastest_other")
         for run in r["runs"]:
+            ratio = r.get(f"{run['solver']}_over_fastest_other")
             if "fit_seconds" in run:
                 fit, acc = f"{run['fit_seconds']:.2f} s", f"{100 * run['test_accuracy']:.2f}%"
                 objective = f"{run['objective']:.5g}"
             else:
                 fit, acc, objective = _stopped(run), "-", "-"
-            mark = f"{ratio:.2f}x" if run["solver"] == "ours" and ratio is not None else ""
+            mark = f"{ratio:.2f}x" if ratio is not None else ""
             rows.append(f"| {data} | {r['n_features']} | {r['C']:g} | {run['solver']} | {fit} "
                         f"| {acc} | {objective} | {mark} | {machine(rec)} | `{path}` |")
     return "\n".join(rows)
