@@ -67,29 +67,29 @@ def _assign_packed(X, centroids, chunk, sims, labels, block):
     """:func:`_assign` by an integer max: each centroid's index in its similarity's low bits.
 
     On a CPU, ``torch.max`` with indices along rows is a scalar loop: at 27 dimensions
-    and 256 centroids it took twice the time of the product that feeds it. The
-    similarities plus one are non-negative floats, whose bit patterns order as
-    integers do; with the low ``ceil(log2(k))`` mantissa bits replaced by the centroid's
-    index, one vectorised integer ``amax`` per row yields both. The chosen centroid's
-    similarity is within 2^(b - 22) of the best (b those bits: 6e-5 for 256 centroids),
-    and ``sims`` holds its exact similarity, recomputed from ``X``.
+    and 256 centroids it took twice the time of the product that feeds it, while
+    ``amax`` is vectorised. The similarities plus one (added by the product itself)
+    are non-negative floats, whose bit patterns order as integers do; with the low
+    ``b = ceil(log2(k))`` mantissa bits replaced by the centroid's index, one integer
+    ``amax`` per row yields the index of a centroid whose similarity is within
+    ``q = 2^(b - 22)`` of the best (6e-5 for 256 centroids), and that similarity
+    rounded down to a multiple of ``q`` in ``sims``: the objective is biased by less
+    than ``q``, by the same amount from one iteration to the next, so its increments
+    (the stopping rule) are not.
     """
     n, k = X.shape[0], centroids.shape[0]
     bits = max(1, (k - 1).bit_length())
     keep = -(1 << bits)  # ...11110000: the high bits of a float32's pattern
     index = torch.arange(k, dtype=torch.int32, device=X.device)
     one = torch.ones(k, dtype=X.dtype, device=X.device)
-    packed = torch.empty(min(chunk, n), dtype=torch.int32, device=X.device)
+    packed = torch.empty(n, dtype=torch.int32, device=X.device)
     ct = centroids.T
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        rows = stop - start
-        s = torch.addmm(one, X[start:stop], ct, out=block[:rows]).view(torch.int32)
-        s.bitwise_and_(keep).bitwise_or_(index)
-        best = torch.amax(s, dim=1, out=packed[:rows])
-        torch.bitwise_and(best, (1 << bits) - 1, out=labels[start:stop])
-        mine = centroids.index_select(0, labels[start:stop])
-        torch.sum(mine.mul_(X[start:stop]), dim=1, out=sims[start:stop])
+        s = torch.addmm(one, X[start:stop], ct, out=block[: stop - start]).view(torch.int32)
+        torch.amax(s.bitwise_and_(keep).bitwise_or_(index), dim=1, out=packed[start:stop])
+    torch.bitwise_and(packed, (1 << bits) - 1, out=labels)
+    torch.sub(packed.bitwise_and_(keep).view(X.dtype), 1.0, out=sims)
     return sims, labels
 
 
@@ -141,10 +141,12 @@ def spherical_kmeans(
 
     Each iteration costs one pass over ``X`` for the assignment (a matrix product and
     a row-wise max, fused block by block so that the ``n x k`` similarities are never
-    written to memory in full) and one for the update (``index_add_``). On CIFAR-10 CKN
-    patches on a 2-core CPU an iteration took 0.85-0.89 of the time of scikit-learn's
-    Lloyd ``KMeans`` at k=256 (d=27) and k=1024 (d=2304), but 1.5 times it at k=64
-    (``benchmarks/results/kmeans_cifar10.json``).
+    written to memory in full) and one for the update (``index_add_``). In float32 on
+    a CPU the row-wise max is an integer ``amax`` with the centroid's index packed into
+    the similarity's low bits (:func:`_assign_packed`): the chosen centroid is within
+    ``2^(ceil(log2(k)) - 22)`` of the best, and the objective is rounded down to that
+    quantum. Figures against scikit-learn's ``KMeans`` and faiss: benchmark case
+    ``kmeans.cifar10`` (docs/benchmarks.md).
 
     Parameters
     ----------

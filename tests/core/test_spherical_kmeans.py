@@ -78,7 +78,7 @@ def test_fast_product_dtype_keeps_short_rows_and_other_dtypes():
 
 
 @pytest.mark.parametrize("k", [1, 2, 64, 256, 1000])
-def test_packed_assignment_picks_a_best_centroid_and_its_exact_similarity(k):
+def test_packed_assignment_picks_a_best_centroid_and_its_similarity(k):
     # float32 on a CPU: the centroid index rides in the similarity's low mantissa bits.
     from sklearn_ckn.core.spherical_kmeans import _assign, _packs
 
@@ -88,9 +88,11 @@ def test_packed_assignment_picks_a_best_centroid_and_its_exact_similarity(k):
     S = (X.double() @ centroids.double().T)
     chosen = S.gather(1, labels[:, None])[:, 0]
     bits = max(1, (k - 1).bit_length())
-    # Within the quantum the packing leaves of the best similarity, and exact itself.
-    assert float((S.max(dim=1).values - chosen).max()) <= 2.0 ** (bits - 22)
-    torch.testing.assert_close(sims.double(), chosen, rtol=0, atol=1e-6)
+    # Within the quantum q the packing leaves of the best similarity; sims holds the
+    # chosen similarity rounded down to a multiple of q.
+    q = 2.0 ** (bits - 22)
+    assert float((S.max(dim=1).values - chosen).max()) <= q
+    assert bool(((chosen - sims.double() >= -1e-6) & (chosen - sims.double() <= q + 1e-6)).all())
     # Outside near-ties, the very same centroid as torch.max.
     top2 = S.topk(min(2, k), dim=1).values
     clear = (top2[:, 0] - top2[:, -1] > 2.0 ** (bits - 22)) if k > 1 else torch.ones(3000, dtype=torch.bool)
