@@ -118,6 +118,7 @@ def _fit_one(path, solver, C, threads, queue):
         "fit_seconds": seconds,
         "warmup_fit_seconds": warmup,
         "test_accuracy": float((clf.predict(data["F_test"]) == data["y_test"]).mean()),
+        "n_iter": int(np.max(getattr(clf, "n_iter_", -1))),
         "objective": _objective(np.asarray(F_train), y_train, W, b, C),
     })
 

@@ -51,7 +51,7 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         Learn an (unpenalised) intercept per class.
     max_iter : int, default=500
         Maximum number of L-BFGS iterations of each fit.
-    tol : float, default=1e-3
+    tol : float, default=1e-2
         Stopping tolerance of each fit, as in :class:`TorchLinearSVC`.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the computation.
@@ -113,7 +113,7 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     }
 
     def __init__(
-        self, Cs=8, *, cv=None, scoring=None, fit_intercept=True, max_iter=500, tol=1e-3,
+        self, Cs=8, *, cv=None, scoring=None, fit_intercept=True, max_iter=500, tol=1e-2,
         dtype="float32", device="auto", n_jobs=None, chunk_size=None,
     ):
         self.Cs = Cs
