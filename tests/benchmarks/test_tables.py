@@ -54,3 +54,14 @@ def test_a_new_record_joins_the_older_files(tmp_path):
     assert "`results/ckn_mnist_64_512_svc.json`" in table
     assert "`results/runs/ckn.linear/0000000000-ffffffffffff.json`" in table
     assert "| 50.00% |" in table and "| 99.44% |" in table
+
+
+def test_linear_stage_rows_show_each_solvers_ratio():
+    result = {"dataset": "digits", "n_train": 10, "n_test": 5, "n_features": 4, "C": 0.01,
+              "ours_over_fastest_other": 0.5, "ours_streamed_over_fastest_other": 0.75,
+              "runs": [{"solver": s, "fit_seconds": t, "test_accuracy": 1.0, "objective": 1.0}
+                       for s, t in (("ours", 1.0), ("ours_streamed", 1.5), ("cyanure", 2.0))]}
+    record = {"case": "linear.stage", "path": "results/runs/linear.stage/x.json", "result": result}
+    rows = make_tables.linear_stage_table([record]).splitlines()[2:]
+    marks = {row.split(" | ")[3]: row.split(" | ")[7] for row in rows}
+    assert marks == {"ours": "0.50x", "ours_streamed": "0.75x", "cyanure": ""}
