@@ -80,6 +80,8 @@ def run(ctx):
         mixed_precision=args.mixed_precision,
         random_state=args.seed, verbose=0,
     )
+    if args.normalize != "standard":  # make_model's pinned output steps otherwise
+        params["ckn__normalize"] = None if args.normalize == "none" else args.normalize
     if args.architecture:
         params["architecture"] = args.architecture
     else:
@@ -158,6 +160,10 @@ PARAMS = (
     arg("--patch-sizes", type=int, nargs="+", default=[3]),
     arg("--subsamplings", type=int, nargs="+", default=None),
     arg("--whitening", default="auto"),
+    arg("--normalize", choices=("standard", "l2-standard", "none"), default="standard",
+        hashed="unless_default",
+        help="the start's output steps (ckn__normalize; 'none': raw features, as the "
+             "reference CKN's head reads them)"),
     arg("--n-patches", type=int, default=100_000),
     arg("--loss", default="squared_hinge"),
     arg("--optimizer", default="adam"),

@@ -31,7 +31,9 @@ class Param:
 
     ``hashed=False`` marks parameters that do not change what is measured (a data
     folder, a scratch folder, verbosity): they are recorded but left out of the
-    parameter hash.
+    parameter hash. ``hashed="unless_default"`` marks a parameter added to a case after
+    records were written: at its default it is left out of the hash, so that those
+    records (and the resumable runs keyed by their hash) keep their keys.
     """
 
     def __init__(self, *flags, hashed=True, **kwargs):
@@ -212,12 +214,16 @@ class Case:
 
     def split(self, values):
         """``(hashed, unhashed)`` parameters of a full ``{dest: value}`` dict."""
-        hashed = {p.dest: values[p.dest] for p in self.params if p.hashed}
+        # A parameter added later, at its default, is in neither (nor in the record):
+        # the run's namespace gets its default.
+        later = {p.dest for p in self.params
+                 if p.hashed == "unless_default" and values[p.dest] == p.default}
+        hashed = {p.dest: values[p.dest] for p in self.params if p.hashed and p.dest not in later}
         other = {p.dest: values[p.dest] for p in self.params if not p.hashed}
         return hashed, other
 
     def namespace(self, params, options):
-        return SimpleNamespace(**params, **options)
+        return SimpleNamespace(**{**self.defaults(), **params, **options})
 
 
 def _text(value):

@@ -57,6 +57,21 @@ def test_param_hash_is_stable_and_ignores_unhashed_options():
     assert ns.ckn__sizes == (3, 4)
 
 
+def test_a_parameter_added_later_keeps_the_older_hashes_at_its_default():
+    before = Case(name="toy.before", run=lambda ctx: {}, params=(arg("--size", type=int, default=2),))
+    after = Case(name="toy.after", run=lambda ctx: {}, params=(
+        arg("--size", type=int, default=2),
+        arg("--mode", default="plain", hashed="unless_default")))
+    old, _ = before.resolve(["size=3"])
+    same, options = after.resolve(["size=3"])
+    assert param_hash(same) == param_hash(old) and options == {}
+    other, options = after.resolve(["size=3", "mode=fancy"])
+    assert other == {"size": 3, "mode": "fancy"} and options == {}
+    assert param_hash(other) != param_hash(old)
+    # the run still sees every parameter
+    assert after.namespace(same, options).mode == "plain"
+
+
 def test_run_case_writes_a_schema_record_and_resumes_stages(tmp_path):
     params, options = TOY.resolve(["size=6"])
     record = run_case(TOY, params, options, results_dir=tmp_path / "results",
