@@ -66,9 +66,9 @@ def _assign(X, centroids, chunk, sims=None, labels=None, block=None):
 def _assign_packed(X, centroids, chunk, sims, labels, block):
     """:func:`_assign` by an integer max: each centroid's index in its similarity's low bits.
 
-    On a CPU, ``torch.max`` with indices along rows is a scalar loop: at 27 dimensions
-    and 256 centroids it took twice the time of the product that feeds it, while
-    ``amax`` is vectorised. The similarities plus one (added by the product itself)
+    On a CPU, ``torch.max`` with indices along rows is a scalar loop (at 27 dimensions
+    a profile gave it 55% of an iteration, the products 38%: docs/benchmarks.md),
+    while ``amax`` is vectorised. The similarities plus one (added by the product itself)
     are non-negative floats, whose bit patterns order as integers do; with the low
     ``b = ceil(log2(k))`` mantissa bits replaced by the centroid's index, one integer
     ``amax`` per row yields the index of a centroid whose similarity is within
