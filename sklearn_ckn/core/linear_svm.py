@@ -21,13 +21,16 @@ beside it, and their public names are importable from here too:
   chunk, never the ``n x d`` matrix;
 * :mod:`.squared_hinge`: the objective and its gradient, accumulated chunk by chunk;
 * :mod:`.preconditioner`: :func:`build_preconditioner`, the Hessian estimate whose
-  square root preconditions L-BFGS.
+  square root preconditions L-BFGS;
+* :mod:`.row_span`: :class:`RowSpan`, the coordinates in which a problem with no more
+  rows than features is solved.
 """
 
 import torch
 
 from .preconditioner import build_preconditioner
 from .row_chunks import RowChunks
+from .row_span import RowSpan, spans_rows
 from .squared_hinge import squared_hinge_objective, squared_hinge_value_and_grad
 
 __all__ = [
@@ -54,9 +57,13 @@ def fit_squared_hinge_ovr(
     ``(d, m) x (m, d)`` product and a Cholesky factorisation buy far fewer iterations,
     each of which costs two passes over ``X`` (on MNIST CKN features, 140 reach a lower
     objective than 400 plain ones: ``benchmarks/results/svm_solver_mnist_64_512.json``).
-    Above ``max_dense_features`` features the ``d x d`` matrices would not fit in
-    memory, and with ``n <= d`` rows they would cost more than the fit; the Hessian is then approximated by ``n_hessian_samples`` rows' own
-    ``m x m`` Gram matrix, whose eigendecomposition gives a low-rank square root.
+    With no more rows than features (and than ``n_hessian_samples``), the fit runs on
+    the rows' own coordinates instead (:class:`~sklearn_ckn.core.row_span.RowSpan`:
+    an ``n x n`` Gram matrix and its eigendecomposition, then L-BFGS steps that read
+    ``n x r`` numbers, not ``X``), which gives the same solution. Otherwise, above
+    ``max_dense_features`` features the ``d x d`` matrices would not fit in memory;
+    the Hessian is then approximated by ``n_hessian_samples`` rows' own ``m x m``
+    Gram matrix, whose eigendecomposition gives a low-rank square root.
 
     Parameters
     ----------
@@ -84,7 +91,8 @@ def fit_squared_hinge_ovr(
         Starting point (warm start), e.g. the solution for a nearby ``C``.
     preconditioner : object, optional
         From :func:`build_preconditioner` on the same ``X`` and ``fit_intercept``
-        (then ``n_hessian_samples`` and ``max_dense_features`` are unused).
+        (then ``n_hessian_samples`` and ``max_dense_features`` are unused, and the
+        fit runs on ``X`` even when it has no more rows than features).
     sample_mask : torch.Tensor of shape (n,), optional
         1 for the rows to fit on, 0 for rows left out (a cross-validation fold
         without copying ``X``).
@@ -108,23 +116,12 @@ def fit_squared_hinge_ovr(
     >>> bool(((X @ W + b) * Y > 0).all())
     True
     """
-    X = RowChunks.wrap(X)
-    factor = _preconditioner_of(X, preconditioner, fit_intercept, n_hessian_samples, max_dense_features)
-    W, b, n_iter, _ = _fit(
-        X, Y, C, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, init=init, factor=factor,
-        weights=sample_mask,
+    ((W, b, n_iter),) = fit_squared_hinge_path(
+        X, Y, [C], fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
+        n_hessian_samples=n_hessian_samples, max_dense_features=max_dense_features, init=init,
+        preconditioner=preconditioner, sample_mask=sample_mask,
     )
     return W, b, n_iter
-
-
-def _preconditioner_of(X, preconditioner, fit_intercept, n_hessian_samples, max_dense_features):
-    # The one given, or one built on X for this fit (or path).
-    if preconditioner is not None:
-        return preconditioner
-    return build_preconditioner(
-        X, fit_intercept=fit_intercept, n_hessian_samples=n_hessian_samples,
-        max_dense_features=max_dense_features,
-    )
 
 
 def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_mask=None, **kwargs):
@@ -168,18 +165,32 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
     """
     X = RowChunks.wrap(X)
     fit_intercept = kwargs.pop("fit_intercept", True)
-    preconditioner = _preconditioner_of(
-        X, preconditioner, fit_intercept, kwargs.pop("n_hessian_samples", 10_000),
-        kwargs.pop("max_dense_features", 16_384),
-    )
+    n_hessian_samples = kwargs.pop("n_hessian_samples", 10_000)
+    max_dense_features = kwargs.pop("max_dense_features", 16_384)
+    span = None
+    if preconditioner is None and spans_rows(*X.shape, n_hessian_samples):
+        # Every fit runs on the rows' coordinates (see row_span), mapped back at the end.
+        span = RowSpan(X, fit_intercept)
+        features, preconditioner = span.Z, span.factor
+        if init is not None:
+            init = (span.coordinates(X, init[0]), init[1])
+    else:
+        features = X
+        if preconditioner is None:
+            preconditioner = build_preconditioner(
+                X, fit_intercept=fit_intercept, n_hessian_samples=n_hessian_samples,
+                max_dense_features=max_dense_features,
+            )
     out, alpha = [], 1.0
     for C in Cs:
         W, b, n_iter, alpha = _fit(
-            X, Y, float(C), fit_intercept=fit_intercept, init=init, factor=preconditioner,
+            features, Y, float(C), fit_intercept=fit_intercept, init=init, factor=preconditioner,
             weights=sample_mask, alpha=alpha, **kwargs,
         )
         out.append((W, b, n_iter))
         init = (W, b)
+    if span is not None:
+        out = [(span.weights(X, W), b, n_iter) for W, b, n_iter in out]
     return out
 
 
@@ -229,16 +240,22 @@ def _fit(X, Y, C, *, fit_intercept, factor, max_iter=500, tol=1e-3, init=None, w
             [V], lr=1.0, max_iter=chunk, max_eval=2 * chunk, tolerance_grad=1e-12,
             tolerance_change=1e-14, history_size=20, line_search_fn="strong_wolfe",
         )
-        done = 0  # iterations of this optimizer
+        done, evaluated = 0, 0  # iterations and evaluations of this optimizer
         while n_iter < max_iter:
             wanted = min(chunk, max_iter - n_iter)
             optimizer.param_groups[0]["max_iter"] = wanted
             f = optimizer.step(closure)  # the objective where this chunk starts
-            ran = optimizer.state[V]["n_iter"] - done
-            done += ran
+            state = optimizer.state[V]
+            ran, evals = state["n_iter"] - done, state["func_evals"] - evaluated
+            done, evaluated = state["n_iter"], state["func_evals"]
             n_iter += ran
             P.copy_(factor.to_p(V))
-            if ran < wanted or (f_prev is not None and f_prev - f <= tol * abs(f)):
+            # Fewer iterations than asked means L-BFGS met its own tolerances, unless
+            # the line searches spent the chunk's evaluations (far from the optimum,
+            # e.g. a poor warm start): that chunk is not convergence. Every chunk runs
+            # at least one iteration, so max_iter still bounds the loop.
+            stalled = ran < wanted and evals < 2 * chunk
+            if stalled or (f_prev is not None and f_prev - f <= tol * abs(f)):
                 converged = True
                 break
             f_prev = f

@@ -76,6 +76,17 @@ class _DenseFactor:
             self.gram[d, d] = m
         self.gram *= n / m
         _check_finite_gram(self.gram, largest, X.dtype)
+        self._init_state(n, d)
+
+    @classmethod
+    def from_gram(cls, gram, n, d):
+        """The factor of a Gram matrix of ``[X, 1]`` (or ``X``) over all ``n`` rows, given."""
+        factor = cls.__new__(cls)
+        factor.gram, factor.d1 = gram, gram.shape[0]
+        factor._init_state(n, d)
+        return factor
+
+    def _init_state(self, n, d):
         self.n, self.d = n, d
         # set() keeps the current factor while both terms of H are within this ratio
         # of the factorised ones (a path of C values sets it above 1; see

@@ -14,6 +14,7 @@ from ..core.linear_svm import (
     fit_squared_hinge_ovr,
     fit_squared_hinge_path,
 )
+from ..core.row_span import RowSpan, spans_rows
 from ._linear_svc import _SOLVER_CONSTRAINTS, TorchLinearSVC, _ThreadedLinearClassifier
 from ._streaming import RowSubset
 
@@ -23,6 +24,9 @@ __all__ = ["TorchLinearSVCCV"]
 # penalty terms are within this ratio of the ones it was computed for.
 _REUSE_RATIO = 4.0
 
+# Rows that estimate the Hessian (the solvers' default n_hessian_samples).
+_HESSIAN_SAMPLES = 10_000
+
 
 class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     """:class:`TorchLinearSVC` whose ``C`` is chosen by cross-validation.
@@ -31,7 +35,9 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     starting from the previous solution, and all fits (folds and the final refit)
     share one preconditioner estimated on ``X``: choosing among ``len(Cs)`` values
     costs less than ``len(Cs) * n_folds`` independent fits. Each fold's training rows
-    are copied once (``(k - 1) / k`` of ``X``). The ``C`` with the best mean
+    are copied once (``(k - 1) / k`` of ``X``); with no more rows than features, the
+    whole search runs on the rows' coordinates (``n`` of them, for the same solutions:
+    :mod:`sklearn_ckn.core.row_span`). The ``C`` with the best mean
     validation score (the smallest among equals) is refitted on all the data,
     starting from the folds' mean solution for it. The model is that of
     ``LinearSVC(loss="squared_hinge")`` with an unpenalised intercept, one-vs-rest.
@@ -138,11 +144,31 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
             fit_intercept=self.fit_intercept, dtype=self.dtype, device="cpu", chunk_size=self.chunk_size
         )
         est.classes_ = classes
-        est.n_features_in_ = self.n_features_in_
+        est.n_features_in_ = W.shape[0]  # the rows' coordinates have fewer than X
         return est._set_solution(W, b)
 
     def _solve(self, data):
         """Cross-validate ``Cs``, then refit the best: ``(W, b)``; sets ``C_`` and the scores."""
+        n, d = data.Xt.shape
+        if spans_rows(n, d, _HESSIAN_SAMPLES):
+            # No more rows than features: the whole search runs on the rows' coordinates
+            # (the same solutions, see core.row_span; a fold's rows are rows of Z, its
+            # validation margins Z[test] z), and only the chosen model is mapped back.
+            span = RowSpan(data.Xt, self.fit_intercept)
+            span.factor.reuse_ratio = _REUSE_RATIO
+            Z = span.Z
+            W, b = self._search(data._replace(X=Z.cpu().numpy(), streamed=False, Xt=Z), span.factor)
+            return span.weights(data.Xt, W), b
+        # One Hessian estimate for every fit: it only preconditions, so the rows of
+        # other folds in it change the number of iterations, never the solutions.
+        factor = build_preconditioner(
+            data.Xt, fit_intercept=self.fit_intercept, n_hessian_samples=_HESSIAN_SAMPLES,
+            reuse_ratio=_REUSE_RATIO,
+        )
+        return self._search(data, factor)
+
+    def _search(self, data, factor):
+        """:meth:`_solve` on the features ``data.Xt``, every fit preconditioned by ``factor``."""
         X, y, classes, Xt, Yt = data.X, data.y, data.classes, data.Xt, data.Yt
         streamed = data.streamed
         Cs = self._candidates()
@@ -152,9 +178,6 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         scorer = check_scoring(TorchLinearSVC(), scoring=self.scoring)
         device, dtype = Xt.device, Xt.dtype
         options = {"fit_intercept": self.fit_intercept, "max_iter": self.max_iter, "tol": self.tol}
-        # One Hessian estimate for every fit: it only preconditions, so the rows of
-        # other folds in it change the number of iterations, never the solutions.
-        factor = build_preconditioner(Xt, fit_intercept=self.fit_intercept, reuse_ratio=_REUSE_RATIO)
         scores = np.empty((len(splits), len(Cs)))
         n_iter = np.empty((len(splits), len(Cs)), dtype=int)
         sums = [None] * len(Cs)

@@ -116,7 +116,7 @@ def test_preconditioned_lbfgs_solves_an_ill_conditioned_problem_in_few_iteration
 def test_wide_problems_get_the_exact_low_rank_preconditioner_and_the_optimum():
     # No more rows than features (400 digits of 8,192 CKN features): the rows' own
     # Gram matrix holds the whole Hessian estimate, so no d x d matrix is built; the
-    # fit still reaches liblinear's optimum.
+    # fit (which runs in the rows' span, core/row_span.py) reaches liblinear's optimum.
     from sklearn_ckn.core.preconditioner import _DenseFactor, _LowRankFactor, build_preconditioner
 
     rng = np.random.RandomState(0)

@@ -102,3 +102,37 @@ def test_n_jobs_and_mixed_labels():
     assert clf.decision_function(X).shape == (60,)
     with pytest.raises(ValueError, match="mix"):
         TorchLinearSVCCV(Cs=[1.0], cv=2, device="cpu").fit(X, np.array([1, "a"] * 30, dtype=object))
+
+
+def test_wide_search_in_the_rows_span_equals_the_search_on_x(monkeypatch):
+    # No more rows than features: folds, validation scores and the refit run on the
+    # rows' coordinates; they must give what the search on X itself gives.
+    import sklearn_ckn.svm._linear_svc_cv as cv_module
+
+    X, y = make_classification(60, 200, n_informative=10, n_classes=3, random_state=0)
+    params = {"Cs": [0.001, 0.01, 0.1], "cv": 3, "tol": 1e-10, "max_iter": 2000,
+              "dtype": "float64", "device": "cpu"}
+    span = TorchLinearSVCCV(**params).fit(X, y)
+    monkeypatch.setattr(cv_module, "spans_rows", lambda *args: False)
+    on_x = TorchLinearSVCCV(**params).fit(X, y)
+    assert span.C_ == on_x.C_
+    np.testing.assert_allclose(span.scores_, on_x.scores_)
+    np.testing.assert_allclose(span.coef_, on_x.coef_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(span.intercept_, on_x.intercept_, rtol=1e-4, atol=1e-6)
+    assert span.coef_.shape == (3, 200) and span.n_features_in_ == 200
+
+
+def test_a_poor_warm_start_is_not_mistaken_for_convergence():
+    # Far from the optimum, the line searches spend a chunk's evaluations in fewer
+    # iterations than asked; the fit used to stop there, at 43 times the optimum's
+    # objective.
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(30, 150, generator=gen, dtype=torch.float64)
+    Y = torch.where(torch.argmax(X[:, :3], 1)[:, None] == torch.arange(3), 1.0, -1.0).double()
+    factor = build_preconditioner(X)
+    W0, b0, _ = fit_squared_hinge_ovr(X, Y, C=1.0, tol=1e-12, max_iter=2000, preconditioner=factor)
+    init = (torch.randn(150, 3, generator=gen, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    W, b, n_iter = fit_squared_hinge_ovr(X, Y, C=1.0, tol=1e-12, max_iter=2000, init=init,
+                                         preconditioner=factor)
+    best = float(squared_hinge_objective(X, Y, W0, b0, 1.0))
+    assert float(squared_hinge_objective(X, Y, W, b, 1.0)) == pytest.approx(best, rel=1e-8)
