@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 
 from sklearn_ckn.core.linear_svm import (
@@ -273,6 +274,22 @@ def test_cv_on_streamed_features_equals_the_in_memory_cv(tmp_path, kind):
     np.testing.assert_array_equal(clf.scores_, ref.scores_)
     np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6, atol=1e-9)
+
+
+def test_wide_streamed_fit_and_cv_run_in_the_rows_span_and_equal_the_in_memory_ones(tmp_path):
+    # Fewer rows than features: the span is built from row chunks (one chunk at a
+    # time read), and every fit equals the in-memory one.
+    X, y = _data(n=60, d=150)
+    options = {"Cs": [0.003, 0.03, 0.3], "cv": 3, "dtype": "float64", "tol": 1e-10, "device": "cpu"}
+    arr = RecordingArray(X)
+    for est in [TorchLinearSVC(**_EXACT), TorchLinearSVCCV(**options)]:
+        ref = clone(est).fit(X, y)
+        clf = clone(est).set_params(chunk_size=25).fit(arr, y)
+        assert max(arr.requests) == 25
+        np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6, atol=1e-9)
+    assert clf.C_ == ref.C_
+    np.testing.assert_array_equal(clf.scores_, ref.scores_)
 
 
 def test_row_subset_reads_rows_in_increasing_order_and_returns_them_in_the_given_one():
