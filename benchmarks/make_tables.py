@@ -191,10 +191,10 @@ def cost_per_flop_table(records):
 
 
 def supervised_table(records):
-    """The supervised CKN's harness runs: start, end, epochs and time."""
+    """The supervised CKN's harness runs: start, end, best epoch, epochs and time."""
     rows = _header(
         "dataset (train/test)", "network", "training", "epochs", "start", "test acc.",
-        "time (start incl.)", "s/epoch", "machine", "result"
+        "best (epoch)", "time (start incl.)", "s/epoch", "machine", "result"
     )
     for rec in _select(records, "ckn.supervised", legacy="results/ckn_sup_*.json"):
         r, path = rec["result"], rec["path"]
@@ -212,10 +212,15 @@ def supervised_table(records):
         per_epoch = (sum(s["seconds"] for s in epochs) / max(stages[-1]["epochs"], 1)
                      if epochs else 0.0)
         done = "" if r.get("complete", rec.get("complete", True)) else " (running)"
+        # The highest test accuracy of any epoch, as the reference CKN reports it (a
+        # choice made on the test set: optimistic, unlike the last epoch's).
+        best = max(stages, key=lambda s: s["test_accuracy"])
         rows.append(
             f"| {r['dataset']} ({r['n_train']}/{r['n_test']}) | {net} | {training} "
             f"| {r['epochs_done']}{done} | {100 * stages[0]['test_accuracy']:.2f}% "
-            f"| {100 * r['test_accuracy']:.2f}% | {r['training_seconds'] / 60:.1f} min "
+            f"| {100 * r['test_accuracy']:.2f}% "
+            f"| {100 * best['test_accuracy']:.2f}% ({best['epochs']}) "
+            f"| {r['training_seconds'] / 60:.1f} min "
             f"| {per_epoch:.0f} s | {machine(rec)} | `{path}` |"
         )
     return "\n".join(rows)
