@@ -75,6 +75,15 @@ def test_cuda_and_cpu_agree():
     np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_and_cpu_agree_on_a_wide_problem_in_the_rows_span():
+    X, y = make_classification(60, 300, n_classes=3, n_informative=6, random_state=0)
+    cpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cpu").fit(X, y)
+    gpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cuda").fit(X, y)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gpu.intercept_, cpu.intercept_, rtol=1e-4, atol=1e-5)
+
+
 def test_written_out_gradient_matches_autograd():
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(50, 7, generator=gen, dtype=torch.float64)
