@@ -51,6 +51,14 @@ def spans_rows(n, d, n_hessian_samples):
     return 0 < n <= min(d, n_hessian_samples)
 
 
+def _relative_floor(n, dtype):
+    # Eigenvalues below this fraction of the largest are taken for rounding. n * eps
+    # kept 332 of the 2,678 directions of Fruits-360's float32 features, and a fit at
+    # tol=1e-4 then stopped 1.6% above the float64 optimum; sqrt(n) * eps gets within
+    # 0.1% (hand traces, not records).
+    return n**0.5 * torch.finfo(dtype).eps
+
+
 class RowSpan:
     """An orthonormal basis of the span of ``X``'s rows, and ``X`` in it.
 
@@ -66,7 +74,8 @@ class RowSpan:
     ----------
     Z : torch.Tensor of shape (n, r)
         ``X`` in the basis: ``U diag(s)^(1/2)``, for the ``r`` eigenvalues above
-        ``n`` times the dtype's resolution of the largest (the others are rounding).
+        ``sqrt(n)`` times the dtype's resolution of the largest (the others are
+        rounding).
     factor : object
         The preconditioner of fits on ``Z`` (its Hessian estimate is exact).
 
@@ -97,7 +106,7 @@ class RowSpan:
         del rows
         s, U = eigh(gram)
         del gram
-        floor = float(s[-1]) * n * torch.finfo(X.dtype).eps
+        floor = float(s[-1]) * _relative_floor(n, X.dtype)
         keep = s > floor
         s, U = s[keep], U[:, keep]
         root = s.sqrt()
