@@ -68,16 +68,9 @@ def test_pickle_round_trip_gives_identical_predictions():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_and_cpu_agree():
-    X, y = make_classification(300, 20, n_classes=3, n_informative=6, random_state=0)
-    cpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cpu").fit(X, y)
-    gpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cuda").fit(X, y)
-    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_and_cpu_agree_on_a_wide_problem_in_the_rows_span():
-    X, y = make_classification(60, 300, n_classes=3, n_informative=6, random_state=0)
+@pytest.mark.parametrize("n, d", [(300, 20), (60, 300)])  # the second: in the rows' span
+def test_cuda_and_cpu_agree(n, d):
+    X, y = make_classification(n, d, n_classes=3, n_informative=6, random_state=0)
     cpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cpu").fit(X, y)
     gpu = TorchLinearSVC(dtype="float64", tol=1e-9, device="cuda").fit(X, y)
     np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-4, atol=1e-5)
