@@ -17,11 +17,17 @@ problem is exact and cheap: ``Z^T Z = diag(s)``.
 
 import torch
 
+from ._docstrings import fill_doc
 from .linalg import eigh
 from .preconditioner import _check_finite_gram, _DenseFactor, _largest
 from .row_chunks import RowChunks
 
 __all__ = ["RowSpan", "spans_rows"]
+
+_SPAN_X = """\
+X : torch.Tensor or RowChunks of shape (n, d)
+    The features the span was built on.
+"""
 
 
 def spans_rows(n, d, n_hessian_samples):
@@ -122,13 +128,13 @@ class RowSpan:
             gram[r, r] = n
         self.factor = _DenseFactor.from_gram(gram, n=n, d=r)
 
+    @fill_doc(X=_SPAN_X)
     def coordinates(self, X, W):
         """``z = Q^T W``: the coordinates of ``W``'s projection on the span.
 
         Parameters
         ----------
-        X : torch.Tensor or RowChunks of shape (n, d)
-            The features the span was built on.
+        {X}
         W : torch.Tensor of shape (d, k)
             Weights.
 
@@ -143,13 +149,13 @@ class RowSpan:
             z.addmm_(self._back[lo:hi].T, rows @ W)
         return z
 
+    @fill_doc(X=_SPAN_X)
     def weights(self, X, z):
         """``W = Q z``: the weights of coordinates ``z``.
 
         Parameters
         ----------
-        X : torch.Tensor or RowChunks of shape (n, d)
-            The features the span was built on.
+        {X}
         z : torch.Tensor of shape (r, k)
             Coordinates.
 
