@@ -28,7 +28,7 @@ beside it, and their public names are importable from here too:
 
 import torch
 
-from .preconditioner import build_preconditioner
+from .preconditioner import N_HESSIAN_SAMPLES, build_preconditioner
 from .row_chunks import RowChunks
 from .row_span import RowSpan, spans_rows
 from .squared_hinge import squared_hinge_objective, squared_hinge_value_and_grad
@@ -44,7 +44,7 @@ __all__ = [
 
 
 def fit_squared_hinge_ovr(
-    X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=10_000,
+    X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=N_HESSIAN_SAMPLES,
     max_dense_features=16_384, init=None, preconditioner=None, sample_mask=None,
 ):
     """Minimise :func:`squared_hinge_objective` over ``W`` and ``b`` by preconditioned L-BFGS.
@@ -165,7 +165,7 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
     """
     X = RowChunks.wrap(X)
     fit_intercept = kwargs.pop("fit_intercept", True)
-    n_hessian_samples = kwargs.pop("n_hessian_samples", 10_000)
+    n_hessian_samples = kwargs.pop("n_hessian_samples", N_HESSIAN_SAMPLES)
     max_dense_features = kwargs.pop("max_dense_features", 16_384)
     span = None
     if preconditioner is None and spans_rows(*X.shape, n_hessian_samples):
@@ -190,7 +190,11 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
         out.append((W, b, n_iter))
         init = (W, b)
     if span is not None:
-        out = [(span.weights(X, W), b, n_iter) for W, b, n_iter in out]
+        # Every solution mapped back in one pass over X (a streamed X is read once).
+        k = Y.shape[1]
+        weights = span.weights(X, torch.cat([W for W, _, _ in out], dim=1))
+        out = [(weights[:, i * k:(i + 1) * k].contiguous(), b, n_iter)
+               for i, (_, b, n_iter) in enumerate(out)]
     return out
 
 
@@ -236,8 +240,9 @@ def _fit(X, Y, C, *, fit_intercept, factor, max_iter=500, tol=1e-3, init=None, w
             V.grad = factor.grad_v(grad[:d1] * scale).contiguous()
             return float(loss) * scale
 
+        max_eval = 2 * chunk
         optimizer = torch.optim.LBFGS(
-            [V], lr=1.0, max_iter=chunk, max_eval=2 * chunk, tolerance_grad=1e-12,
+            [V], lr=1.0, max_iter=chunk, max_eval=max_eval, tolerance_grad=1e-12,
             tolerance_change=1e-14, history_size=20, line_search_fn="strong_wolfe",
         )
         done, evaluated = 0, 0  # iterations and evaluations of this optimizer
@@ -254,7 +259,7 @@ def _fit(X, Y, C, *, fit_intercept, factor, max_iter=500, tol=1e-3, init=None, w
             # the line searches spent the chunk's evaluations (far from the optimum,
             # e.g. a poor warm start): that chunk is not convergence. Every chunk runs
             # at least one iteration, so max_iter still bounds the loop.
-            stalled = ran < wanted and evals < 2 * chunk
+            stalled = ran < wanted and evals < max_eval
             if stalled or (f_prev is not None and f_prev - f <= tol * abs(f)):
                 converged = True
                 break

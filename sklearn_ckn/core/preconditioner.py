@@ -17,7 +17,10 @@ import torch
 
 from .row_chunks import RowChunks
 
-__all__ = ["build_preconditioner"]
+__all__ = ["N_HESSIAN_SAMPLES", "build_preconditioner"]
+
+#: Rows that estimate the Hessian by default (every solver's ``n_hessian_samples``).
+N_HESSIAN_SAMPLES = 10_000
 
 
 _MAX_JITTER_TRIES = 16
@@ -201,7 +204,8 @@ class _LowRankFactor:
 
 
 def build_preconditioner(
-    X, *, fit_intercept=True, n_hessian_samples=10_000, max_dense_features=16_384, reuse_ratio=1.0
+    X, *, fit_intercept=True, n_hessian_samples=N_HESSIAN_SAMPLES, max_dense_features=16_384,
+    reuse_ratio=1.0,
 ):
     """The Hessian estimate of :func:`fit_squared_hinge_ovr`, to share between fits.
 

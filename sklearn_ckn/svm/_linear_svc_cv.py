@@ -14,6 +14,7 @@ from ..core.linear_svm import (
     fit_squared_hinge_ovr,
     fit_squared_hinge_path,
 )
+from ..core.preconditioner import N_HESSIAN_SAMPLES
 from ..core.row_span import RowSpan, spans_rows
 from ._linear_svc import _SOLVER_CONSTRAINTS, TorchLinearSVC, _ThreadedLinearClassifier
 from ._streaming import RowSubset
@@ -23,9 +24,6 @@ __all__ = ["TorchLinearSVCCV"]
 # Neighbouring values of C (and folds) keep one Cholesky factor while its curvature and
 # penalty terms are within this ratio of the ones it was computed for.
 _REUSE_RATIO = 4.0
-
-# Rows that estimate the Hessian (the solvers' default n_hessian_samples).
-_HESSIAN_SAMPLES = 10_000
 
 
 class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
@@ -150,7 +148,7 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
     def _solve(self, data):
         """Cross-validate ``Cs``, then refit the best: ``(W, b)``; sets ``C_`` and the scores."""
         n, d = data.Xt.shape
-        if spans_rows(n, d, _HESSIAN_SAMPLES):
+        if spans_rows(n, d, N_HESSIAN_SAMPLES):
             # No more rows than features: the whole search runs on the rows' coordinates
             # (the same solutions, see core.row_span; a fold's rows are rows of Z, its
             # validation margins Z[test] z), and only the chosen model is mapped back.
@@ -162,7 +160,7 @@ class TorchLinearSVCCV(_ThreadedLinearClassifier, BaseEstimator):
         # One Hessian estimate for every fit: it only preconditions, so the rows of
         # other folds in it change the number of iterations, never the solutions.
         factor = build_preconditioner(
-            data.Xt, fit_intercept=self.fit_intercept, n_hessian_samples=_HESSIAN_SAMPLES,
+            data.Xt, fit_intercept=self.fit_intercept, n_hessian_samples=N_HESSIAN_SAMPLES,
             reuse_ratio=_REUSE_RATIO,
         )
         return self._search(data, factor)
