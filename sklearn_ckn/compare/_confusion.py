@@ -176,6 +176,7 @@ def plot_confusion_matrices(y_true, predictions, *, labels=None, target_names=No
     --------
     sklearn_ckn.compare.ConfusionMatricesDisplay : The display behind it.
     sklearn.metrics.ConfusionMatrixDisplay : One model's matrix.
+    sklearn_ckn.compare.per_class_accuracy : Each class's accuracy (the row-normalised diagonal).
 
     Examples
     --------

@@ -47,11 +47,8 @@ class DatasetInfo:
         (Fruits-360: one class per folder, 33 in its 2017 release, more later).
     description : str
         One line, for ``--help`` and the documentation.
-    downloadable : bool
+    downloadable : bool, default=True
         Whether the loader downloads missing files (``download_if_missing``).
-    verifies_checksums : bool
-        Whether the loader takes ``verify_checksums`` (it checks the official
-        checksums of files already present).
     title : str, default=""
         Display name (``"MNIST"``); the name itself when empty.
     subsets : tuple of str, default=("train", "test")
@@ -65,6 +62,9 @@ class DatasetInfo:
     ----------
     loader_parameters : tuple of str
         Keyword arguments the loader accepts, in its signature's order.
+    verifies_checksums : bool
+        Whether the loader takes ``verify_checksums`` (it checks the official
+        checksums of files already present); read from its signature.
 
     See Also
     --------
@@ -86,8 +86,7 @@ class DatasetInfo:
     image_shape: tuple
     n_classes: Optional[int]
     description: str
-    downloadable: bool
-    verifies_checksums: bool
+    downloadable: bool = True
     title: str = ""
     subsets: tuple = ("train", "test")
     folder: Optional[str] = None
@@ -98,6 +97,11 @@ class DatasetInfo:
         return tuple(inspect.signature(self.loader).parameters)
 
     @property
+    def verifies_checksums(self):
+        """Whether the loader takes ``verify_checksums``."""
+        return "verify_checksums" in self.loader_parameters
+
+    @property
     def display_name(self):
         """:attr:`title`, or :attr:`name` when no title is set."""
         return self.title or self.name
@@ -105,61 +109,28 @@ class DatasetInfo:
 
 _INFOS = (
     DatasetInfo(
-        name="digits",
-        loader=load_digits_images,
-        image_shape=(8, 8),
-        n_classes=10,
+        "digits", load_digits_images, (8, 8), 10, downloadable=False, subsets=(),
         description="scikit-learn's bundled 8x8 grey digits (1,797 images, no file needed)",
-        downloadable=False,
-        verifies_checksums=False,
         title="scikit-learn's 8x8 digits",
-        subsets=(),
-        folder=None,
     ),
     DatasetInfo(
-        name="mnist",
-        loader=load_mnist,
-        image_shape=(28, 28),
-        n_classes=10,
+        "mnist", load_mnist, (28, 28), 10, title="MNIST", folder="mnist/",
         description="MNIST handwritten digits, 28x28 grey (60,000 train / 10,000 test)",
-        downloadable=True,
-        verifies_checksums=True,
-        title="MNIST",
-        folder="mnist/",
     ),
     DatasetInfo(
-        name="svhn",
-        loader=load_svhn,
-        image_shape=(32, 32, 3),
-        n_classes=10,
-        description="SVHN house-number digits, 32x32 RGB (73,257 train / 26,032 test)",
-        downloadable=True,
-        verifies_checksums=True,
-        title="SVHN",
+        "svhn", load_svhn, (32, 32, 3), 10, title="SVHN", folder="svhn/",
         subsets=("train", "test", "extra"),
-        folder="svhn/",
+        description="SVHN house-number digits, 32x32 RGB (73,257 train / 26,032 test)",
     ),
     DatasetInfo(
-        name="cifar10",
-        loader=load_cifar10,
-        image_shape=(32, 32, 3),
-        n_classes=10,
-        description="CIFAR-10 objects, 32x32 RGB, 10 classes (50,000 train / 10,000 test)",
-        downloadable=True,
-        verifies_checksums=True,
-        title="CIFAR-10",
+        "cifar10", load_cifar10, (32, 32, 3), 10, title="CIFAR-10",
         folder="cifar-10-batches-py/ or cifar-10-python.tar.gz",
+        description="CIFAR-10 objects, 32x32 RGB, 10 classes (50,000 train / 10,000 test)",
     ),
-    DatasetInfo(
-        name="fruits360",
-        loader=load_fruits360,
-        image_shape=(100, 100, 3),
-        n_classes=None,
+    DatasetInfo(  # one class per folder of the user's copy: n_classes unknown
+        "fruits360", load_fruits360, (100, 100, 3), None, downloadable=False,
+        title="Fruits-360", folder="fruits-360/",
         description="Fruits-360, 100x100 RGB fruit photos, one class per folder",
-        downloadable=False,
-        verifies_checksums=False,
-        title="Fruits-360",
-        folder="fruits-360/",
     ),
 )
 
