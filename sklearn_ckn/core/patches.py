@@ -79,14 +79,40 @@ def patch_norms(x, patch_size, eps=0.0):
     tensor(4.2426)
     """
     p = patch_size
-    # A fused reduction over the channels: no tensor of x's size is built, forward or
-    # backward (x.pow(2).sum() builds one forward and three backward).
-    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     if p == 1:
-        return norms.clamp_min(math.sqrt(eps))
-    sq = _same_pad(norms.square(), p)
+        return _ChannelNorms.apply(x, False).clamp_min(math.sqrt(eps))
+    sq = _same_pad(_ChannelNorms.apply(x, True), p)
     box = torch.ones(1, 1, p, p, dtype=x.dtype, device=x.device)
     return F.conv2d(sq, box).clamp_min(eps).sqrt()
+
+
+class _ChannelNorms(torch.autograd.Function):
+    """``||x||`` over the channels, ``(B, 1, H, W)``, or its square (``squared=True``).
+
+    A fused reduction forward (no tensor of ``x``'s size is built, where
+    ``x.pow(2).sum()`` builds one) and one pass over ``x`` backward: the gradient is
+    ``x * (grad / norms)`` (``2 grad x`` squared), with the small factor formed first.
+    Autograd's own backward of ``vector_norm`` makes three passes over ``x``'s size
+    (divide, mask, multiply): 6 ms against 0.7 ms on a ``(128, 128, 16, 16)`` map,
+    one thread.
+    """
+
+    @staticmethod
+    def forward(ctx, x, squared):
+        norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+        ctx.squared = squared
+        ctx.save_for_backward(x, None if squared else norms)
+        return norms.square() if squared else norms
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, norms = ctx.saved_tensors
+        if ctx.squared:
+            factor = grad * 2.0
+        else:  # d||x|| / dx = x / ||x||, taken as 0 at x = 0 (autograd's convention)
+            factor = (grad / norms).masked_fill_(norms == 0, 0.0)
+        return x * factor, None
 
 
 def unfold_valid(x, patch_size):

@@ -64,3 +64,30 @@ def test_unfold_valid_equals_unfold(shape, p):
         assert torch.equal(unfold_valid(strided, p), F.unfold(x, p))
     xg = x.clone().requires_grad_(True)
     torch.testing.assert_close(unfold_valid(xg, p), F.unfold(x, p))
+
+
+@pytest.mark.parametrize("p", [1, 3])
+def test_patch_norms_gradient_is_autograds_with_zero_patches(p):
+    # The one-pass backward of the channel norms against autograd's own (vector_norm,
+    # then the box filter), float64, a zero patch included: its gradient is 0, not NaN.
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 7, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    x[1, :, 2:5, 1:4] = 0.0  # a zero 3x3 patch centred at (3, 2): zero norm there for p = 1 and 3
+    x.requires_grad_(True)
+    eps = 1e-12 if p > 1 else 0.0
+    norms = patch_norms(x, p, eps=eps)
+    grad = torch.randn_like(norms)
+    (ours,) = torch.autograd.grad(norms, x, grad)
+
+    ref_x = x.detach().clone().requires_grad_(True)
+    ref = torch.linalg.vector_norm(ref_x, dim=1, keepdim=True)
+    if p > 1:
+        box = torch.ones(1, 1, p, p, dtype=x.dtype)
+        ref = F.conv2d(F.pad(ref.square(), (p // 2,) * 4), box).clamp_min(eps).sqrt()
+    (expected,) = torch.autograd.grad(ref, ref_x, grad)
+
+    torch.testing.assert_close(norms, ref.detach())
+    torch.testing.assert_close(ours, expected)
+    assert torch.isfinite(ours).all() and (ours[1, :, 3, 2] == 0).all()
+    assert torch.autograd.gradcheck(lambda t: patch_norms(t, p, eps=1e-12),
+                                    (torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True),))
