@@ -176,6 +176,17 @@ def _quadratic_coefficient(norms, factor):
     return norms.clamp_min(1e-30).reciprocal().mul(factor)
 
 
+def _summed_product(a, b, shape):
+    """``(a * b).sum_to_size(shape)``; over the channels by one fused reduction.
+
+    The norms of a layer have shape ``(B, 1, H, W)``: ``vecdot`` over the channels
+    reads ``a`` and ``b`` once and builds no tensor of their size.
+    """
+    if a.dim() == 4 and tuple(shape) == (a.shape[0], 1, *a.shape[2:]):
+        return torch.linalg.vecdot(a, b, dim=1).unsqueeze(1)
+    return (a * b).sum_to_size(shape)
+
+
 class _ExpEmbedding(torch.autograd.Function):
     """``e = exp(scale * dots + shift)``, ``scale = a / norms``, ``shift = log(norms) - a``."""
 
@@ -194,7 +205,7 @@ class _ExpEmbedding(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             # de / dnorms = e (1 - scale dots) / norms, summed over the broadcast axes.
             shape = norms.shape
-            sums = ge.sum_to_size(shape) - (ge * dots).sum_to_size(shape) * scale
+            sums = ge.sum_to_size(shape) - _summed_product(ge, dots, shape) * scale
             grad_norms = sums / norms.clamp_min(1e-30)
         grad_dots = ge.mul_(scale) if ctx.needs_input_grad[0] else None
         return grad_dots, grad_norms, None
@@ -220,7 +231,7 @@ class _QuadraticEmbedding(torch.autograd.Function):
         grad_norms = None
         if ctx.needs_input_grad[1]:
             shape = norms.shape
-            grad_norms = -(grad * out).sum_to_size(shape) / norms.clamp_min(1e-30)
+            grad_norms = -_summed_product(grad, out, shape) / norms.clamp_min(1e-30)
             if ctx.shifted:
                 grad_norms = grad_norms + grad_dots.sum_to_size(shape)
         return (grad_dots if ctx.needs_input_grad[0] else None), grad_norms, None, None

@@ -63,13 +63,17 @@ def test_zero_patches_embed_to_exactly_zero(name):
 
 @pytest.mark.parametrize("name", ["exp", "poly2", "square"])
 @pytest.mark.parametrize("norms_need_grad", [True, False])
-def test_written_out_backward_passes_match_autograd_of_the_definition(name, norms_need_grad):
+@pytest.mark.parametrize("norms_shape", [(2, 1, 3, 3), (1, 1, 1, 3)])
+def test_written_out_backward_passes_match_autograd_of_the_definition(name, norms_need_grad,
+                                                                       norms_shape):
     # "exp", "poly2" and "square" have their own backward pass (fewer large tensors); it must
-    # give the gradients of norms * kappa(dots / norms) for both inputs.
+    # give the gradients of norms * kappa(dots / norms) for both inputs. A layer's norms
+    # (B, 1, H, W) are summed over the channels by one reduction, other shapes by
+    # sum_to_size.
     from sklearn_ckn.core.kernels import homogeneous_kernel
 
     g = torch.Generator().manual_seed(3)
-    norms = (torch.rand(2, 1, 3, 3, generator=g, dtype=torch.float64) + 0.2)
+    norms = (torch.rand(*norms_shape, generator=g, dtype=torch.float64) + 0.2)
     dots = (torch.rand(2, 4, 3, 3, generator=g, dtype=torch.float64) * 1.8 - 0.9) * norms
     weights = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64)
     grads = []
