@@ -231,7 +231,14 @@ def compare_table(records):
         "dataset (train/test, image size)", "model", "accuracy", "balanced acc.", "fit",
         "predict", "training images used", "result"
     )
+    # One run per data set, the latest: a rerun (new recipe, new machine) replaces the
+    # rows of the one before, whose files stay where docs/benchmarks.md lists them.
+    latest = {}
     for rec in _select(records, "compare.models"):
+        dataset = rec["result"]["dataset"]
+        if (rec.get("date") or "") >= (latest.get(dataset, {}).get("date") or ""):
+            latest[dataset] = rec
+    for rec in latest.values():
         r, path = rec["result"], rec["path"]
         size = "x".join(map(str, r["image_shape"]))
         for m in r["results"]:

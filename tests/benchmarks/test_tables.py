@@ -65,3 +65,21 @@ def test_linear_stage_rows_show_each_solvers_ratio():
     rows = make_tables.linear_stage_table([record]).splitlines()[2:]
     marks = {row.split(" | ")[3]: row.split(" | ")[7] for row in rows}
     assert marks == {"ours": "0.50x", "ours_streamed": "0.75x", "cyanure": ""}
+
+
+def test_compare_table_keeps_the_latest_run_of_each_data_set():
+    def record(dataset, date, accuracy):
+        result = {"dataset": dataset, "n_train": 10, "n_test": 5, "image_shape": [8, 8],
+                  "results": [{"model": "ckn", "accuracy": accuracy, "balanced_accuracy": accuracy,
+                               "fit_seconds": 1.0, "predict_seconds": 0.1, "n_train": 10,
+                               "n_train_used": 10}]}
+        return {"case": "compare.models", "date": date, "result": result,
+                "path": f"results/runs/compare.models/{dataset}-{date[:4]}.json"}
+
+    records = [record("mnist", "2026-01-01", 0.9), record("cifar10", "2026-01-01", 0.5),
+               record("mnist", "2026-06-01", 0.95)]
+    table = make_tables.compare_table(records)
+    assert "| 95.00% |" in table and "| 90.00% |" not in table  # the later MNIST run only
+    assert "| 50.00% |" in table
+    rows = [line for line in table.splitlines()[2:]]
+    assert [row.split(" ")[1] for row in rows] == ["mnist", "cifar10"]  # first-seen order
