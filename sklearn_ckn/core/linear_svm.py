@@ -28,7 +28,7 @@ beside it, and their public names are importable from here too:
 
 import torch
 
-from .preconditioner import N_HESSIAN_SAMPLES, build_preconditioner
+from .preconditioner import MAX_DENSE_FEATURES, N_HESSIAN_SAMPLES, build_preconditioner
 from .row_chunks import RowChunks
 from .row_span import RowSpan, spans_rows
 from .squared_hinge import squared_hinge_objective, squared_hinge_value_and_grad
@@ -45,7 +45,7 @@ __all__ = [
 
 def fit_squared_hinge_ovr(
     X, Y, C=1.0, *, fit_intercept=True, max_iter=500, tol=1e-3, n_hessian_samples=N_HESSIAN_SAMPLES,
-    max_dense_features=16_384, init=None, preconditioner=None, sample_mask=None,
+    max_dense_features=MAX_DENSE_FEATURES, init=None, preconditioner=None, sample_mask=None,
 ):
     """Minimise :func:`squared_hinge_objective` over ``W`` and ``b`` by preconditioned L-BFGS.
 
@@ -166,7 +166,7 @@ def fit_squared_hinge_path(X, Y, Cs, *, init=None, preconditioner=None, sample_m
     X = RowChunks.wrap(X)
     fit_intercept = kwargs.pop("fit_intercept", True)
     n_hessian_samples = kwargs.pop("n_hessian_samples", N_HESSIAN_SAMPLES)
-    max_dense_features = kwargs.pop("max_dense_features", 16_384)
+    max_dense_features = kwargs.pop("max_dense_features", MAX_DENSE_FEATURES)
     span = None
     if preconditioner is None and spans_rows(*X.shape, n_hessian_samples):
         # Every fit runs on the rows' coordinates (see row_span), mapped back at the end.

@@ -17,10 +17,14 @@ import torch
 
 from .row_chunks import RowChunks
 
-__all__ = ["N_HESSIAN_SAMPLES", "build_preconditioner"]
+__all__ = ["MAX_DENSE_FEATURES", "N_HESSIAN_SAMPLES", "build_preconditioner"]
 
 #: Rows that estimate the Hessian by default (every solver's ``n_hessian_samples``).
 N_HESSIAN_SAMPLES = 10_000
+
+#: Most features whose Hessian estimate is a dense ``d x d`` factor by default (every
+#: solver's ``max_dense_features``); a low-rank one above.
+MAX_DENSE_FEATURES = 16_384
 
 
 _MAX_JITTER_TRIES = 16
@@ -204,8 +208,8 @@ class _LowRankFactor:
 
 
 def build_preconditioner(
-    X, *, fit_intercept=True, n_hessian_samples=N_HESSIAN_SAMPLES, max_dense_features=16_384,
-    reuse_ratio=1.0,
+    X, *, fit_intercept=True, n_hessian_samples=N_HESSIAN_SAMPLES,
+    max_dense_features=MAX_DENSE_FEATURES, reuse_ratio=1.0,
 ):
     """The Hessian estimate of :func:`fit_squared_hinge_ovr`, to share between fits.
 

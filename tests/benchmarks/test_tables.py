@@ -81,5 +81,5 @@ def test_compare_table_keeps_the_latest_run_of_each_data_set():
     table = make_tables.compare_table(records)
     assert "| 95.00% |" in table and "| 90.00% |" not in table  # the later MNIST run only
     assert "| 50.00% |" in table
-    rows = [line for line in table.splitlines()[2:]]
+    rows = table.splitlines()[2:]
     assert [row.split(" ")[1] for row in rows] == ["mnist", "cifar10"]  # first-seen order
