@@ -133,3 +133,15 @@ def test_every_registered_dataset_has_settings():
     assert set(DATASET_PARAMS) <= set(available_datasets())
     for dataset in available_datasets():
         make_config(dataset, models=["naive_bayes"])  # the registry's data sets all work
+
+
+def test_cifar10_supervised_ckn_is_ckn5_trained_with_cross_entropy():
+    # The CIFAR-10 comparison trains Mairal's CKN-5 end to end (the ckn.supervised
+    # recipe), not the unsupervised 64/256 network fine-tuned for a few epochs.
+    from sklearn_ckn import make_model
+
+    model = make_model("ckn_supervised").set_params(**DATASET_PARAMS["cifar10"]["ckn_supervised"])
+    params = model.get_params()
+    assert (params["architecture"], params["loss"], params["optimizer"]) == (
+        "ckn5", "cross_entropy", "adam")
+    assert params["epochs"] == 30 and not params["augment"]
