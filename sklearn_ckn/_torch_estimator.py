@@ -1,7 +1,7 @@
 """The base of the package's torch classifiers (:class:`CNNClassifier`, :class:`CKNClassifier`).
 
 :class:`TorchImageClassifier` does everything that does not depend on the network:
-image and label validation, label encoding, device and thread handling, seeding, the
+image and label validation, label encoding, device, thread and heap handling, seeding, the
 ``fit`` / ``partial_fit`` / ``warm_start`` flow around the one training loop
 (:class:`sklearn_ckn.core.training.Trainer`), the validation split for early
 stopping, prediction, and pickling. A subclass supplies the network through hooks:
@@ -49,6 +49,7 @@ from ._compat import (
 from ._device import resolve_device
 from ._docstrings import IMAGES, with_parameters
 from ._explainable import Explainable, inference_context
+from ._heap import retained_heap
 from ._images import check_classification_labels, check_no_bool_params, validate_images
 from ._progress import progress
 from ._threads import torch_threads
@@ -347,7 +348,7 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             self._check_two_classes(self.classes_, "the data contains")
         y_idx = self._encode(y)
 
-        with torch_threads(self.n_jobs):
+        with torch_threads(self.n_jobs), retained_heap():
             if not continuing:
                 self.device_ = resolve_device(self.device)
                 rng = check_random_state(self.random_state)

@@ -11,10 +11,11 @@ every default but ``device="cpu"``; in float32 (the default) and bfloat16
 Both networks' forward FLOPs per image are counted the same way
 (``torch.utils.flop_counter`` over one forward pass: convolutions and products), and
 the record gives the ratio ``(CKN seconds / CKN FLOPs) / (CNN seconds / CNN FLOPs)``
-of the median epochs. The record names the checkout whose package ran
-(``package``, ``package_commit``): a "before" figure runs this case with another
-checkout's ``sklearn_ckn`` first on ``PYTHONPATH``. With ``--profile``, the operators of one CKN epoch (torch
-profiler, self time) are written beside the record. Run alone::
+of the median epochs, and each epoch's minor page faults. The record names the
+checkout whose package ran (``package``, ``package_commit``): a "before" figure runs
+this case with another checkout's ``sklearn_ckn`` first on ``PYTHONPATH``. With
+``--profile``, the operators of one CKN epoch (torch profiler, self time) are written
+beside the record. Run alone::
 
     python -m benchmarks run supervised.cost_per_flop --data-home ../shared/datasets
     python -m benchmarks run supervised.cost_per_flop --param loads=quiet \\
@@ -60,6 +61,15 @@ def _forward_flops(estimator, image_shape):
     return counter.get_total_flops() / 8
 
 
+def _minor_faults():
+    """Minor page faults of this process so far (fresh pages the kernel zeroed), or 0."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _profile(estimator, X, y, path):
     from torch.profiler import ProfilerActivity, profile
 
@@ -96,17 +106,20 @@ def run(ctx):
                                 image_shape=shape).fit(X, y)
             flops = {"ckn": _forward_flops(ckn, shape), "cnn": _forward_flops(cnn, shape)}
             times = {"ckn": [], "cnn": []}
+            faults = {"ckn": [], "cnn": []}
             before = load_average()
             with busy_core(load == "busy"):
                 for _ in range(args.repeats):
                     for name, est in (("ckn", ckn), ("cnn", cnn)):
-                        t = time.perf_counter()
+                        f, t = _minor_faults(), time.perf_counter()
                         est.partial_fit(X, y)
                         times[name].append(time.perf_counter() - t)
+                        faults[name].append(_minor_faults() - f)
             after = load_average()
             med = {k: float(np.median(v)) for k, v in times.items()}
             ratio = (med["ckn"] / flops["ckn"]) / (med["cnn"] / flops["cnn"])
             setting = {"load": load, "precision": precision, "seconds": times,
+                       "minor_page_faults": faults,
                        "median_seconds": med, "forward_flops_per_image": flops,
                        "ratio_per_flop": ratio, "load_average_before": before,
                        "load_average_after": after}
