@@ -301,12 +301,15 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, **kwargs):
         check_no_bool_params(self)
-        try:
-            self._train(X, y, **kwargs)
-        except ValueError as exc:  # e.g. the training loop's non-finite loss
-            self._check_diverged(None, cause=exc)
-            raise
-        self._check_diverged(X)
+        # One retained heap for the training and the check after it: the check's
+        # forward pass reuses the pages of the last step.
+        with retained_heap():
+            try:
+                self._train(X, y, **kwargs)
+            except ValueError as exc:  # e.g. the training loop's non-finite loss
+                self._check_diverged(None, cause=exc)
+                raise
+            self._check_diverged(X)
         return self
 
     def _check_diverged(self, X, cause=None, n_check=64):
@@ -348,7 +351,7 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             self._check_two_classes(self.classes_, "the data contains")
         y_idx = self._encode(y)
 
-        with torch_threads(self.n_jobs), retained_heap():
+        with torch_threads(self.n_jobs):
             if not continuing:
                 self.device_ = resolve_device(self.device)
                 rng = check_random_state(self.random_state)
