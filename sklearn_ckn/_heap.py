@@ -6,8 +6,11 @@ hands such blocks back to the kernel when they are freed (``mmap`` for blocks ov
 its threshold, trimming of the heap's top for the others), so the next step finds
 fresh pages, and the kernel zeroes each of them on a page fault. On the 2-core AMD
 EPYC a warm ``partial_fit`` epoch of ``CKNClassifier("ckn5")`` over 1,024 CIFAR-10
-images took 120,000 to 140,000 such faults (about 500 MB of pages) and 1.80 s; with
-the memory kept, 10 faults and 1.65 s (``CNNClassifier``: 1.40 s to 1.34 s).
+images (8 steps) took 37,000 to 147,000 such faults and 1.93 s (median of 3); with the
+memory kept during the call, 1.75 s and 1.82 s in two runs and about 65,000 faults:
+the memory is given back when a call ends, and its first step faults it in again
+(``benchmarks/results/runs/supervised.cost_per_flop/19c8e082f7-before-8b19015.json``,
+``19c8e082f7-c8ca5599614f-dirty.json``, ``19c8e082f7-bca7f6825f03.json``).
 
 While :func:`retained_heap` is active, blocks under 32 MiB (glibc's largest
 ``M_MMAP_THRESHOLD``) come from the heap and freed memory at its top stays there up
