@@ -1,5 +1,6 @@
 """Tests of sklearn_ckn._heap: glibc's malloc keeps freed memory while training."""
 
+import os
 import threading
 
 import numpy as np
@@ -100,37 +101,45 @@ def test_the_classifiers_train_inside_it(fake_libc):
     assert fake_libc.calls == ENTER + EXIT
 
 
-def _minor_faults():
-    import resource
+_FAULTS_SCRIPT = """
+import resource
+import torch
+from sklearn_ckn import _heap
 
+def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-
-def _churn(torch):
-    """Allocate and free 24 MiB at the heap's top, five times."""
+def churn():  # allocate and free 24 MiB, five times
     for _ in range(5):
         blocks = [torch.ones(2**21) for _ in range(3)]  # 3 x 8 MiB, written
         del blocks
 
+def measure():
+    churn()
+    before = faults()
+    churn()
+    return faults() - before
+
+# glibc's default trimming: the heap's top is given back past 128 KiB of free memory.
+_heap._LIBC.mallopt(_heap._M_TRIM_THRESHOLD, 128 * 2**10)
+trimmed = measure()
+with _heap.retained_heap():
+    kept = measure()
+print(trimmed, kept)
+"""
+
 
 @pytest.mark.skipif(_heap._LIBC is None, reason="glibc's malloc only")
-def test_freed_pages_are_reused_instead_of_faulted_in_again(monkeypatch):
-    torch = pytest.importorskip("torch")
-    monkeypatch.delenv("SKLEARN_CKN_RETAIN_HEAP", raising=False)
-    # glibc's default: the heap's top is trimmed past 128 KiB of free memory.
-    _heap._LIBC.mallopt(_heap._M_TRIM_THRESHOLD, 128 * 2**10)
-    try:
-        _churn(torch)
-        before = _minor_faults()
-        _churn(torch)
-        trimmed = _minor_faults() - before
-        with retained_heap():
-            _churn(torch)
-            before = _minor_faults()
-            _churn(torch)
-            kept = _minor_faults() - before
-    finally:
-        _heap._LIBC.mallopt(_heap._M_TRIM_THRESHOLD, _heap.TRIM_THRESHOLD_AFTER)
+def test_freed_pages_are_reused_instead_of_faulted_in_again():
+    # In a fresh process: the heap of this one has holes left by other tests, where
+    # blocks would be reused whatever the settings.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SKLEARN_CKN_RETAIN_HEAP"}
+    out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT], capture_output=True,
+                         text=True, env=env, timeout=120, check=True).stdout
+    trimmed, kept = map(int, out.split())
     pages = 5 * 3 * 8 * 2**20 // 4096
-    assert trimmed > pages // 2  # every block faulted in again
+    assert trimmed > pages // 2  # the blocks are faulted in again and again
     assert kept < pages // 20
