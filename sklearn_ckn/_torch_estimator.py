@@ -26,6 +26,7 @@ is not pickled: training continued after unpickling starts a new one.
 
 import contextlib
 import threading
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -166,7 +167,12 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
         try:
             idx = np.searchsorted(self.classes_, y)
             idx = np.clip(idx, 0, len(self.classes_) - 1)
-            bad = np.asarray(self.classes_[idx] != y, dtype=bool)
+            with warnings.catch_warnings():
+                # Older NumPy: one False (and a FutureWarning) for incomparable arrays.
+                warnings.simplefilter("ignore", FutureWarning)
+                bad = np.asarray(self.classes_[idx] != y, dtype=bool)
+            if bad.shape != y.shape:
+                raise TypeError
         except TypeError:  # labels not comparable with classes_ (e.g. str vs int)
             idx, bad = np.zeros(len(y), dtype=np.int64), np.ones(len(y), dtype=bool)
         if np.any(bad):
