@@ -131,3 +131,17 @@ def _bars(n, size=8, seed=0, channel_axis=False):
 def bars():
     """The function ``bars(n, size=8, seed=0, channel_axis=False) -> (X, y)``."""
     return _bars
+
+
+def estimator_checks(estimators):
+    """``parametrize_with_checks(estimators)`` with its cases in a list.
+
+    Older scikit-learn (the oldest supported) hands pytest a generator of cases,
+    which pytest deprecates (``PytestRemovedIn10Warning``): pytest 10 would not
+    collect these tests.
+    """
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+
+    mark = parametrize_with_checks(estimators).mark
+    names, cases = mark.args[:2]
+    return pytest.mark.parametrize(names, list(cases), *mark.args[2:], **mark.kwargs)

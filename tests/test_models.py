@@ -14,11 +14,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_ckn import available_models, make_model
 from sklearn_ckn._baselines import EXACT_SVM_MAX_SAMPLES, ImageFlattener, KernelSVC
+
+from .conftest import estimator_checks
 
 # Tiny models: every fit takes a fraction of a second, and learns make_images' task.
 TINY = {
@@ -261,6 +262,6 @@ def test_kernel_svc_switches_to_nystroem_in_fit():
     assert KernelSVC().exact_max_samples == EXACT_SVM_MAX_SAMPLES == 10_000
 
 
-@parametrize_with_checks([ImageFlattener(), KernelSVC()])
+@estimator_checks([ImageFlattener(), KernelSVC()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
