@@ -116,6 +116,7 @@ def churn():  # allocate and free 24 MiB, five times
 
 def measure():
     churn()
+    churn()
     before = faults()
     churn()
     return faults() - before
@@ -142,4 +143,4 @@ def test_freed_pages_are_reused_instead_of_faulted_in_again():
     trimmed, kept = map(int, out.split())
     pages = 5 * 3 * 8 * 2**20 // 4096
     assert trimmed > pages // 2  # the blocks are faulted in again and again
-    assert kept < pages // 20
+    assert kept < pages // 4  # the pages of the first churns serve the last one

@@ -7,10 +7,11 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import CKNClassifier, CKNTransformer
 from sklearn_ckn.ckn._classifier import _fit_linear_head
+
+from ..conftest import estimator_checks
 
 CKN = dict(n_filters=(4, 8), patch_sizes=(3, 2), subsamplings=(2, 4), n_patches=2000)
 TINY = dict(batch_size=32, device="cpu", random_state=0)
@@ -221,7 +222,7 @@ def test_bad_input_errors(bars):
 
 
 # scikit-learn's checks fit 2-D rows of as few as 2 features, read as 1 x d images.
-@parametrize_with_checks(
+@estimator_checks(
     [CKNClassifier(ckn=CKNTransformer(n_filters=(4, 8), patch_sizes=2, n_patches=2000),
                    epochs=3, learning_rate=0.01, device="cpu", random_state=0)]
 )

@@ -1,8 +1,8 @@
 """scikit-learn's estimator checks on small, fast CNNClassifiers."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from sklearn_ckn import CNNClassifier
+
+from ..conftest import estimator_checks
 
 
 # Small but real: the checks' data are 2-D float arrays with 1 to 10 columns, read as
@@ -18,7 +18,7 @@ SMALL = dict(
 )
 
 
-@parametrize_with_checks(
+@estimator_checks(
     [
         CNNClassifier(**SMALL),
         CNNClassifier(**dict(SMALL, architecture="lenet5", architecture_params=None)),

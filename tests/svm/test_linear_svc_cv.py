@@ -3,7 +3,6 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn.core.linear_svm import (
     build_preconditioner,
@@ -12,6 +11,8 @@ from sklearn_ckn.core.linear_svm import (
     squared_hinge_objective,
 )
 from sklearn_ckn.svm import TorchLinearSVC, TorchLinearSVCCV
+
+from ..conftest import estimator_checks
 
 
 def _problem(n=300, d=20, k=3, seed=0):
@@ -69,7 +70,7 @@ def test_integer_Cs_and_invalid_Cs():
         TorchLinearSVCCV(Cs=[0.1, -1.0], device="cpu").fit(X.numpy(), y)
 
 
-@parametrize_with_checks([TorchLinearSVCCV(Cs=3, cv=3, device="cpu")])
+@estimator_checks([TorchLinearSVCCV(Cs=3, cv=3, device="cpu")])
 def test_scikit_learn_conventions(estimator, check):
     check(estimator)
 
