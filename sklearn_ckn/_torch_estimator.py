@@ -168,12 +168,12 @@ class TorchImageClassifier(TorchModuleMixin, ClassifierMixin, BaseEstimator):
             idx = np.searchsorted(self.classes_, y)
             idx = np.clip(idx, 0, len(self.classes_) - 1)
             with warnings.catch_warnings():
-                # Older NumPy: one False (and a FutureWarning) for incomparable arrays.
+                # Older NumPy: one scalar (and a FutureWarning) for incomparable arrays.
                 warnings.simplefilter("ignore", FutureWarning)
                 bad = np.asarray(self.classes_[idx] != y, dtype=bool)
-            if bad.shape != y.shape:
-                raise TypeError
-        except TypeError:  # labels not comparable with classes_ (e.g. str vs int)
+        except TypeError:
+            bad = None
+        if bad is None or bad.shape != y.shape:  # labels not comparable with classes_
             idx, bad = np.zeros(len(y), dtype=np.int64), np.ones(len(y), dtype=bool)
         if np.any(bad):
             unknown = np.unique(y[bad])
