@@ -93,7 +93,9 @@ def ckn_table(records):
 
 
 def _stopped(run):
-    """The fit-time cell of a fit that ``run_with_timeout`` stopped."""
+    """The fit-time cell of a fit that ``run_with_timeout`` stopped, or that was skipped."""
+    if "skipped" in run:
+        return f"skipped: {run['skipped']}"
     return f"> {run['timed_out_after_seconds']:.0f} s (stopped)"
 
 

@@ -21,6 +21,9 @@ killed run started again with the same command resumes where it stopped:
    shared preconditioner) and refits on all rows; then it predicts the test features,
    also streamed.
 
+The labels, in the order of the files' rows, are saved beside them (``labels.npz``):
+``linear.stage --param ckn_params=large`` times the linear solvers on these files.
+
 The features are read with plain file reads (no memory map), so the process's
 resident memory is its own: the peak (``VmHWM``) and the anonymous memory of every
 stage are recorded. The training images are shuffled once (``--random-state``) before
@@ -143,6 +146,16 @@ def _pickle(obj, path):
     os.replace(tmp, path)
 
 
+def save_labels(work_dir, y_train, y_test):
+    """``labels.npz`` in ``work_dir``: the labels in the order of the feature files' rows
+    (``linear.stage --param ckn_params=large`` reads them); written once."""
+    path = os.path.join(work_dir, "labels.npz")
+    if not os.path.exists(path):
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, y_train=y_train, y_test=y_test)
+        os.replace(tmp, path)
+
+
 def _transform_stage(name, ckn, X, path, stages, args):
     """Transform ``X`` into the ``.npy`` file ``path``, block by block, resumably."""
     from sklearn_ckn import transform_to
@@ -177,6 +190,7 @@ def run(ctx):
     X, y, X_test, y_test = load_train_test(args.dataset, ctx.data_home, args.n_train, args.n_test,
                                            how="shuffle", seed=args.random_state)
     print(f"{args.dataset}: train {X.shape}, test {X_test.shape}", flush=True)
+    save_labels(ctx.work_dir, y, y_test)
     ckn_path = os.path.join(ctx.work_dir, "ckn.pkl")
     if not stages.state.get("fit", {}).get("complete"):
         ckn = CKNTransformer(

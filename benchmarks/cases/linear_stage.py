@@ -27,6 +27,17 @@ intercepts unpenalised; liblinear penalises its intercept, so its value is not
 strictly comparable), and ``ours`` over the faster of the other two::
 
     python -m benchmarks run linear.stage --param dataset=digits --param n_train=400
+
+``--param ckn_params=large`` takes the features of a finished ``ckn.large`` run
+instead (the reference's 512/8192 CKN on CIFAR-10: 73,728 features, written to disk
+in float16 and not standardised; run with that case's default parameters, under the
+same work root): ``ours_streamed`` reads the file by row chunks, the others get all
+of it in memory in float32 (14.7 GB on all 50,000 images; the load is not timed).
+A solver whose float64 copy of the features would not fit in memory (liblinear
+converts to float64) is skipped and the record says why::
+
+    python -m benchmarks run linear.stage --param ckn_params=large --param C=0.01 \
+        --param solvers=ours_streamed,ours,cyanure --param timeout=3600
 """
 
 import os
@@ -37,6 +48,7 @@ import numpy as np
 from ..harness import Case, arg, register
 from ..harness.data import load_train_test
 from ..harness.util import run_with_timeout
+from .ckn_large import NpyRows
 
 SOLVERS = ("ours", "liblinear", "cyanure")
 #: Also offered, not run by default (the default's records keep their parameter hash).
@@ -69,12 +81,78 @@ def _features(args, data_home, path):
             "n_features": int(F_train.shape[1])}
 
 
-def _objective(F, y, W, b, C):
-    """``0.5 ||W||^2 + C sum of squared hinge losses`` (one-vs-rest), in float64."""
+def _objective(F, y, W, b, C, chunk=4096):
+    """``0.5 ||W||^2 + C sum of squared hinge losses`` (one-vs-rest), in float64.
+
+    Summed over chunks of rows (never a float64 copy of ``F``); ``F`` is anything
+    that slices by rows (an array, a memmap, :class:`NpyRows`).
+    """
     classes = np.unique(y)
-    Y = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
-    margins = np.maximum(0.0, 1.0 - Y * (F.astype(np.float64) @ W + b))
-    return float(0.5 * (W**2).sum() + C * (margins**2).sum())
+    loss = 0.0
+    for start in range(0, len(y), chunk):
+        rows = slice(start, start + chunk)
+        Y = np.where(y[rows, None] == classes[None, :], 1.0, -1.0)
+        margins = np.maximum(0.0, 1.0 - Y * (np.asarray(F[rows], dtype=np.float64) @ W + b))
+        loss += float((margins**2).sum())
+    return float(0.5 * (W**2).sum() + C * loss)
+
+
+def _large_run(work_root):
+    """The ``ckn.large`` run's work folder (default parameters) and parameters; an
+    error if its features are not all written."""
+    from ..harness.case import param_hash, registry
+    from .ckn_large import Stages
+
+    case = registry()["ckn.large"]
+    params, _ = case.resolve()
+    folder = os.path.join(work_root, case.name, param_hash(params))
+    state = Stages(folder).state
+    missing = [s for s in ("transform_train", "transform_test") if not state.get(s, {}).get("complete")]
+    if missing or not os.path.exists(os.path.join(folder, "labels.npz")):
+        raise RuntimeError(f"{folder}: no finished ckn.large run (stages not complete: {missing}, "
+                           "or no labels.npz); run python -m benchmarks run ckn.large first")
+    return folder, params
+
+
+def _large_features(work_root, path):
+    """``--param ckn_params=large``: the ``ckn.large`` run's labels to ``path`` (.npz)
+    beside the paths of its feature files; the scalars the record keeps."""
+    folder, params = _large_run(work_root)
+    labels = np.load(os.path.join(folder, "labels.npz"))  # in the order of the rows on disk
+    y_train, y_test = labels["y_train"], labels["y_test"]
+    train, test = (os.path.join(folder, f"features_{s}.npy") for s in ("train", "test"))
+    np.savez(path, y_train=y_train, y_test=y_test, train=train, test=test)
+    return {"dataset": params["dataset"], "ckn_seconds": None,
+            "ckn_params": {"ckn.large": {k: str(v) for k, v in params.items()}},
+            "features_dtype_on_disk": params["feature_dtype"],
+            "n_train": int(len(y_train)), "n_test": int(len(y_test)),
+            "n_features": int(NpyRows(train).shape[1])}
+
+
+def _in_memory(rows, chunk=4096):
+    """All of ``rows`` (an :class:`NpyRows`) as one float32 array, read chunk by chunk."""
+    out = np.empty(rows.shape, dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        out[start:start + chunk] = rows[start:start + chunk]
+    return out
+
+
+def _load(path, solver):
+    """``(F_train, y_train, F_test, y_test)`` as ``solver`` reads them."""
+    data = np.load(path)
+    y_train, y_test = data["y_train"], data["y_test"]
+    if "train" in data:  # ckn.large's files: float16 on disk
+        train, test = NpyRows(str(data["train"])), NpyRows(str(data["test"]))
+        if solver == "ours_streamed":
+            return train, y_train, test, y_test
+        return _in_memory(train), y_train, _in_memory(test), y_test
+    F_train = data["F_train"]
+    if solver == "ours_streamed":
+        npy = os.path.splitext(path)[0] + "_train.npy"
+        if not os.path.exists(npy):
+            np.save(npy, F_train)
+        F_train = np.load(npy, mmap_mode="r")  # an np.memmap: fitted by row chunks
+    return F_train, y_train, data["F_test"], y_test
 
 
 def _fit_one(path, solver, C, threads, queue):
@@ -82,14 +160,8 @@ def _fit_one(path, solver, C, threads, queue):
     from sklearn.base import clone
 
     torch.set_num_threads(threads)
-    data = np.load(path)
-    F_train, y_train = data["F_train"], data["y_train"]
+    F_train, y_train, F_test, y_test = _load(path, solver)
     n = len(F_train)
-    if solver == "ours_streamed":
-        npy = os.path.splitext(path)[0] + "_train.npy"
-        if not os.path.exists(npy):
-            np.save(npy, F_train)
-        F_train = np.load(npy, mmap_mode="r")  # an np.memmap: fitted by row chunks
     if solver in ("ours", "ours_streamed"):
         from sklearn_ckn.svm import TorchLinearSVC
 
@@ -117,20 +189,30 @@ def _fit_one(path, solver, C, threads, queue):
     queue.put({
         "fit_seconds": seconds,
         "warmup_fit_seconds": warmup,
-        "test_accuracy": float((clf.predict(data["F_test"]) == data["y_test"]).mean()),
+        "test_accuracy": float((clf.predict(F_test) == y_test).mean()),
         "n_iter": int(np.max(getattr(clf, "n_iter_", -1))),
-        "objective": _objective(np.asarray(F_train), y_train, W, b, C),
+        "objective": _objective(F_train, y_train, W, b, C),
     })
+
+
+def _memory_bytes():
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def run(ctx):
     args = ctx.params
     path = os.path.join(ctx.work_dir, "features.npz")
-    # The stage writes the features beside its pickle and keeps only their scalars.
-    info = ctx.stage("features", lambda: _features(args, ctx.data_home, path))
-    print(f"{args.dataset}: {info['n_train']} training, {info['n_test']} test images, "
+    if args.ckn_params == "large":
+        work_root = os.path.dirname(os.path.dirname(ctx.work_dir))
+        info = ctx.stage("features", lambda: _large_features(work_root, path))
+    else:
+        # The stage writes the features beside its pickle and keeps only their scalars.
+        info = ctx.stage("features", lambda: _features(args, ctx.data_home, path))
+    dataset = info.get("dataset", args.dataset)
+    print(f"{dataset}: {info['n_train']} training, {info['n_test']} test images, "
           f"{info['n_features']} features", flush=True)
     runs = []
+    float64_bytes = 8 * info["n_train"] * info["n_features"]
     for solver in args.solvers:
         if solver == "cyanure":
             try:
@@ -138,6 +220,12 @@ def run(ctx):
             except ImportError:
                 print("cyanure is not installed: skipped", flush=True)
                 continue
+        if solver == "liblinear" and float64_bytes > _memory_bytes():
+            runs.append({"solver": solver, "skipped": f"its float64 copy of the features "
+                         f"({float64_bytes / 2**30:.1f} GiB) exceeds memory "
+                         f"({_memory_bytes() / 2**30:.1f} GiB)"})
+            print(runs[-1], flush=True)
+            continue
         record = run_with_timeout(_fit_one, (path, solver, args.C, args.threads), args.timeout)
         runs.append({"solver": solver, **record})
         print(runs[-1], flush=True)
@@ -146,7 +234,7 @@ def run(ctx):
     ratios = {f"{s}_over_fastest_other": times[s] / min(others)
               for s in ("ours", "ours_streamed") if s in times and others}
     return {
-        "benchmark": "linear_stage", "dataset": args.dataset, "C": args.C, "threads": args.threads,
+        "benchmark": "linear_stage", "dataset": dataset, "C": args.C, "threads": args.threads,
         **info, "runs": runs, "ours_over_fastest_other": None, **ratios,
     }
 
@@ -155,8 +243,10 @@ PARAMS = (
     arg("--dataset", default="digits", help="a data set of the comparisons (its CKN parameters)"),
     arg("--n-train", type=int, default=None, help="first n training images (default: all)"),
     arg("--n-test", type=int, default=None, help="first n test images (default: all)"),
-    arg("--ckn-params", choices=["compare", "defaults"], default="compare",
-        help="the CKN of sklearn-ckn compare for this data set, or make_model('ckn')'s defaults"),
+    arg("--ckn-params", choices=["compare", "defaults", "large"], default="compare",
+        help="the CKN of sklearn-ckn compare for this data set, make_model('ckn')'s defaults, "
+             "or the features of a finished ckn.large run (then --dataset, --n-train and "
+             "--n-test are unused)"),
     arg("--C", type=float, default=0.01, help="the linear SVM's C (make_model('ckn'): 0.01)"),
     arg("--solvers", nargs="+", choices=SOLVERS + EXTRA_SOLVERS, default=list(SOLVERS)),
     arg("--threads", type=int, default=2, help="torch threads of ours, cyanure's n_threads"),

@@ -67,6 +67,14 @@ def test_linear_stage_rows_show_each_solvers_ratio():
     assert marks == {"ours": "0.50x", "ours_streamed": "0.75x", "cyanure": ""}
 
 
+def test_linear_stage_rows_say_why_a_solver_was_skipped():
+    result = {"dataset": "cifar10", "n_train": 10, "n_test": 5, "n_features": 4, "C": 0.01,
+              "runs": [{"solver": "liblinear", "skipped": "its float64 copy exceeds memory"}]}
+    record = {"case": "linear.stage", "path": "results/runs/linear.stage/x.json", "result": result}
+    (row,) = make_tables.linear_stage_table([record]).splitlines()[2:]
+    assert "| skipped: its float64 copy exceeds memory | - | - |" in row
+
+
 def test_compare_table_keeps_the_latest_run_of_each_data_set():
     def record(dataset, date, accuracy):
         result = {"dataset": dataset, "n_train": 10, "n_test": 5, "image_shape": [8, 8],
