@@ -81,13 +81,23 @@ def _features(args, data_home, path):
             "n_features": int(F_train.shape[1])}
 
 
-def _objective(F, y, W, b, C, chunk=4096):
+#: Bytes of the float64 rows that the objective converts at a time.
+CHUNK_BYTES = 256 * 2**20
+
+
+def _chunk_rows(d, itemsize=8):
+    return max(1, CHUNK_BYTES // (itemsize * d))
+
+
+def _objective(F, y, W, b, C, chunk=None):
     """``0.5 ||W||^2 + C sum of squared hinge losses`` (one-vs-rest), in float64.
 
-    Summed over chunks of rows (never a float64 copy of ``F``); ``F`` is anything
-    that slices by rows (an array, a memmap, :class:`NpyRows`).
+    Summed over chunks of rows (never a float64 copy of ``F``: at 73,728 features
+    that would not fit in memory beside ``F``); ``F`` is anything that slices by rows
+    (an array, a memmap, :class:`NpyRows`).
     """
     classes = np.unique(y)
+    chunk = chunk or _chunk_rows(W.shape[0])
     loss = 0.0
     for start in range(0, len(y), chunk):
         rows = slice(start, start + chunk)
@@ -129,9 +139,10 @@ def _large_features(work_root, path):
             "n_features": int(NpyRows(train).shape[1])}
 
 
-def _in_memory(rows, chunk=4096):
+def _in_memory(rows):
     """All of ``rows`` (an :class:`NpyRows`) as one float32 array, read chunk by chunk."""
     out = np.empty(rows.shape, dtype=np.float32)
+    chunk = _chunk_rows(rows.shape[1])
     for start in range(0, len(rows), chunk):
         out[start:start + chunk] = rows[start:start + chunk]
     return out

@@ -42,7 +42,8 @@ def test_objective_by_chunks_equals_the_dense_objective():
     assert linear_stage._objective(F, y, W, b, C, chunk=7) == pytest.approx(dense, rel=1e-12)
 
 
-def test_large_features_give_the_files_rows_streamed_or_in_memory(tmp_path):
+def test_large_features_give_the_files_rows_streamed_or_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(linear_stage, "CHUNK_BYTES", 7 * 12 * 8)  # chunks of 7 rows
     folder, y_train, y_test = _fake_large_run(str(tmp_path))
     path = str(tmp_path / "features.npz")
     info = linear_stage._large_features(str(tmp_path), path)
