@@ -45,6 +45,20 @@ def _images(ctx, n):
         return X, rng.integers(0, 10, n), "random"
 
 
+def started(name, architecture, X, y, mixed_precision=False):
+    """The estimator ``name`` ("ckn" or "cnn") as this case times it, fitted once: the
+    CKN's unsupervised start (``epochs=0``), one epoch of the CNN; every other default."""
+    from sklearn_ckn import CKNClassifier, CNNClassifier
+
+    if name == "ckn":
+        est = CKNClassifier(architecture, epochs=0, device="cpu", mixed_precision=mixed_precision,
+                            random_state=0)
+    else:
+        est = CNNClassifier(epochs=1, device="cpu", mixed_precision=mixed_precision, random_state=0,
+                            image_shape=X.shape[1:])
+    return est.fit(X, y)
+
+
 def _forward_flops(estimator, image_shape):
     """FLOPs of one forward pass per image, counted by torch's flop counter."""
     import torch
@@ -87,7 +101,6 @@ def run(ctx):
     import torch
 
     import sklearn_ckn
-    from sklearn_ckn import CKNClassifier, CNNClassifier
 
     args = ctx.params
     X, y, source = _images(ctx, args.n_images)
@@ -100,10 +113,8 @@ def run(ctx):
     for load in args.loads:
         for precision in args.precisions:
             mixed = precision == "bfloat16"
-            ckn = CKNClassifier(args.architecture, epochs=0, device="cpu", mixed_precision=mixed,
-                                random_state=0).fit(X, y)
-            cnn = CNNClassifier(epochs=1, device="cpu", mixed_precision=mixed, random_state=0,
-                                image_shape=shape).fit(X, y)
+            ckn = started("ckn", args.architecture, X, y, mixed)
+            cnn = started("cnn", args.architecture, X, y, mixed)
             flops = {"ckn": _forward_flops(ckn, shape), "cnn": _forward_flops(cnn, shape)}
             times = {"ckn": [], "cnn": []}
             faults = {"ckn": [], "cnn": []}

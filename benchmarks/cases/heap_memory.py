@@ -21,18 +21,12 @@ import numpy as np
 
 from ..harness import Case, arg, register
 from ..harness.util import MemorySampler, proc_status, run_with_timeout
-from .cost_per_flop import _images, _minor_faults
+from .cost_per_flop import _images, _minor_faults, started
 
 
 def _train(estimator_name, architecture, X, y, repeats, retain, queue):
     os.environ["SKLEARN_CKN_RETAIN_HEAP"] = retain
-    from sklearn_ckn import CKNClassifier, CNNClassifier
-
-    if estimator_name == "ckn":
-        est = CKNClassifier(architecture, epochs=0, device="cpu", random_state=0)
-    else:
-        est = CNNClassifier(epochs=1, device="cpu", random_state=0, image_shape=X.shape[1:])
-    est.fit(X, y)
+    est = started(estimator_name, architecture, X, y)
     epochs = []
     for _ in range(repeats):
         sampler = MemorySampler(period=0.005)

@@ -223,7 +223,7 @@ def run(ctx):
     print(f"{dataset}: {info['n_train']} training, {info['n_test']} test images, "
           f"{info['n_features']} features", flush=True)
     runs = []
-    float64_bytes = 8 * info["n_train"] * info["n_features"]
+    float64_bytes, memory_bytes = 8 * info["n_train"] * info["n_features"], _memory_bytes()
     for solver in args.solvers:
         if solver == "cyanure":
             try:
@@ -231,10 +231,10 @@ def run(ctx):
             except ImportError:
                 print("cyanure is not installed: skipped", flush=True)
                 continue
-        if solver == "liblinear" and float64_bytes > _memory_bytes():
+        if solver == "liblinear" and float64_bytes > memory_bytes:
             runs.append({"solver": solver, "skipped": f"its float64 copy of the features "
                          f"({float64_bytes / 2**30:.1f} GiB) exceeds memory "
-                         f"({_memory_bytes() / 2**30:.1f} GiB)"})
+                         f"({memory_bytes / 2**30:.1f} GiB)"})
             print(runs[-1], flush=True)
             continue
         record = run_with_timeout(_fit_one, (path, solver, args.C, args.threads), args.timeout)
